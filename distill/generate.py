@@ -1,0 +1,59 @@
+"""Teacher run: decompose, answer and judge a data set split; write records and a summary.
+
+    python -m distill.generate [dataset=...] [teacher=...] [answerer=...] [judge=...]
+
+Writes ``records.jsonl`` and ``summary.json`` into the run's output folder. Re-running with the same
+``hydra.run.dir`` resumes: problems already in ``records.jsonl`` are skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from distill.pipeline import annotate, summarize, write_json
+
+
+def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    dataset = instantiate(cfg.dataset, _convert_="all")
+    teacher = instantiate(cfg.teacher, _convert_="all")
+    answerer = instantiate(cfg.answerer, _convert_="all")
+    judge = instantiate(cfg.judge, _convert_="all") if cfg.get("judge") else None
+    problems = dataset.load(cfg.dataset.split)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    records = annotate(problems, teacher, answerer, judge, cfg.samples_per_problem,
+                       out_dir / "records.jsonl", batch_size=cfg.batch_size)
+    summary = {
+        **summarize(records),
+        "split": cfg.dataset.split,
+        "seconds": round(time.perf_counter() - start, 2),
+        "teacher": OmegaConf.to_container(cfg.teacher, resolve=True),
+        "answerer": OmegaConf.to_container(cfg.answerer, resolve=True),
+        "judge": OmegaConf.to_container(cfg.judge, resolve=True) if cfg.get("judge") else None,
+        "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
+    }
+    write_json(out_dir / "summary.json", summary)
+    return summary
+
+
+@hydra.main(config_path="../conf", config_name="generate", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    summary = run(cfg, out_dir)
+    keys = ["n_problems", "n_records", "teacher_accuracy", "problems_with_correct_sample",
+            "mean_subquestions", "usefulness_rate", "seconds"]
+    for key in keys:
+        value = summary[key]
+        print(f"{key:30s} {value:.3f}" if isinstance(value, float) else f"{key:30s} {value}")
+    print(f"records and summary in {out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""The record type and its file formats.
+
+One record is one decomposition of one problem: the problem, the sub-questions, and the feedback on
+them. Our own files are JSONL with the field names of :class:`Record`. The paper's released files
+(``DT6A/GSM8K-AI-SubQ``) load unchanged through :func:`read_records`, which recognises:
+
+- ``qg_*_dataset.jsonl``: one line holding a JSON list of
+  ``{"question", "answers" (the sub-questions), "rewards": {"answer_correctness", "usefulness"}, "true_answer"}``;
+- ``*_raw.jsonl``: one problem per line, ``questions`` and ``answers`` are lists with one
+  "Q1: ...\\nQ2: ..." / "A1: ...\\n\\nFinal answer: N" string per sample, ``answer`` is "#### N",
+  and an optional ``feedback`` (per sample, per judge vote, one Yes/No line per sub-question);
+- evaluation files (``eval_*.jsonl``, ``test_chat.jsonl``): ``problem``, ``questions`` as one string,
+  ``answers`` as the answerer's text, ``answer`` as a number; one object per line or one JSON list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from distill.scoring import is_correct, parse_true_answer
+
+
+@dataclass
+class Record:
+    problem_id: str
+    problem: str
+    subquestions: list[str]
+    true_answer: float | None = None
+    # 1.0 if the answerer, working through the sub-questions, reached the true answer.
+    answer_correctness: float | None = None
+    # per sub-question, the share of judge votes that found it useful, in [0, 1]
+    usefulness: list[float] | None = None
+    # the answerer's transcript ("A1: ...\n\nFinal answer: N")
+    answerer_output: str | None = None
+    teacher: str | None = None
+    sample_index: int = 0
+    # token usage and cost of producing this record, by role
+    usage: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Record":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown record fields {sorted(unknown)}; valid fields: {sorted(names)}")
+        return cls(**data)
+
+
+def problem_id_for(text: str, prefix: str = "p") -> str:
+    """A stable id for a problem text (the paper's files carry none)."""
+    return f"{prefix}-{hashlib.sha1(text.strip().encode()).hexdigest()[:12]}"
+
+
+_NUMBERED = re.compile(r"^\s*(?:[QA]\d+\s*[:.)]\s*)+", re.IGNORECASE)
+
+
+def split_numbered(text: str) -> list[str]:
+    """Split "Q1: ...\\nQ2: ..." into its items, without the numbering (also "Q1: Q1: ..." as in test_chat)."""
+    items = []
+    for line in text.splitlines():
+        line = _NUMBERED.sub("", line).strip()
+        if line:
+            items.append(line)
+    return items
+
+
+def join_numbered(items: list[str], prefix: str = "Q") -> str:
+    return "\n".join(f"{prefix}{i}: {item}" for i, item in enumerate(items, 1))
+
+
+def _votes_to_usefulness(votes: list[str], n_questions: int) -> list[float]:
+    """The paper's usefulness score: the share of votes whose i-th line says yes."""
+    if not votes:
+        return []
+    counts = [0] * n_questions
+    for vote in votes:
+        for i, line in enumerate(vote.lower().split("\n")[:n_questions]):
+            counts[i] += "yes" in line
+    return [c / len(votes) for c in counts]
+
+
+def _from_paper_dataset(row: dict[str, Any]) -> Record:
+    rewards = row.get("rewards") or {}
+    return Record(
+        problem_id=problem_id_for(row["question"]),
+        problem=row["question"],
+        subquestions=[q.strip() for q in row["answers"]],
+        true_answer=parse_true_answer(row.get("true_answer")),
+        answer_correctness=rewards.get("answer_correctness"),
+        usefulness=list(rewards.get("usefulness") or []) or None,
+        meta={"source_format": "paper_dataset"},
+    )
+
+
+def _from_paper_raw(row: dict[str, Any]) -> list[Record]:
+    true_answer = parse_true_answer(row.get("answer"))
+    feedback = row.get("feedback") or []
+    records = []
+    for i, questions in enumerate(row["questions"]):
+        subquestions = split_numbered(questions)
+        output = row["answers"][i] if i < len(row.get("answers", [])) else None
+        records.append(
+            Record(
+                problem_id=problem_id_for(row["problem"]),
+                problem=row["problem"],
+                subquestions=subquestions,
+                true_answer=true_answer,
+                answer_correctness=None if output is None else float(is_correct(output, true_answer)),
+                usefulness=_votes_to_usefulness(feedback[i], len(subquestions)) if i < len(feedback) else None,
+                answerer_output=output,
+                sample_index=i,
+                meta={"source_format": "paper_raw"},
+            )
+        )
+    return records
+
+
+def _from_paper_eval(row: dict[str, Any]) -> Record:
+    true_answer = parse_true_answer(row.get("answer"))
+    output = row.get("answers")
+    return Record(
+        problem_id=problem_id_for(row["problem"]),
+        problem=row["problem"],
+        subquestions=split_numbered(row["questions"]),
+        true_answer=true_answer,
+        answer_correctness=None if output is None else float(is_correct(output, true_answer)),
+        answerer_output=output,
+        meta={"source_format": "paper_eval"},
+    )
+
+
+def records_from_row(row: dict[str, Any]) -> list[Record]:
+    """Records from one JSON object of any supported format."""
+    if "subquestions" in row:
+        return [Record.from_dict(row)]
+    if "question" in row and isinstance(row.get("answers"), list):
+        return [_from_paper_dataset(row)]
+    if "problem" in row and isinstance(row.get("questions"), list):
+        return _from_paper_raw(row)
+    if "problem" in row and isinstance(row.get("questions"), str):
+        return [_from_paper_eval(row)]
+    raise ValueError(
+        f"unrecognised record keys {sorted(row)}: expected our records (subquestions), the paper's "
+        "dataset (question, answers, rewards), raw (problem, questions as a list) or evaluation "
+        "(problem, questions as a string) format"
+    )
+
+
+def _json_rows(path: Path) -> Iterable[dict[str, Any]]:
+    with path.open() as fh:
+        first = fh.readline()
+        if first.lstrip().startswith("["):  # one line holding a JSON list
+            yield from json.loads(first + fh.read())
+            return
+        for number, line in enumerate([first, *fh], 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+
+
+def read_records(path: str | os.PathLike) -> list[Record]:
+    """Every record in a file of our format or any of the paper's formats."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such records file: {path}")
+    return [record for row in _json_rows(path) for record in records_from_row(row)]
+
+
+def write_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
+    """Write our JSONL format (one record per line)."""
+    with Path(path).open("w") as fh:
+        for record in records:
+            fh.write(json.dumps(record.to_dict()) + "\n")
+
+
+def append_record(fh, record: Record) -> None:
+    """Append one record and push it to disk, so that a crash loses nothing finished."""
+    fh.write(json.dumps(record.to_dict()) + "\n")
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def write_paper_dataset(path: str | os.PathLike, records: Iterable[Record]) -> None:
+    """The paper's ``qg_*_dataset.jsonl``: one line holding a JSON list."""
+    rows = [
+        {
+            "question": r.problem,
+            "answers": r.subquestions,
+            "rewards": {"answer_correctness": r.answer_correctness, "usefulness": r.usefulness or []},
+            "true_answer": r.true_answer,
+        }
+        for r in records
+    ]
+    Path(path).write_text(json.dumps(rows) + "\n")
+
+
+def write_paper_raw(path: str | os.PathLike, records: Iterable[Record]) -> None:
+    """The paper's ``*_raw.jsonl``: one line per problem, one list entry per sample."""
+    by_problem: dict[str, list[Record]] = {}
+    for record in records:
+        by_problem.setdefault(record.problem_id, []).append(record)
+    with Path(path).open("w") as fh:
+        for group in by_problem.values():
+            row = {
+                "problem": group[0].problem,
+                "questions": [join_numbered(r.subquestions) for r in group],
+                "answers": [r.answerer_output or "" for r in group],
+                "answer": f"#### {_format_number(group[0].true_answer)}",
+            }
+            fh.write(json.dumps(row) + "\n")
+
+
+def write_paper_eval(path: str | os.PathLike, records: Iterable[Record]) -> None:
+    """The paper's evaluation format, scorable by ``python -m distill.score``."""
+    with Path(path).open("w") as fh:
+        for r in records:
+            row = {
+                "problem": r.problem,
+                "questions": join_numbered(r.subquestions),
+                "answers": r.answerer_output or "",
+                "answer": r.true_answer,
+            }
+            fh.write(json.dumps(row) + "\n")
+
+
+def _format_number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)

@@ -1,0 +1,1 @@
+"""The synthetic decomposition world: problems, and the teacher, answerer and judge that play in it."""

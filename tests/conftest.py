@@ -1,0 +1,27 @@
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+DATA_DIR = Path(os.environ.get("DISTILL_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    if not DATA_DIR.exists():
+        pytest.skip(f"shared data not found at {DATA_DIR} (set DISTILL_DATA_DIR)")
+    return DATA_DIR
+
+
+@pytest.fixture
+def compose_cfg():
+    """Compose a real config of ``conf/`` with overrides, as the entry points do."""
+
+    def _compose(config_name: str, overrides: list[str] | None = None):
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return compose(config_name=config_name, overrides=overrides or [])
+
+    return _compose
