@@ -1,0 +1,104 @@
+"""A student: a causal LM, its tokenizer, and the episode layout it reads and writes.
+
+Layout: ``[prompt tokens][separator][sub-question 1][delimiter]...[sub-question n][EOS]``. Each
+sub-question ends with a terminator token (the delimiter, or EOS for the last one); the tokens after the
+separator are the actions, the only ones trained on by default.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+LAYOUT_FILE = "distill_student.json"
+
+
+@dataclass
+class Episode:
+    input_ids: list[int]
+    # 1 at action positions (the tokens the student generates), 0 on the prompt
+    action_mask: list[int]
+    # index, in input_ids, of the token that ends each sub-question (delimiter or EOS)
+    terminators: list[int]
+
+
+@dataclass
+class Student:
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    prefix: str = ""  # text before the problem
+    separator: str = "[SEP]"  # between the problem and the first sub-question
+    delimiter: str = "[DELIM]"  # between sub-questions
+    max_length: int = 256
+    name: str = "student"
+
+    @property
+    def eos_id(self) -> int:
+        return self.tokenizer.eos_token_id
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def prompt_ids(self, problem: str) -> list[int]:
+        ids = self.encode(self.prefix + problem)
+        sep = self.encode(self.separator)
+        # keep the separator and the end of a long problem (the question is at the end)
+        budget = self.max_length // 2 - len(sep)
+        return ids[-budget:] + sep
+
+    def episode(self, problem: str, subquestions: list[str]) -> Episode:
+        prompt = self.prompt_ids(problem)
+        delim = self.encode(self.delimiter)
+        actions: list[int] = []
+        terminators = []
+        for i, question in enumerate(subquestions):
+            actions += self.encode(question)
+            actions += [self.eos_id] if i == len(subquestions) - 1 else delim
+            terminators.append(len(prompt) + len(actions) - 1)
+        if not subquestions:
+            actions = [self.eos_id]
+            terminators = [len(prompt)]
+        ids = (prompt + actions)[: self.max_length]
+        if len(ids) < len(prompt) + len(actions):  # truncated: keep whole-token bookkeeping honest
+            terminators = [t for t in terminators if t < len(ids)]
+        return Episode(ids, [0] * len(prompt) + [1] * (len(ids) - len(prompt)), terminators)
+
+    def parse(self, action_ids: list[int]) -> list[str]:
+        """Sub-questions from generated action tokens (up to the first EOS)."""
+        if self.eos_id in action_ids:
+            action_ids = action_ids[: action_ids.index(self.eos_id)]
+        text = self.tokenizer.decode(action_ids, skip_special_tokens=False, clean_up_tokenization_spaces=True)
+        for token in (self.tokenizer.pad_token, self.tokenizer.eos_token):
+            if token:
+                text = text.replace(token, " ")
+        return [part.strip() for part in text.split(self.delimiter) if part.strip()]
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        self.model.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+        layout = dict(prefix=self.prefix, separator=self.separator, delimiter=self.delimiter,
+                      max_length=self.max_length, name=self.name)
+        (folder / LAYOUT_FILE).write_text(json.dumps(layout, indent=2))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Student":
+        folder = Path(folder)
+        if not (folder / LAYOUT_FILE).exists():
+            raise FileNotFoundError(f"{folder} holds no saved student ({LAYOUT_FILE} is missing)")
+        layout = json.loads((folder / LAYOUT_FILE).read_text())
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        return cls(model, tokenizer, **layout)
