@@ -14,21 +14,18 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from distill.components import build_parts
 from distill.pipeline import annotate, summarize, write_json
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    dataset = instantiate(cfg.dataset, _convert_="all")
-    teacher = instantiate(cfg.teacher, _convert_="all")
-    answerer = instantiate(cfg.answerer, _convert_="all")
-    judge = instantiate(cfg.judge, _convert_="all") if cfg.get("judge") else None
-    problems = dataset.load(cfg.dataset.split)
+    parts = build_parts(cfg)
+    problems = parts.dataset.load(cfg.dataset.split)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    records = annotate(problems, teacher, answerer, judge, cfg.samples_per_problem,
+    records = annotate(problems, parts.teacher, parts.answerer, parts.judge, cfg.samples_per_problem,
                        out_dir / "records.jsonl", batch_size=cfg.batch_size)
     summary = {
         **summarize(records),

@@ -16,12 +16,12 @@ def data_dir() -> Path:
     return DATA_DIR
 
 
+def compose_config(config_name: str, overrides: list[str] | None = None):
+    """Compose a real config of ``conf/`` with overrides, as the entry points do."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides or [])
+
+
 @pytest.fixture
 def compose_cfg():
-    """Compose a real config of ``conf/`` with overrides, as the entry points do."""
-
-    def _compose(config_name: str, overrides: list[str] | None = None):
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            return compose(config_name=config_name, overrides=overrides or [])
-
-    return _compose
+    return compose_config

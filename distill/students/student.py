@@ -102,3 +102,13 @@ class Student:
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(folder)
         return cls(model, tokenizer, **layout)
+
+
+def student_folder(path: str | Path) -> Path:
+    """A saved student: the folder itself, or the ``student/`` folder of a training run."""
+    path = Path(path)
+    if (path / "student" / LAYOUT_FILE).exists():
+        return path / "student"
+    if (path / LAYOUT_FILE).exists():
+        return path
+    raise FileNotFoundError(f"{path}: expected a run folder with student/ or a saved student folder")

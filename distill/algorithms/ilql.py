@@ -1,0 +1,260 @@
+"""Implicit Language Q-Learning (ILQL) with token-level value heads, and value-guided decoding.
+
+Paper: Snell et al. 2022, "Offline RL for Natural Language Generation with Implicit Language Q
+Learning" (arXiv 2206.11871); reference implementations ``Sea-Snell/Implicit-Language-Q-Learning`` and
+``CarperAI/trlx`` (trlx/models/modeling_ilql.py). Used for decomposition by Tarasov & Shridhar 2024,
+whose baseline (``DT6A/GSM8K-AI-SubQ``, baselines/ilql_gpt_qg.py) has defects this file avoids: the
+bootstrap target here is ``r + gamma * V(s')`` (theirs subtracts), ``V(s')`` is detached, the CQL term is
+masked per token before averaging, and only action tokens (no prompt, no padding) carry loss.
+
+Indexing: for a sequence x_0..x_{T-1}, the action x_j (j an action position) is taken in the state whose
+representation is the trunk's hidden state h_{j-1}; Q(s_j, a) = Q_head(h_{j-1})[a], V(s_j) = V_head(h_{j-1}),
+and the next state's value is V_head(h_j) unless x_j is the last action (terminal).
+
+The policy is the frozen BC model (the paper's choice); the value trunk starts as a copy of it and is
+trained with the heads. Decoding scores each candidate token by log pi_BC(a|s) + beta * (min_i Qhat_i(s, a)
+- V(s)), optionally among the BC policy's top-k tokens.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytorch_lightning as pl
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+VALUE_FILE = "ilql_value_model.pt"
+
+from distill.algorithms.bc import adamw_with_schedule
+from distill.decoding import LMScorer, Scorer
+from distill.records import Record
+from distill.students import Student
+
+
+def mlp(d_in: int, d_out: int, hidden_mult: int = 2) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, hidden_mult * d_in), nn.ReLU(), nn.Linear(hidden_mult * d_in, d_out))
+
+
+class ValueHeads(nn.Module):
+    """V head (h -> 1), two Q heads (h -> vocabulary), and their Polyak-averaged target copies."""
+
+    def __init__(self, hidden_size: int, vocab_size: int, n_q: int = 2) -> None:
+        super().__init__()
+        self.v = mlp(hidden_size, 1)
+        self.q = nn.ModuleList(mlp(hidden_size, vocab_size) for _ in range(n_q))
+        self.target_q = copy.deepcopy(self.q)
+        self.target_q.requires_grad_(False)
+
+    def forward(self, hidden: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        """Q values, target Q values (both [..., vocab] per head) and V ([...])."""
+        qs = [head(hidden) for head in self.q]
+        with torch.no_grad():
+            target_qs = [head(hidden) for head in self.target_q]
+        return qs, target_qs, self.v(hidden).squeeze(-1)
+
+    @torch.no_grad()
+    def polyak_update(self, rate: float) -> None:
+        """target <- (1 - rate) * target + rate * online."""
+        for target, online in zip(self.target_q.parameters(), self.q.parameters()):
+            target.mul_(1.0 - rate).add_(online, alpha=rate)
+
+
+@dataclass
+class ILQLLosses:
+    total: torch.Tensor
+    q: torch.Tensor
+    v: torch.Tensor
+    cql: torch.Tensor
+    mean_q: torch.Tensor
+    mean_v: torch.Tensor
+    mean_advantage: torch.Tensor
+
+
+def ilql_losses(
+    qs: list[torch.Tensor],
+    target_qs: list[torch.Tensor],
+    v: torch.Tensor,
+    actions: torch.Tensor,
+    rewards: torch.Tensor,
+    mask: torch.Tensor,
+    gamma: float,
+    tau: float,
+    cql_weight: float,
+) -> ILQLLosses:
+    """ILQL losses over a batch of transitions laid out along time.
+
+    Shapes: ``qs``/``target_qs`` [B, T, A] per head, ``v`` [B, T + 1] (V of each state, the last one
+    being the state after the final step), ``actions`` [B, T], ``rewards`` [B, T], ``mask`` [B, T] (1
+    where step t is a real action). Step t is terminal when step t + 1 is not an action: then the
+    bootstrap is zero.
+    """
+    mask = mask.float()
+    n = mask.sum().clamp(min=1.0)
+    next_is_action = torch.cat([mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1)
+    # the bootstrap: V of the next state, detached, zero after the last action
+    target = rewards + gamma * next_is_action * v[:, 1:].detach()
+    q_taken = [q.gather(-1, actions[..., None]).squeeze(-1) for q in qs]
+    q_loss = sum(((q - target) ** 2 * mask).sum() / n for q in q_taken)
+
+    target_taken = torch.stack([q.gather(-1, actions[..., None]).squeeze(-1) for q in target_qs]).min(0).values
+    u = target_taken.detach() - v[:, :-1]
+    weight = torch.abs(tau - (u < 0).float())
+    v_loss = (weight * u**2 * mask).sum() / n
+
+    # CQL: cross-entropy of softmax(Q(s, .)) against the data's action, masked per token before the mean
+    cql = sum(
+        (F.cross_entropy(q.flatten(0, 1), actions.flatten(), reduction="none").view_as(mask) * mask).sum() / n
+        for q in qs
+    )
+    total = q_loss + v_loss + cql_weight * cql
+    with torch.no_grad():
+        mean_q = (sum(q_taken) / len(q_taken) * mask).sum() / n
+        mean_v = (v[:, :-1] * mask).sum() / n
+        mean_adv = ((target_taken - v[:, :-1]) * mask).sum() / n
+    return ILQLLosses(total, q_loss, v_loss, cql, mean_q, mean_v, mean_adv)
+
+
+def token_rewards(terminators: list[int], usefulness: list[float] | None, correctness: float | None,
+                  length: int, usefulness_weight: float, correctness_weight: float) -> list[float]:
+    """Per-token rewards of one episode: usefulness on each sub-question's terminator, correctness at the end."""
+    rewards = [0.0] * length
+    scores = usefulness or []
+    for i, position in enumerate(terminators):
+        if i < len(scores):
+            rewards[position] += usefulness_weight * scores[i]
+    if terminators:
+        rewards[terminators[-1]] += correctness_weight * (correctness or 0.0)
+    return rewards
+
+
+class ILQLModule(pl.LightningModule):
+    def __init__(
+        self,
+        model: nn.Module,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 50,
+        total_steps: int = 1000,
+        gamma: float = 0.999,
+        tau: float = 0.9,
+        cql_weight: float = 0.01,
+        polyak_rate: float = 0.005,
+        usefulness_weight: float = 1.0,
+        correctness_weight: float = 1.0,
+        beta: float = 1.0,
+        top_k: int | None = None,
+    ) -> None:
+        super().__init__()
+        # the value trunk starts as a copy of the (BC) student; the student itself stays the frozen policy
+        self.trunk = copy.deepcopy(model)
+        self.trunk.requires_grad_(True)
+        vocab_size = model.get_output_embeddings().weight.shape[0]
+        self.heads = ValueHeads(model.config.hidden_size, vocab_size)
+        self.save_hyperparameters(ignore=["model"])
+
+    def make_items(self, student: Student, records: list[Record]) -> list[dict[str, list]]:
+        """Training items: token ids, the action mask, and per-token rewards (``reward`` config)."""
+        items = []
+        for r in records:
+            e = student.episode(r.problem, r.subquestions)
+            rewards = token_rewards(e.terminators, r.usefulness, r.answer_correctness, len(e.input_ids),
+                                    self.hparams.usefulness_weight, self.hparams.correctness_weight)
+            items.append({"input_ids": e.input_ids, "action_mask": e.action_mask, "rewards": rewards})
+        return items
+
+    def scorer_factory(self, student: Student, beta: float | None = None) -> Callable[[], Scorer]:
+        """Value-guided decoding over the frozen student policy."""
+        beta = self.hparams.beta if beta is None else beta
+        return lambda: ILQLScorer(student.model, self.trunk, self.heads, beta, self.hparams.top_k)
+
+    def save_extras(self, folder: Path) -> None:
+        torch.save({"trunk": self.trunk.state_dict(), "heads": self.heads.state_dict()}, Path(folder) / VALUE_FILE)
+
+    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.trunk(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        return out.hidden_states[-1]
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> ILQLLosses:
+        h = self.hidden(batch["input_ids"], batch["attention_mask"])
+        qs, target_qs, v = self.heads(h)
+        # state before action x_{j} is h_{j-1}: drop the last position for Q, keep all for V
+        actions = batch["input_ids"][:, 1:]
+        mask = batch["action_mask"][:, 1:]
+        rewards = batch["rewards"][:, 1:]
+        return ilql_losses([q[:, :-1] for q in qs], [q[:, :-1] for q in target_qs], v, actions, rewards, mask,
+                           self.hparams.gamma, self.hparams.tau, self.hparams.cql_weight)
+
+    def _log(self, split: str, losses: ILQLLosses, batch_size: int) -> None:
+        for name in ["total", "q", "v", "cql"]:
+            self.log(f"{split}/{'loss' if name == 'total' else name + '_loss'}", getattr(losses, name),
+                     prog_bar=name == "total", batch_size=batch_size)
+        self.log(f"{split}/mean_q", losses.mean_q, batch_size=batch_size)
+        self.log(f"{split}/mean_v", losses.mean_v, batch_size=batch_size)
+        self.log(f"{split}/advantage", losses.mean_advantage, batch_size=batch_size)
+
+    def training_step(self, batch, batch_idx):
+        losses = self.losses(batch)
+        self._log("train", losses, len(batch["input_ids"]))
+        return losses.total
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        self.heads.polyak_update(self.hparams.polyak_rate)
+
+    def validation_step(self, batch, batch_idx):
+        self._log("val", self.losses(batch), len(batch["input_ids"]))
+
+    def configure_optimizers(self):
+        h = self.hparams
+        return adamw_with_schedule(list(self.trunk.parameters()) + list(self.heads.parameters()), h.lr,
+                                   h.weight_decay, h.warmup_steps, h.total_steps)
+
+
+def load_value_model(folder: str | Path, policy: nn.Module) -> tuple[nn.Module, ValueHeads] | None:
+    """The value trunk and heads saved beside an ILQL student, or None if there are none."""
+    path = Path(folder) / VALUE_FILE
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    trunk = copy.deepcopy(policy)
+    trunk.load_state_dict(state["trunk"])
+    heads = ValueHeads(policy.config.hidden_size, policy.get_output_embeddings().weight.shape[0])
+    heads.load_state_dict(state["heads"])
+    return trunk.eval(), heads.eval()
+
+
+class ILQLScorer:
+    """Value-guided next-token scores: log pi_BC(a|s) + beta * (min_i Qhat_i(s, a) - V(s)), KV-cached."""
+
+    def __init__(self, policy: nn.Module, trunk: nn.Module, heads: ValueHeads, beta: float,
+                 top_k: int | None = None) -> None:
+        self.policy, self.value = LMScorer(policy), LMScorer(trunk, keep_hidden=True)
+        self.heads, self.beta, self.top_k = heads, beta, top_k
+
+    def _advantage(self) -> torch.Tensor:
+        h = self.value.last_hidden
+        _, target_qs, v = self.heads(h)
+        return torch.stack(target_qs).min(0).values - v[..., None]
+
+    def _combine(self, logp: torch.Tensor) -> torch.Tensor:
+        scores = logp + self.beta * self._advantage() if self.beta else logp
+        if self.top_k:
+            kth = logp.topk(self.top_k, dim=-1).values[..., -1:]
+            scores = scores.masked_fill(logp < kth, float("-inf"))
+        return scores
+
+    def prefill(self, input_ids, attention_mask, position_ids):
+        logp = self.policy.prefill(input_ids, attention_mask, position_ids)
+        if self.beta:
+            self.value.prefill(input_ids, attention_mask, position_ids)
+        return self._combine(logp)
+
+    def step(self, tokens, attention_mask, position_ids):
+        logp = self.policy.step(tokens, attention_mask, position_ids)
+        if self.beta:
+            self.value.step(tokens, attention_mask, position_ids)
+        return self._combine(logp)

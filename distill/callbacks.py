@@ -1,0 +1,32 @@
+"""Lightning callbacks: generation-based validation (accuracy through the answerer)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytorch_lightning as pl
+
+from distill.decoding import Scorer
+from distill.evaluation import decompose, score_decompositions
+from distill.problems import Problem
+from distill.roles import Answerer
+from distill.students import Student
+
+
+class GenerationValidation(pl.Callback):
+    """At each validation, decode the validation problems and log ``val/accuracy`` (for checkpointing)."""
+
+    def __init__(self, student: Student, problems: list[Problem], answerer: Answerer, batch_size: int = 64,
+                 scorer_factory: Callable[[], Scorer] | None = None) -> None:
+        self.student, self.problems, self.answerer = student, problems, answerer
+        self.batch_size, self.scorer_factory = batch_size, scorer_factory
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or not self.problems:
+            return
+        decompositions = decompose(self.student, self.problems, batch_size=self.batch_size,
+                                   scorer_factory=self.scorer_factory, desc="validation decodes")
+        metrics, _ = score_decompositions(self.problems, decompositions, self.answerer, None, "student")
+        pl_module.log("val/accuracy", metrics["accuracy"], prog_bar=True)
+        pl_module.log("val/mean_subquestions", metrics["mean_subquestions"])
+        pl_module.train()

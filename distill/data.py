@@ -1,0 +1,83 @@
+"""Records to tokenized episodes, length-bucketed batches with dynamic padding."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Iterator
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+class EpisodeDataset(Dataset):
+    """Episodes as dicts of equal-length lists (``input_ids``, ``action_mask``, and any per-token extras)."""
+
+    def __init__(self, items: list[dict[str, list]]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, list]:
+        return self.items[index]
+
+
+class LengthBucketSampler(Sampler[list[int]]):
+    """Batches of similar length: shuffle, sort within pools of ``pool`` batches, shuffle the batches."""
+
+    def __init__(self, lengths: list[int], batch_size: int, shuffle: bool = True, seed: int = 0,
+                 pool: int = 50) -> None:
+        self.lengths, self.batch_size, self.shuffle, self.seed, self.pool = lengths, batch_size, shuffle, seed, pool
+        self.epoch = 0
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = random.Random(self.seed + self.epoch)
+        self.epoch += 1
+        order = list(range(len(self.lengths)))
+        if self.shuffle:
+            rng.shuffle(order)
+        window = self.batch_size * self.pool
+        batches = []
+        for start in range(0, len(order), window):
+            chunk = sorted(order[start:start + window], key=self.lengths.__getitem__)
+            batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        if self.shuffle:
+            rng.shuffle(batches)
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+
+def collate(items: list[dict[str, list]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad every field to the batch's longest episode; ``attention_mask`` marks real tokens."""
+    width = max(len(item["input_ids"]) for item in items)
+    batch: dict[str, Any] = {}
+    for key in items[0]:
+        fill = pad_id if key == "input_ids" else 0
+        dtype = torch.long if key in ("input_ids", "action_mask", "terminal_mask") else torch.float
+        batch[key] = torch.tensor([item[key] + [fill] * (width - len(item[key])) for item in items], dtype=dtype)
+    batch["attention_mask"] = torch.tensor(
+        [[1] * len(item["input_ids"]) + [0] * (width - len(item["input_ids"])) for item in items]
+    )
+    return batch
+
+
+class EpisodeDataModule(pl.LightningDataModule):
+    def __init__(self, train: list[dict[str, list]], val: list[dict[str, list]], pad_id: int,
+                 batch_size: int = 16, seed: int = 0) -> None:
+        super().__init__()
+        self.train_set, self.val_set = EpisodeDataset(train), EpisodeDataset(val)
+        self.pad_id, self.batch_size, self.seed = pad_id, batch_size, seed
+
+    def _loader(self, dataset: EpisodeDataset, shuffle: bool) -> DataLoader:
+        lengths = [len(item["input_ids"]) for item in dataset.items]
+        sampler = LengthBucketSampler(lengths, self.batch_size, shuffle=shuffle, seed=self.seed)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=lambda b: collate(b, self.pad_id))
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)

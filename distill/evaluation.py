@@ -1,0 +1,173 @@
+"""Evaluation: the student decomposes test problems, the answerer answers, metrics and cost come out.
+
+The same answerer run on the teacher's own decompositions of the same problems gives the LLM row, and
+the gap between the two is the headline number.
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from distill.decoding import LMScorer, Scorer, generate
+from distill.problems import Problem
+from distill.records import Record
+from distill.roles import Answerer, Judge, Teacher
+from distill.scoring import is_correct
+from distill.students import Student
+
+
+def bootstrap_ci(values: list[float], n_resamples: int = 2000, seed: int = 0) -> list[float]:
+    """95% percentile-bootstrap interval of the mean."""
+    if not values:
+        return [float("nan"), float("nan")]
+    data = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, len(data), size=(n_resamples, len(data)))].mean(axis=1)
+    return [float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))]
+
+
+def _rss_mb() -> float | None:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return None
+
+
+class DecodeMemory:
+    """Memory that decoding needs: the weights plus the peak growth of resident memory while decoding.
+
+    A background thread samples the process's resident set (Linux); on a GPU, CUDA's peak allocation
+    is used instead. Process-wide peaks would include training, which inference never pays.
+    """
+
+    def __init__(self, model: torch.nn.Module, interval_s: float = 0.005) -> None:
+        self.weights_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
+        self.interval_s = interval_s
+        self.peak_mb = 0.0
+
+    def __enter__(self) -> "DecodeMemory":
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        self.base = _rss_mb()
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            rss = _rss_mb()
+            if rss is not None:
+                self.peak = max(self.peak, rss)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        if torch.cuda.is_available():
+            self.peak_mb = torch.cuda.max_memory_allocated() / 2**20
+        elif self.base is None:
+            self.peak_mb = float("nan")
+        else:
+            self.peak_mb = self.weights_mb + max(0.0, self.peak - self.base)
+
+
+@torch.no_grad()
+def decompose(
+    student: Student,
+    problems: list[Problem],
+    batch_size: int = 64,
+    max_new_tokens: int = 96,
+    scorer_factory: Callable[[], Scorer] | None = None,
+    desc: str = "student decomposes",
+) -> list[list[str]]:
+    """Greedy decompositions of each problem (batched, KV-cached; prompts of similar length together)."""
+    student.model.eval()
+    scorer_factory = scorer_factory or (lambda: LMScorer(student.model))
+    order = sorted(range(len(problems)), key=lambda i: len(problems[i].text))
+    results: list[list[str]] = [[] for _ in problems]
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
+        rows = order[start:start + batch_size]
+        prompts = [student.prompt_ids(problems[i].text) for i in rows]
+        budget = min(max_new_tokens, student.max_length - max(len(p) for p in prompts))
+        outputs = generate(scorer_factory(), prompts, student.eos_id, student.pad_id, max_new_tokens=budget)
+        for i, out in zip(rows, outputs):
+            results[i] = student.parse(out)
+    return results
+
+
+def score_decompositions(
+    problems: list[Problem],
+    decompositions: list[list[str]],
+    answerer: Answerer,
+    judge: Judge | None,
+    source: str,
+) -> tuple[dict[str, Any], list[Record]]:
+    """Accuracy (with a bootstrap interval), sub-question count and usefulness, plus the records."""
+    answers = answerer.answer(problems, decompositions)
+    judgements = judge.judge(problems, decompositions) if judge is not None else [None] * len(problems)
+    records = []
+    for p, d, a, j in zip(problems, decompositions, answers, judgements):
+        records.append(Record(
+            problem_id=p.problem_id, problem=p.text, subquestions=d, true_answer=p.true_answer,
+            answer_correctness=float(is_correct(a.text, p.true_answer)),
+            usefulness=j.usefulness if j is not None else None, answerer_output=a.text, teacher=source,
+            usage={k: v for k, v in {"answerer": a.usage, "judge": j.usage if j else {}}.items() if v},
+        ))
+    correct = [r.answer_correctness for r in records]
+    scores = [u for r in records for u in (r.usefulness or [])]
+    metrics = {
+        "accuracy": float(np.mean(correct)) if correct else float("nan"),
+        "accuracy_ci95": bootstrap_ci(correct),
+        "n_problems": len(records),
+        "mean_subquestions": float(np.mean([len(d) for d in decompositions])) if decompositions else 0.0,
+        "usefulness_rate": float(np.mean(scores)) if scores else None,
+    }
+    return metrics, records
+
+
+def evaluate_student(
+    student: Student,
+    problems: list[Problem],
+    answerer: Answerer,
+    judge: Judge | None,
+    batch_size: int = 64,
+    scorer_factory: Callable[[], Scorer] | None = None,
+) -> tuple[dict[str, Any], list[Record]]:
+    """The student's row: quality metrics and inference cost (latency per problem, peak memory)."""
+    with DecodeMemory(student.model) as memory:
+        start = time.perf_counter()
+        decompositions = decompose(student, problems, batch_size=batch_size, scorer_factory=scorer_factory)
+        seconds = time.perf_counter() - start
+    metrics, records = score_decompositions(problems, decompositions, answerer, judge, student.name)
+    metrics.update(
+        params=student.n_params,
+        latency_ms_per_problem=1000 * seconds / max(1, len(problems)),
+        decode_batch_size=batch_size,
+        peak_memory_mb=memory.peak_mb,
+    )
+    return metrics, records
+
+
+def evaluate_teacher(
+    teacher: Teacher, problems: list[Problem], answerer: Answerer, judge: Judge | None
+) -> tuple[dict[str, Any], list[Record]]:
+    """The LLM row: the teacher's own (first-sample) decompositions through the same answerer."""
+    samples = [ds[0] for ds in teacher.decompose(problems, 1)]
+    metrics, records = score_decompositions(problems, [d.subquestions for d in samples], answerer, judge,
+                                            teacher.name)
+    usage = [d.usage for d in samples if d.usage]
+    if usage:
+        metrics["usage_per_problem"] = {
+            key: float(np.mean([u.get(key, 0) for u in usage]))
+            for key in sorted({k for u in usage for k, v in u.items() if isinstance(v, (int, float))})
+        }
+    return metrics, records

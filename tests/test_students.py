@@ -1,0 +1,98 @@
+import pytest
+import torch
+
+from distill.algorithms.bc import action_nll
+from distill.data import LengthBucketSampler, collate
+from distill.decoding import LMScorer, generate, greedy_uncached
+from distill.students.scratch import build_scratch_student
+from distill.students.student import Student
+from distill.synthetic.dataset import SyntheticDataset
+
+
+@pytest.fixture(scope="module")
+def problems():
+    return SyntheticDataset(sizes={"train": 60}).load("train")
+
+
+def student_for(problems, arch="llama"):
+    corpus = [p.text for p in problems] + ["How many What is the number of that has end up with ?"]
+    return build_scratch_student(corpus, arch=arch, n_layer=2, d_model=32, n_head=2, d_ff=64)
+
+
+def test_episode_layout_and_parse_round_trip(problems):
+    s = student_for(problems)
+    qs = ["How many apples does Tom have?", "What is the number of books that Anna has?"]
+    e = s.episode(problems[0].text, qs)
+    prompt_len = len(s.prompt_ids(problems[0].text))
+    assert e.action_mask == [0] * prompt_len + [1] * (len(e.input_ids) - prompt_len)
+    assert e.input_ids[prompt_len - 1] == s.tokenizer.convert_tokens_to_ids("[SEP]")
+    assert e.input_ids[-1] == s.eos_id and e.terminators[-1] == len(e.input_ids) - 1
+    assert e.input_ids[e.terminators[0]] == s.tokenizer.convert_tokens_to_ids("[DELIM]")
+    assert s.parse(e.input_ids[prompt_len:]) == qs
+
+
+def test_loss_mask_excludes_prompt_and_padding(problems):
+    s = student_for(problems)
+    items = []
+    for p in problems[:3]:
+        e = s.episode(p.text, ["How many apples does Tom have?"])
+        items.append({"input_ids": e.input_ids, "action_mask": e.action_mask})
+    batch = collate(items, s.pad_id)
+    torch.manual_seed(0)
+    logits = torch.randn(*batch["input_ids"].shape, 200)
+    base = action_nll(logits, batch["input_ids"], batch["action_mask"])
+    # position t predicts token t + 1: logits at positions whose next token is prompt or padding
+    # must not matter, logits predicting an action token must
+    predicts_action = torch.zeros_like(batch["action_mask"], dtype=torch.bool)
+    predicts_action[:, :-1] = batch["action_mask"][:, 1:].bool()
+    changed = logits.clone()
+    changed[~predicts_action] = torch.randn_like(changed[~predicts_action]) * 10
+    assert torch.allclose(action_nll(changed, batch["input_ids"], batch["action_mask"]), base)
+    changed = logits.clone()
+    changed[predicts_action] += torch.randn_like(changed[predicts_action]) * 10
+    assert not torch.allclose(action_nll(changed, batch["input_ids"], batch["action_mask"]), base)
+    # padding is really there in this batch, and masked
+    assert (batch["attention_mask"] == 0).any()
+    assert (batch["action_mask"][batch["attention_mask"] == 0] == 0).all()
+
+
+def test_length_buckets_cover_every_item_once():
+    lengths = [(i * 37) % 101 for i in range(250)]
+    batches = list(LengthBucketSampler(lengths, batch_size=16, pool=4))
+    assert sorted(i for b in batches for i in b) == list(range(250))
+    # within a batch lengths are close: sorted pools keep the spread far below random batches'
+    spread = max(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches)
+    assert spread < 40
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_cached_batched_greedy_equals_uncached(problems, arch):
+    s = student_for(problems, arch)
+    s.model.eval()
+    # prompts of different lengths, so that left padding is exercised
+    prompts = [s.prompt_ids(p.text)[-n:] for p, n in zip(problems[:6], [40, 25, 33, 12, 40, 7])]
+    cached = generate(LMScorer(s.model), prompts, s.eos_id, s.pad_id, max_new_tokens=25)
+    reference = [greedy_uncached(s.model, p, s.eos_id, 25) for p in prompts]
+    assert cached == reference
+
+
+def test_sampling_is_seeded(problems):
+    s = student_for(problems)
+    prompts = [s.prompt_ids(p.text) for p in problems[:4]]
+    runs = [generate(LMScorer(s.model), prompts, s.eos_id, s.pad_id, max_new_tokens=10, sample=True,
+                     generator=torch.Generator().manual_seed(seed)) for seed in (1, 1, 2)]
+    assert runs[0] == runs[1] != runs[2]
+
+
+def test_save_and_load_round_trip(problems, tmp_path):
+    s = student_for(problems)
+    s.save(tmp_path / "student")
+    loaded = Student.load(tmp_path / "student")
+    ids = torch.tensor([s.prompt_ids(problems[0].text)])
+    assert torch.allclose(s.model(input_ids=ids).logits, loaded.model(input_ids=ids).logits)
+    assert loaded.separator == "[SEP]" and loaded.tokenizer.get_vocab() == s.tokenizer.get_vocab()
+
+
+def test_unknown_arch_is_rejected(problems):
+    with pytest.raises(ValueError, match="valid: gpt2, llama"):
+        build_scratch_student([p.text for p in problems], arch="mamba")
