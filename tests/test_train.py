@@ -90,3 +90,23 @@ def test_filter_that_keeps_nothing_is_a_clear_error(compose_cfg, tmp_path):
     cfg = compose_cfg("train", SHRINK + ["logger=none", "algorithm.min_correctness=2.0"])
     with pytest.raises(ValueError, match="kept none"):
         train.run(cfg, tmp_path)
+
+
+def test_filtered_bc_drops_exactly_the_failed_decompositions():
+    from distill.records import Record
+
+    records = [Record(f"p{i}", "P?", ["q"], 1.0, float(i % 3 != 0), [1.0, 0.5][: 1 + i % 2]) for i in range(30)]
+    kept = train.select_records(records, min_correctness=1.0, min_usefulness=None)
+    assert [r.problem_id for r in kept] == [r.problem_id for r in records if r.answer_correctness == 1.0]
+    both = train.select_records(records, min_correctness=1.0, min_usefulness=0.9)
+    assert all(sum(r.usefulness) / len(r.usefulness) >= 0.9 and r.answer_correctness == 1.0 for r in both)
+    assert len(both) < len(kept)
+    assert train.select_records(records, None, None) == records
+
+
+def test_held_out_problems_keep_all_their_samples():
+    from distill.records import Record
+
+    records = [Record(f"p{i // 4}", "P?", ["q"], sample_index=i % 4) for i in range(400)]
+    fit, held = train.split_by_problem(records, 0.1, seed=0)
+    assert len(held) == 40 and not {r.problem_id for r in fit} & {r.problem_id for r in held}
