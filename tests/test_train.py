@@ -110,3 +110,25 @@ def test_held_out_problems_keep_all_their_samples():
     records = [Record(f"p{i // 4}", "P?", ["q"], sample_index=i % 4) for i in range(400)]
     fit, held = train.split_by_problem(records, 0.1, seed=0)
     assert len(held) == 40 and not {r.problem_id for r in fit} & {r.problem_id for r in held}
+
+
+@pytest.mark.parametrize("experiment", ["synthetic_bc", "synthetic_fbc", "synthetic_ilql_full", "synthetic_ilql_sparse"])
+def test_experiment_smoke(experiment, tmp_path):
+    """Every synthetic experiment runs end to end, shrunk (smollm2_quick has its own slow test)."""
+    cfg = compose_config("train", [f"+experiment={experiment}"] + SHRINK + [
+        "logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3"])
+    if cfg.algorithm.get("pretrain"):
+        cfg.algorithm.pretrain.steps = 6
+    results = train.run(cfg, tmp_path)
+    assert results["train"]["steps"] == 6
+    assert 0.0 <= results["student"]["accuracy"] <= 1.0
+    if cfg.algorithm.get("init_from") == "bc":
+        assert results["pretrain"]["steps"] == 6 and (tmp_path / "bc" / "student").exists()
+    if cfg.algorithm.name == "ilql":
+        assert set(results["student_variants"]) == {"beta=1", "beta=0", "beta=4"}
+        assert (tmp_path / "student" / "ilql_value_model.pt").exists()
+        # evaluate reloads the value model and decodes value-guided
+        ecfg = compose_config("evaluate", [f"ckpt_path={tmp_path}", "betas=[1.0]"]
+                              + [o for o in SHRINK if o.startswith("dataset.")])
+        again = evaluate.run(ecfg, tmp_path / "eval")
+        assert again["student"]["accuracy"] == results["student"]["accuracy"]
