@@ -87,6 +87,7 @@ def fit(cfg: DictConfig, module_cfg: DictConfig, max_steps: int, student: Studen
                                       scorer_factory=module.scorer_factory(student))
     trainer: pl.Trainer = instantiate(cfg.trainer, max_steps=max_steps, logger=logger,
                                       callbacks=[validation, checkpoint], default_root_dir=str(out_dir))
+    module.train()  # pretrained weights load in eval mode; Lightning keeps submodules' modes as found
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
     seconds = time.perf_counter() - start

