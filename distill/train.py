@@ -9,7 +9,6 @@ Writes into the run's output folder: ``teacher_records.jsonl`` (the teacher run,
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from pathlib import Path
@@ -32,9 +31,6 @@ from distill.evaluation import evaluate_student, evaluate_teacher
 from distill.pipeline import annotate, write_json
 from distill.records import Record, read_records, write_records
 from distill.students import Student, student_folder
-
-log = logging.getLogger(__name__)
-
 
 def teacher_records(cfg: DictConfig, parts: Parts, out_dir: Path) -> list[Record]:
     """The training data: a records file if configured, else a teacher run on the training split."""
