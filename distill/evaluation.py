@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from distill.decoding import LMScorer, Scorer, generate
 from distill.problems import Problem
+from distill.pipeline import judged_records
 from distill.records import Record
 from distill.roles import Answerer, Judge, Teacher
-from distill.scoring import is_correct
 from distill.students import Student
 
 
@@ -112,16 +112,7 @@ def score_decompositions(
     source: str,
 ) -> tuple[dict[str, Any], list[Record]]:
     """Accuracy (with a bootstrap interval), sub-question count and usefulness, plus the records."""
-    answers = answerer.answer(problems, decompositions)
-    judgements = judge.judge(problems, decompositions) if judge is not None else [None] * len(problems)
-    records = []
-    for p, d, a, j in zip(problems, decompositions, answers, judgements):
-        records.append(Record(
-            problem_id=p.problem_id, problem=p.text, subquestions=d, true_answer=p.true_answer,
-            answer_correctness=float(is_correct(a.text, p.true_answer)),
-            usefulness=j.usefulness if j is not None else None, answerer_output=a.text, teacher=source,
-            usage={k: v for k, v in {"answerer": a.usage, "judge": j.usage if j else {}}.items() if v},
-        ))
+    records = judged_records(problems, decompositions, answerer, judge, source)
     correct = [r.answer_correctness for r in records]
     scores = [u for r in records for u in (r.usefulness or [])]
     metrics = {

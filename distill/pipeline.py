@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from distill.problems import Problem
 from distill.records import Record, append_record, read_records
-from distill.roles import Answerer, Judge, Teacher
+from distill.roles import Answerer, Decomposition, Judge, Teacher
 from distill.scoring import is_correct
 
 
@@ -49,28 +49,44 @@ def annotate_batch(
 ) -> list[Record]:
     samples = teacher.decompose(problems, n_samples)
     flat = [(p, i, d) for p, ds in zip(problems, samples) for i, d in enumerate(ds)]
-    flat_problems = [p for p, _, _ in flat]
-    subquestions = [d.subquestions for _, _, d in flat]
-    answers = answerer.answer(flat_problems, subquestions)
-    judgements = judge.judge(flat_problems, subquestions) if judge is not None else [None] * len(flat)
+    return judged_records([p for p, _, _ in flat], [d.subquestions for _, _, d in flat], answerer, judge,
+                          teacher.name, sample_indices=[i for _, i, _ in flat],
+                          decompositions=[d for _, _, d in flat])
+
+
+def judged_records(
+    problems: list[Problem],
+    subquestions: list[list[str]],
+    answerer: Answerer,
+    judge: Judge | None,
+    source: str,
+    sample_indices: list[int] | None = None,
+    decompositions: list[Decomposition] | None = None,
+) -> list[Record]:
+    """Answer and judge each problem's sub-questions; one record each, with usage per role."""
+    answers = answerer.answer(problems, subquestions)
+    judgements = judge.judge(problems, subquestions) if judge is not None else [None] * len(problems)
     records = []
-    for (problem, index, decomposition), answer, judgement in zip(flat, answers, judgements):
-        usage = {"teacher": decomposition.usage, "answerer": answer.usage}
-        if judgement is not None:
-            usage["judge"] = judgement.usage
+    for i, (problem, questions, answer, judgement) in enumerate(zip(problems, subquestions, answers, judgements)):
+        decomposition = decompositions[i] if decompositions else None
+        usage = {
+            "teacher": decomposition.usage if decomposition else {},
+            "answerer": answer.usage,
+            "judge": judgement.usage if judgement is not None else {},
+        }
         records.append(
             Record(
                 problem_id=problem.problem_id,
                 problem=problem.text,
-                subquestions=decomposition.subquestions,
+                subquestions=questions,
                 true_answer=problem.true_answer,
                 answer_correctness=float(is_correct(answer.text, problem.true_answer)),
                 usefulness=judgement.usefulness if judgement is not None else None,
                 answerer_output=answer.text,
-                teacher=teacher.name,
-                sample_index=index,
+                teacher=source,
+                sample_index=sample_indices[i] if sample_indices else 0,
                 usage={k: v for k, v in usage.items() if v},
-                meta={**decomposition.meta, "answerer": answerer.name},
+                meta={**(decomposition.meta if decomposition else {}), "answerer": answerer.name},
             )
         )
     return records
