@@ -19,7 +19,7 @@ from distill.decoding import LMScorer, Scorer, generate
 from distill.problems import Problem
 from distill.pipeline import judged_records
 from distill.records import Record
-from distill.roles import Answerer, Judge, Teacher
+from distill.roles import Answerer, Decomposition, Judge, Teacher
 from distill.students import Student
 
 
@@ -113,7 +113,8 @@ def score_decompositions(
 ) -> tuple[dict[str, Any], list[Record]]:
     """Accuracy (with a bootstrap interval), sub-question count and usefulness, plus the records."""
     records = judged_records(problems, decompositions, answerer, judge, source)
-    correct = [r.answer_correctness for r in records]
+    # an answer that never came (an API call failed after its retries) counts as wrong, and is counted
+    correct = [r.answer_correctness or 0.0 for r in records]
     scores = [u for r in records for u in (r.usefulness or [])]
     metrics = {
         "accuracy": float(np.mean(correct)) if correct else float("nan"),
@@ -121,6 +122,7 @@ def score_decompositions(
         "n_problems": len(records),
         "mean_subquestions": float(np.mean([len(d) for d in decompositions])) if decompositions else 0.0,
         "usefulness_rate": float(np.mean(scores)) if scores else None,
+        "answerer_errors": sum("call_error" in r.meta for r in records),
     }
     return metrics, records
 
@@ -149,12 +151,25 @@ def evaluate_student(
 
 
 def evaluate_teacher(
-    teacher: Teacher, problems: list[Problem], answerer: Answerer, judge: Judge | None
+    teacher: Teacher, problems: list[Problem], answerer: Answerer, judge: Judge | None,
+    given: list[Record] | None = None,
 ) -> tuple[dict[str, Any], list[Record]]:
-    """The LLM row: the teacher's own (first-sample) decompositions through the same answerer."""
-    samples = [ds[0] for ds in teacher.decompose(problems, 1)]
+    """The LLM row: the teacher's own (first-sample) decompositions through the same answerer.
+
+    ``given``: decompositions the data set already holds (e.g. the paper's test file); used instead of
+    asking the teacher when they cover every problem.
+    """
+    first = {}
+    for record in given or []:
+        first.setdefault(record.problem_id, record)
+    if all(p.problem_id in first for p in problems):
+        samples = [Decomposition(first[p.problem_id].subquestions) for p in problems]
+        source = (first[problems[0].problem_id].teacher if problems else None) or teacher.name
+    else:
+        samples = [ds[0] for ds in teacher.decompose(problems, 1)]
+        source = teacher.name
     metrics, records = score_decompositions(problems, [d.subquestions for d in samples], answerer, judge,
-                                            teacher.name)
+                                            source)
     usage = [d.usage for d in samples if d.usage]
     if usage:
         metrics["usage_per_problem"] = {

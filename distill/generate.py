@@ -25,10 +25,15 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     problems = parts.dataset.load(cfg.dataset.split)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    records = annotate(problems, parts.teacher, parts.answerer, parts.judge, cfg.samples_per_problem,
-                       out_dir / "records.jsonl", batch_size=cfg.batch_size)
+    run = annotate(problems, parts.teacher, parts.answerer, parts.judge, cfg.samples_per_problem,
+                   out_dir / "records.jsonl", batch_size=cfg.batch_size,
+                   max_usd=cfg.budget.max_usd, max_tokens=cfg.budget.max_tokens)
     summary = {
-        **summarize(records),
+        **summarize(run.records),
+        "n_requested": len(problems),
+        # problems left undone: failed calls (retried by re-running) or a spent budget
+        "failed": run.failed,
+        "stopped": run.stopped,
         "split": cfg.dataset.split,
         "seconds": round(time.perf_counter() - start, 2),
         "teacher": OmegaConf.to_container(cfg.teacher, resolve=True),
@@ -44,11 +49,19 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 def main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     summary = run(cfg, out_dir)
-    keys = ["n_problems", "n_records", "teacher_accuracy", "problems_with_correct_sample",
+    keys = ["n_requested", "n_problems", "n_records", "teacher_accuracy", "problems_with_correct_sample",
             "mean_subquestions", "usefulness_rate", "seconds"]
     for key in keys:
         value = summary[key]
         print(f"{key:30s} {value:.3f}" if isinstance(value, float) else f"{key:30s} {value}")
+    cost = summary["usage"]["all"].get("cost_usd")
+    if cost is not None:
+        print(f"{'cost_usd':30s} {cost:.4f}")
+    if summary["failed"]:
+        print(f"{len(summary['failed'])} problems failed (first: {next(iter(summary['failed'].values()))}); "
+              "re-run the same command with hydra.run.dir=" + str(out_dir) + " to retry them")
+    if summary["stopped"]:
+        print(f"stopped early: {summary['stopped']}")
     print(f"records and summary in {out_dir}")
 
 

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from tqdm import tqdm
 
+from distill.llm.client import add_usage
 from distill.problems import Problem
 from distill.records import Record, append_record, read_records
 from distill.roles import Answerer, Decomposition, Judge, Teacher
 from distill.scoring import is_correct
+
+
+@dataclass
+class TeacherRun:
+    records: list[Record]
+    # problem id -> why it stayed undone (an API call failed after its retries); re-running retries them
+    failed: dict[str, str] = field(default_factory=dict)
+    # why the run stopped before the end (the budget), or None
+    stopped: str | None = None
 
 
 def annotate(
@@ -23,35 +34,63 @@ def annotate(
     n_samples: int,
     records_path: Path,
     batch_size: int = 64,
-) -> list[Record]:
-    """Records for every (problem, sample), appended to ``records_path`` batch by batch.
+    max_usd: float | None = None,
+    max_tokens: int | None = None,
+) -> TeacherRun:
+    """Records for every (problem, sample), appended durably to ``records_path`` batch by batch.
 
     Problems whose records are already in the file are skipped, so re-running after a crash or
-    Ctrl-C redoes only what was not finished.
+    Ctrl-C redoes only what was not finished. A problem is written only when every call for it
+    succeeded. ``max_usd`` / ``max_tokens`` cap the spending of the whole records file (earlier runs
+    included): no new batch starts once it is reached, so a cap overshoots by at most one batch.
     """
     done = read_records(records_path) if records_path.exists() else []
     done_ids = {r.problem_id for r in done}
     todo = [p for p in problems if p.problem_id not in done_ids]
+    spent = usage_totals(done)["all"]
+    run = TeacherRun(done)
     with records_path.open("a") as fh, tqdm(total=len(problems), initial=len(problems) - len(todo),
                                              desc=f"teacher {teacher.name}", unit="problem") as bar:
         for start in range(0, len(todo), batch_size):
+            over = _over_budget(spent, max_usd, max_tokens)
+            if over:
+                run.stopped = over
+                break
             batch = todo[start:start + batch_size]
-            for record in annotate_batch(batch, teacher, answerer, judge, n_samples):
+            records, failed = annotate_batch(batch, teacher, answerer, judge, n_samples)
+            for record in records:
                 append_record(fh, record)
-                done.append(record)
+                add_usage(spent, record_usage(record))
+            run.records.extend(records)
+            run.failed.update(failed)
             bar.update(len(batch))
+            bar.set_postfix(cost=f"${spent.get('cost_usd', 0.0):.4f}", failed=len(run.failed))
     wanted = {p.problem_id for p in problems}
-    return [r for r in done if r.problem_id in wanted]
+    run.records = [r for r in run.records if r.problem_id in wanted]
+    return run
+
+
+def _over_budget(spent: dict[str, Any], max_usd: float | None, max_tokens: int | None) -> str | None:
+    if max_usd is not None and spent.get("cost_usd", 0.0) >= max_usd:
+        return f"budget: ${spent['cost_usd']:.4f} spent >= max_usd {max_usd}"
+    tokens = spent.get("input_tokens", 0) + spent.get("output_tokens", 0)
+    if max_tokens is not None and tokens >= max_tokens:
+        return f"budget: {tokens} tokens >= max_tokens {max_tokens}"
+    return None
 
 
 def annotate_batch(
     problems: list[Problem], teacher: Teacher, answerer: Answerer, judge: Judge | None, n_samples: int
-) -> list[Record]:
+) -> tuple[list[Record], dict[str, str]]:
+    """Records of the problems whose every call succeeded, and the failed problems' errors."""
     samples = teacher.decompose(problems, n_samples)
-    flat = [(p, i, d) for p, ds in zip(problems, samples) for i, d in enumerate(ds)]
-    return judged_records([p for p, _, _ in flat], [d.subquestions for _, _, d in flat], answerer, judge,
-                          teacher.name, sample_indices=[i for _, i, _ in flat],
-                          decompositions=[d for _, _, d in flat])
+    failed = {p.problem_id: d.error for p, ds in zip(problems, samples) for d in ds if d.error}
+    flat = [(p, i, d) for p, ds in zip(problems, samples) for i, d in enumerate(ds) if p.problem_id not in failed]
+    records = judged_records([p for p, _, _ in flat], [d.subquestions for _, _, d in flat], answerer, judge,
+                             teacher.name, sample_indices=[i for _, i, _ in flat],
+                             decompositions=[d for _, _, d in flat])
+    failed.update({r.problem_id: r.meta["call_error"] for r in records if "call_error" in r.meta})
+    return [r for r in records if r.problem_id not in failed], failed
 
 
 def judged_records(
@@ -63,7 +102,10 @@ def judged_records(
     sample_indices: list[int] | None = None,
     decompositions: list[Decomposition] | None = None,
 ) -> list[Record]:
-    """Answer and judge each problem's sub-questions; one record each, with usage per role."""
+    """Answer and judge each problem's sub-questions; one record each, with usage per role.
+
+    A failed answerer or judge call leaves ``meta["call_error"]`` and ``answer_correctness`` None.
+    """
     answers = answerer.answer(problems, subquestions)
     judgements = judge.judge(problems, subquestions) if judge is not None else [None] * len(problems)
     records = []
@@ -74,22 +116,77 @@ def judged_records(
             "answerer": answer.usage,
             "judge": judgement.usage if judgement is not None else {},
         }
+        meta = {**(decomposition.meta if decomposition else {}), **answer.meta,
+                **(judgement.meta if judgement is not None else {}), "answerer": answerer.name}
+        error = answer.error or (judgement.error if judgement is not None else None)
+        if error:
+            meta["call_error"] = error
         records.append(
             Record(
                 problem_id=problem.problem_id,
                 problem=problem.text,
                 subquestions=questions,
                 true_answer=problem.true_answer,
-                answer_correctness=float(is_correct(answer.text, problem.true_answer)),
-                usefulness=judgement.usefulness if judgement is not None else None,
+                answer_correctness=None if error else float(is_correct(answer.text, problem.true_answer)),
+                usefulness=judgement.usefulness if judgement is not None and not error else None,
                 answerer_output=answer.text,
                 teacher=source,
                 sample_index=sample_indices[i] if sample_indices else 0,
                 usage={k: v for k, v in usage.items() if v},
-                meta={**(decomposition.meta if decomposition else {}), "answerer": answerer.name},
+                meta=meta,
             )
         )
     return records
+
+
+def record_usage(record: Record) -> dict[str, Any]:
+    """Token counts and cost of one record, summed over its roles."""
+    total: dict[str, Any] = {}
+    for role_usage in record.usage.values():
+        add_usage(total, role_usage)
+    return total
+
+
+def usage_totals(records: Iterable[Record]) -> dict[str, dict[str, Any]]:
+    """Token counts and cost per role and over all roles ("all")."""
+    totals: dict[str, dict[str, Any]] = {"all": {}}
+    for record in records:
+        for role, role_usage in record.usage.items():
+            add_usage(totals.setdefault(role, {}), role_usage)
+            add_usage(totals["all"], role_usage)
+    return totals
+
+
+def roc_auc(scores: list[float], labels: list[bool]) -> float | None:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def feedback_analysis(records: Iterable[Record]) -> dict[str, Any] | None:
+    """How well the judge's negative votes predict a wrong final answer (the paper's feedback check).
+
+    Prediction: some sub-question got a majority of "No" votes (usefulness < 0.5). ROC AUC ranks
+    records by 1 - their lowest usefulness.
+    """
+    scored = [r for r in records if r.usefulness and r.answer_correctness is not None]
+    if not scored:
+        return None
+    wrong = [not r.answer_correctness for r in scored]
+    flagged = [min(r.usefulness) < 0.5 for r in scored]
+    hits = sum(f and w for f, w in zip(flagged, wrong))
+    return {
+        "n_records": len(scored),
+        "wrong_rate": sum(wrong) / len(scored),
+        "flagged_rate": sum(flagged) / len(scored),
+        "precision": hits / sum(flagged) if any(flagged) else None,
+        "recall": hits / sum(wrong) if any(wrong) else None,
+        "roc_auc": roc_auc([1 - min(r.usefulness) for r in scored], wrong),
+    }
 
 
 def summarize(records: Iterable[Record]) -> dict[str, Any]:
@@ -113,6 +210,10 @@ def summarize(records: Iterable[Record]) -> dict[str, Any]:
         "mean_subquestions": sum(len(r.subquestions) for r in records) / n,
         "usefulness_rate": sum(scores) / len(scores) if scores else None,
         "teacher_errors_per_record": {k: v / n for k, v in sorted(errors.items())},
+        "unparsed_decompositions": sum("unparsed_decomposition" in r.meta for r in records),
+        "answers_without_final_answer": sum(bool(r.meta.get("no_final_answer")) for r in records),
+        "usage": usage_totals(records),
+        "feedback": feedback_analysis(records),
     }
 
 

@@ -20,12 +20,16 @@ class Decomposition:
     raw_text: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    # set when no reply came (e.g. an API call failed after its retries): the problem stays undone
+    error: str | None = None
 
 
 @dataclass
 class Answer:
     text: str
     usage: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Judgement:
     # per sub-question, the share of votes that found it useful
     usefulness: list[float]
     usage: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
 
 class Teacher(Protocol):

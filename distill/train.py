@@ -33,12 +33,18 @@ from distill.records import Record, read_records, write_records
 from distill.students import Student, student_folder
 
 def teacher_records(cfg: DictConfig, parts: Parts, out_dir: Path) -> list[Record]:
-    """The training data: a records file if configured, else a teacher run on the training split."""
+    """The training data: a records file if configured, the data set's own decompositions if it has
+    them (the paper's files), else a teacher run on the training split."""
     if cfg.data.records_path:
         return read_records(cfg.data.records_path)
+    if hasattr(parts.dataset, "records"):
+        return parts.dataset.records("train")
     problems = parts.dataset.load("train")
-    return annotate(problems, parts.teacher, parts.answerer, parts.judge, cfg.data.samples_per_problem,
-                    out_dir / "teacher_records.jsonl")
+    run = annotate(problems, parts.teacher, parts.answerer, parts.judge, cfg.data.samples_per_problem,
+                   out_dir / "teacher_records.jsonl")
+    if run.failed:
+        print(f"{len(run.failed)} problems failed in the teacher run (re-run into the same folder to retry)")
+    return run.records
 
 
 def select_records(records: list[Record], min_correctness: float | None,
@@ -136,7 +142,8 @@ def evaluate_and_write(cfg: DictConfig, student: Student, parts: Parts, out_dir:
         variants[label] = metrics
         if len(variants) == 1:
             student_metrics, student_records = metrics, records
-    teacher_metrics, teacher_eval = evaluate_teacher(parts.teacher, problems, parts.answerer, parts.judge)
+    given = parts.dataset.records(cfg.dataset.split) if hasattr(parts.dataset, "records") else None
+    teacher_metrics, teacher_eval = evaluate_teacher(parts.teacher, problems, parts.answerer, parts.judge, given)
     write_records(out_dir / "eval_records.jsonl", student_records)
     write_records(out_dir / "teacher_eval_records.jsonl", teacher_eval)
     results = {

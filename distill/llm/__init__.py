@@ -1,0 +1,1 @@
+"""LLM clients (Anthropic, local Hugging Face) and the three roles played through them."""

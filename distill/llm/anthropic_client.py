@@ -1,0 +1,172 @@
+"""Claude through the official ``anthropic`` SDK (2.x): concurrent requests or Message Batches.
+
+Every reply is cached by a hash of model, prompt and parameters, so a re-run never pays twice; the
+SDK retries 408/409/429/5xx (honouring ``retry-after-ms``) and when its retries run out the item comes
+back with ``error`` set and stays undone. Authentication, permission and bad-request errors stop the
+run at once: retrying them cannot help. ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` are honoured,
+so any server implementing the Messages API works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import anthropic
+import httpx2
+from tqdm import tqdm
+
+from distill.llm.client import ChatRequest, Completion, Prices, ResponseCache, request_key
+
+# failures worth a later retry (the SDK already retried them max_retries times); anything else raises
+TRANSIENT_ERRORS = (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError,
+                    anthropic.APIResponseValidationError, anthropic.ConflictError)
+MAX_BATCH_REQUESTS = 100_000
+
+
+class AnthropicClient:
+    def __init__(
+        self,
+        model: str,
+        prices: dict[str, float] | None = None,
+        concurrency: int = 8,
+        max_retries: int = 4,
+        timeout: float = 120.0,
+        mode: str = "messages",
+        poll_seconds: float = 30.0,
+        cache_path: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        name: str | None = None,
+        transport: httpx2.BaseTransport | None = None,  # tests: an httpx2.MockTransport
+        strict: bool = False,  # validate every reply against the SDK's types (tests)
+    ):
+        if mode not in ("messages", "batch"):
+            raise ValueError(f"mode must be 'messages' or 'batch', not {mode!r}")
+        self.model, self.mode, self.concurrency = model, mode, concurrency
+        self.prices = Prices(**(prices or {}))
+        self.poll_seconds = poll_seconds
+        self.cache = ResponseCache(cache_path)
+        self.name = name or model
+        self.transport = transport
+        # None lets the SDK read ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL
+        self.client_args: dict[str, Any] = dict(api_key=api_key, base_url=base_url, max_retries=max_retries,
+                                                timeout=timeout, _strict_response_validation=strict)
+        self.batch_errors: dict[str, str] = {}
+
+    def complete(self, requests: list[ChatRequest], desc: str = "") -> list[Completion]:
+        keys = [request_key(self.model, r) for r in requests]
+        found = {key: self.cache.get(key) for key in set(keys)}
+        todo = {key: r for key, r in zip(keys, requests) if found[key] is None}
+        if todo:
+            if self.mode == "batch":
+                found.update(self._complete_batch(todo, desc))
+            else:
+                found.update(asyncio.run(self._complete_concurrently(todo, desc)))
+        return [found[key] for key in keys]
+
+    # --- building requests and reading replies -------------------------------------------------
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": request.max_tokens,
+            # the fixed instructions and examples: one cached block, identical across items
+            "system": [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": request.user}],
+        }
+        if request.stop:
+            params["stop_sequences"] = list(request.stop)
+        return params
+
+    def _completion(self, message: Any, batch: bool) -> Completion:
+        text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
+        u = message.usage
+        usage = {
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "cache_creation_input_tokens": u.cache_creation_input_tokens or 0,
+            "cache_read_input_tokens": u.cache_read_input_tokens or 0,
+            "requests": 1,
+        }
+        usage["cost_usd"] = self.prices.cost(usage, batch=batch)
+        if batch:
+            usage["batch"] = 1
+        return Completion(text, usage)
+
+    def _sdk(self, asynchronous: bool):
+        if asynchronous:
+            http = httpx2.AsyncClient(transport=self.transport) if self.transport else None
+            return anthropic.AsyncAnthropic(**self.client_args, http_client=http)
+        http = httpx2.Client(transport=self.transport) if self.transport else None
+        return anthropic.Anthropic(**self.client_args, http_client=http)
+
+    # --- Messages API, bounded concurrency -----------------------------------------------------
+    async def _complete_concurrently(self, todo: dict[str, ChatRequest], desc: str) -> dict[str, Completion]:
+        limit = asyncio.Semaphore(self.concurrency)
+        bar = tqdm(total=len(todo), desc=f"{self.name} {desc}".strip(), unit="request", leave=False)
+
+        async def one(client: anthropic.AsyncAnthropic, key: str, request: ChatRequest) -> tuple[str, Completion]:
+            async with limit:
+                try:
+                    message = await client.messages.create(**self._params(request))
+                except TRANSIENT_ERRORS as err:
+                    return key, Completion("", {}, error=f"{type(err).__name__}: {err}")
+            completion = self._completion(message, batch=False)
+            self.cache.put(key, completion)  # durable before the next request starts
+            bar.update(1)
+            return key, completion
+
+        try:
+            async with self._sdk(asynchronous=True) as client:
+                pairs = await asyncio.gather(*(one(client, k, r) for k, r in todo.items()))
+        finally:
+            bar.close()
+        return dict(pairs)
+
+    # --- Message Batches: half price, results within 24 h --------------------------------------
+    def _complete_batch(self, todo: dict[str, ChatRequest], desc: str) -> dict[str, Completion]:
+        with self._sdk(asynchronous=False) as client:
+            # batches submitted by an earlier, interrupted run: collect them rather than pay again
+            for batch_id, keys in self.cache.pending_batches().items():
+                if set(keys) & todo.keys():
+                    self._collect(client, batch_id, desc)
+            remaining = [key for key in todo if self.cache.get(key) is None]
+            for start in range(0, len(remaining), MAX_BATCH_REQUESTS):
+                chunk = remaining[start:start + MAX_BATCH_REQUESTS]
+                # the key is a 64-character hex digest: a valid custom_id
+                batch = client.messages.batches.create(
+                    requests=[{"custom_id": key, "params": self._params(todo[key])} for key in chunk])
+                self.cache.add_batch(batch.id, chunk)
+                self._collect(client, batch.id, desc)
+        out = {}
+        for key in todo:
+            cached = self.cache.get(key)
+            if cached is not None:
+                cached.usage.pop("cached")  # fetched in this run, not reused
+            out[key] = cached or Completion("", {}, error=self.batch_errors.get(key, "missing from batch results"))
+        return out
+
+    def _collect(self, client: anthropic.Anthropic, batch_id: str, desc: str) -> None:
+        """Wait for a batch to end, then cache its succeeded rows and note the others' errors."""
+        batch = client.messages.batches.retrieve(batch_id)
+        total = sum(batch.request_counts.model_dump().values())
+        with tqdm(total=total, desc=f"{self.name} {desc} batch {batch_id}".strip(), unit="request",
+                  leave=False) as bar:
+            while batch.processing_status != "ended":
+                counts = batch.request_counts
+                bar.n = total - counts.processing
+                bar.refresh()
+                time.sleep(self.poll_seconds)
+                batch = client.messages.batches.retrieve(batch_id)
+            bar.n = total
+            bar.refresh()
+        for row in client.messages.batches.results(batch_id):
+            result = row.result
+            if result.type == "succeeded":
+                self.cache.put(row.custom_id, self._completion(result.message, batch=True))
+            elif result.type == "errored":
+                self.batch_errors[row.custom_id] = f"batch row errored: {result.error.error.message}"
+            else:  # canceled or expired: not billed, asked again on the next run
+                self.batch_errors[row.custom_id] = f"batch row {result.type}"
+        self.cache.remove_batch(batch_id)

@@ -1,0 +1,118 @@
+"""What every LLM client shares: the request and reply types, the response cache and token prices."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat turn: fixed instructions (cacheable on the server) and the item-specific user text."""
+
+    system: str
+    user: str
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class Completion:
+    text: str
+    # input_tokens, output_tokens, cache_*_input_tokens, cost_usd, requests, cached (1 if from our cache)
+    usage: dict[str, Any] = field(default_factory=dict)
+    # set when no reply came (retries exhausted, batch row errored or expired); the item stays undone
+    error: str | None = None
+
+
+class LLMClient(Protocol):
+    name: str
+
+    def complete(self, requests: list[ChatRequest], desc: str = "") -> list[Completion]:
+        """One completion per request, in order; failures come back with ``error`` set, not raised."""
+
+
+class BudgetExceeded(RuntimeError):
+    """The configured spending cap was reached; finished items are kept, the run stops cleanly."""
+
+
+def request_key(model: str, request: ChatRequest, **params: Any) -> str:
+    """A stable hash of everything that determines a reply."""
+    payload = json.dumps({"model": model, "system": request.system, "user": request.user,
+                          "max_tokens": request.max_tokens, "stop": list(request.stop), **params},
+                         sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class ResponseCache:
+    """Replies by request key in a SQLite file, committed one by one, so nothing paid for is asked twice."""
+
+    def __init__(self, path: str | Path | None):
+        self.db = None
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path))
+            self.db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT, usage TEXT)")
+            # Message Batches still running when a run stopped: resumed instead of submitted again
+            self.db.execute("CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, keys TEXT)")
+            self.db.commit()
+
+    def get(self, key: str) -> Completion | None:
+        if self.db is None:
+            return None
+        row = self.db.execute("SELECT text, usage FROM replies WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return Completion(row[0], {**json.loads(row[1]), "cached": 1})
+
+    def put(self, key: str, completion: Completion) -> None:
+        if self.db is None or completion.error is not None:
+            return
+        self.db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?)",
+                        (key, completion.text, json.dumps(completion.usage)))
+        self.db.commit()
+
+    def pending_batches(self) -> dict[str, list[str]]:
+        if self.db is None:
+            return {}
+        return {row[0]: json.loads(row[1]) for row in self.db.execute("SELECT id, keys FROM batches")}
+
+    def add_batch(self, batch_id: str, keys: list[str]) -> None:
+        if self.db is not None:
+            self.db.execute("INSERT OR REPLACE INTO batches VALUES (?, ?)", (batch_id, json.dumps(keys)))
+            self.db.commit()
+
+    def remove_batch(self, batch_id: str) -> None:
+        if self.db is not None:
+            self.db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+            self.db.commit()
+
+
+@dataclass
+class Prices:
+    """US dollars per million tokens."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cache_write: float = 0.0
+    cache_read: float = 0.0
+    batch_discount: float = 0.5  # Message Batches cost this share of the normal price
+
+    def cost(self, usage: dict[str, Any], batch: bool = False) -> float:
+        dollars = (usage.get("input_tokens", 0) * self.input
+                   + usage.get("output_tokens", 0) * self.output
+                   + (usage.get("cache_creation_input_tokens") or 0) * self.cache_write
+                   + (usage.get("cache_read_input_tokens") or 0) * self.cache_read) / 1e6
+        return dollars * (self.batch_discount if batch else 1.0)
+
+
+def add_usage(total: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+    """Sum the numeric fields of ``usage`` into ``total`` (in place) and return it."""
+    for key, value in usage.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
+    return total

@@ -1,0 +1,87 @@
+"""Teacher, answerer and judge played by any LLM client (Anthropic, local Hugging Face)."""
+
+from __future__ import annotations
+
+from distill.llm import prompts
+from distill.llm.client import ChatRequest, Completion, LLMClient, add_usage
+from distill.problems import Problem
+from distill.roles import Answer, Decomposition, Judgement
+from distill.scoring import extract_final_answer
+
+
+class LLMTeacher:
+    """Decomposes each problem ``n_samples`` times; an unparseable reply is kept with its raw text."""
+
+    def __init__(self, client: LLMClient, name: str | None = None, max_tokens: int = 400,
+                 examples_path: str | None = None, n_examples: int = 3):
+        self.client, self.max_tokens = client, max_tokens
+        self.name = name or client.name
+        self.examples = prompts.decomposition_examples(examples_path, n_examples)
+
+    def decompose(self, problems: list[Problem], n_samples: int) -> list[list[Decomposition]]:
+        requests = [prompts.decompose_request(p.text, s, self.examples, self.max_tokens)
+                    for p in problems for s in range(n_samples)]
+        replies = self.client.complete(requests, desc="decompose")
+        out = []
+        for i in range(len(problems)):
+            samples = []
+            for reply in replies[i * n_samples:(i + 1) * n_samples]:
+                questions = prompts.parse_subquestions(reply.text)
+                # no "Qn:" lines: recorded with no sub-questions and the reply as it came
+                meta = {} if questions or reply.error else {"unparsed_decomposition": reply.text}
+                samples.append(Decomposition(questions, raw_text=reply.text, usage=reply.usage, meta=meta,
+                                             error=reply.error))
+            out.append(samples)
+        return out
+
+
+class LLMAnswerer:
+    """Answers the sub-questions in order, then "Final answer: N"; the reply is scored as it is."""
+
+    def __init__(self, client: LLMClient, name: str | None = None, max_tokens: int = 512):
+        self.client, self.max_tokens = client, max_tokens
+        self.name = name or client.name
+
+    def answer(self, problems: list[Problem], decompositions: list[list[str]]) -> list[Answer]:
+        requests = [prompts.answer_request(p.text, qs, self.max_tokens) for p, qs in zip(problems, decompositions)]
+        replies = self.client.complete(requests, desc="answer")
+        return [Answer(r.text, usage=r.usage, error=r.error,
+                       meta={} if r.error or extract_final_answer(r.text) is not None
+                       else {"no_final_answer": True})
+                for r in replies]
+
+
+class LLMJudge:
+    """``n_votes`` Yes/No verdicts per sub-question; usefulness = share of readable votes that say yes."""
+
+    def __init__(self, client: LLMClient, name: str | None = None, n_votes: int = 3, max_tokens: int = 200):
+        self.client, self.n_votes, self.max_tokens = client, n_votes, max_tokens
+        self.name = name or client.name
+
+    def judge(self, problems: list[Problem], decompositions: list[list[str]]) -> list[Judgement]:
+        requests: list[ChatRequest] = [prompts.judge_request(p.text, qs, v, self.max_tokens)
+                                       for p, qs in zip(problems, decompositions) for v in range(self.n_votes)]
+        replies = self.client.complete(requests, desc="judge")
+        return [self._judgement(qs, replies[i * self.n_votes:(i + 1) * self.n_votes])
+                for i, qs in enumerate(decompositions)]
+
+    @staticmethod
+    def _judgement(questions: list[str], replies: list[Completion]) -> Judgement:
+        usage: dict = {}
+        for reply in replies:
+            add_usage(usage, reply.usage)
+        errors = [r.error for r in replies if r.error]
+        if errors:
+            return Judgement([], usage=usage, error=errors[0])
+        votes = [prompts.parse_votes(r.text, len(questions)) for r in replies]
+        usefulness, unread = [], []
+        for i in range(len(questions)):
+            readable = [v[i] for v in votes if v[i] is not None]
+            # a sub-question no vote could be read for scores 0 and is listed in meta
+            usefulness.append(sum(readable) / len(readable) if readable else 0.0)
+            if len(readable) < len(votes):
+                unread.append(i)
+        meta = {"judge_votes": [r.text for r in replies]}
+        if unread:
+            meta["unreadable_votes"] = unread
+        return Judgement(usefulness, usage=usage, meta=meta)

@@ -1,0 +1,108 @@
+"""A small local server implementing the Messages API, for offline tests and the README's resume demo.
+
+    python tests/messages_server.py --port 8765 --log /tmp/requests.jsonl [--delay 0.05]
+
+Replies are deterministic functions of the request: "Q1: ..." lines for the decomposition prompt, "A1:
+... Final answer: N" for the answer prompt, "Q1: Yes/No" for the judge. ``usage`` mimics prompt caching:
+a system block seen before is read from the cache. Every served request is appended to the log file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+def reply_text(system: str, user: str) -> str:
+    """What the fake model says to one request of distill's prompts."""
+    numbers = re.findall(r"\d+", user.split("\n")[0])
+    if system.startswith("Break the math"):
+        sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+", user.split("\n")[0]) if s.strip()]
+        return f"Q1: How many are there at the start?\nQ2: {sentences[-1]}"
+    if system.startswith("Answer the sub-questions"):
+        n_questions = len(re.findall(r"^Q\d+:", user, re.MULTILINE))
+        lines = [f"A{i}: It is {numbers[0] if numbers else 0}." for i in range(1, n_questions + 1)]
+        return "\n".join(lines + [f"Final answer: {numbers[0] if numbers else 0}"])
+    if system.startswith("Judge each"):
+        n_questions = len(re.findall(r"^Q\d+:", user, re.MULTILINE))
+        return "\n".join(f"Q{i}: {'Yes' if i % 2 else 'No'}" for i in range(1, n_questions + 1))
+    return "I do not understand the request."
+
+
+class MessagesState:
+    """Shared by the handler threads: which system blocks were seen (prompt caching) and the log."""
+
+    def __init__(self, log_path: Path | None, delay: float):
+        self.lock = threading.Lock()
+        self.seen_systems: set[str] = set()
+        self.log_path, self.delay = log_path, delay
+
+    def message(self, body: dict) -> dict:
+        system = "".join(block["text"] for block in body.get("system", []))
+        user = body["messages"][-1]["content"]
+        text = reply_text(system, user)
+        with self.lock:
+            cached = system in self.seen_systems
+            self.seen_systems.add(system)
+        system_tokens, user_tokens = len(system) // 4, len(user) // 4
+        return {
+            "id": f"msg_{abs(hash((system, user))) % 10**12}", "type": "message", "role": "assistant",
+            "model": body["model"], "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": user_tokens, "output_tokens": max(1, len(text) // 4),
+                      "cache_creation_input_tokens": 0 if cached else system_tokens,
+                      "cache_read_input_tokens": system_tokens if cached else 0},
+        }
+
+    def log(self, body: dict) -> None:
+        if self.log_path is not None:
+            with self.lock, self.log_path.open("a") as fh:
+                fh.write(json.dumps(body) + "\n")
+
+
+def make_handler(state: MessagesState):
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            if self.path.rstrip("/") != "/v1/messages":
+                self.send_error(404)
+                return
+            time.sleep(state.delay)
+            payload = json.dumps(state.message(body)).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            state.log(body)
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+    return Handler
+
+
+def serve(port: int = 0, log_path: Path | None = None, delay: float = 0.0) -> ThreadingHTTPServer:
+    """Start the server on a thread; ``server.server_address[1]`` is its port."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(MessagesState(log_path, delay)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--log", type=Path, default=None, help="append each request's JSON body here")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each reply")
+    args = parser.parse_args()
+    server = serve(args.port, args.log, args.delay)
+    print(f"Messages API on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
