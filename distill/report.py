@@ -1,0 +1,281 @@
+"""The student-versus-LLM gap report over finished runs.
+
+    python -m distill.report DIR [DIR ...] [--out REPORT_DIR] [--no-wandb]
+
+Reads every ``results.json`` below the given run or multirun folders and writes, into the report folder
+(``outputs/reports/<name of the first DIR>`` unless ``--out``):
+- ``accuracy_<answerer>.md`` / ``.csv``: rows are algorithms plus the LLM's own decompositions, columns
+  are student sizes and their average; each cell is the mean over seeds with a 95% t-interval;
+- ``cost.md`` / ``.csv``: parameters, decode latency per problem, peak memory; the teacher's tokens and
+  dollars per 1,000 problems where its usage was recorded;
+- ``accuracy_vs_params.png``: accuracy against student parameters, the LLM as a line per answerer;
+- ``report.md``: all of the above plus the runs that are missing or failed;
+and logs the tables and the plot to W&B (offline unless WANDB_MODE says otherwise) as a ``report`` run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# two-sided 95% quantiles of Student's t for 1..30 degrees of freedom; the normal 1.96 beyond
+T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+       2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+       2.045, 2.042]
+LLM_ROW = "LLM (teacher)"
+AVERAGE = "average"
+
+
+@dataclass
+class Run:
+    path: Path
+    answerer: str
+    algorithm: str
+    student: str
+    seed: int
+    accuracy: float
+    teacher_accuracy: float
+    params: int
+    latency_ms: float
+    memory_mb: float
+    teacher_usage: dict[str, float]
+
+
+@dataclass
+class Interval:
+    mean: float
+    low: float | None
+    high: float | None
+    n: int
+
+    def text(self) -> str:
+        if self.low is None:
+            return f"{self.mean:.3f} (n={self.n})"
+        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def mean_interval(values: list[float]) -> Interval:
+    """Mean and 95% t-interval over seeds (no interval from one value)."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return Interval(mean, None, None, len(values))
+    df = len(values) - 1
+    half = (T95[df - 1] if df <= len(T95) else 1.96) * statistics.stdev(values) / math.sqrt(len(values))
+    return Interval(mean, mean - half, mean + half, len(values))
+
+
+def algorithm_label(config: dict[str, Any]) -> str:
+    name = config["algorithm"]["name"]
+    return f"{name}-{config['reward']['name']}" if name == "ilql" else name
+
+
+def read_run(path: Path) -> Run:
+    results = json.loads(path.read_text())
+    config, student, teacher = results["config"], results["student"], results["teacher"]
+    return Run(
+        path=path.parent, answerer=results["answerer"], algorithm=algorithm_label(config),
+        student=config["student"].get("name") or student.get("name") or "student", seed=config["seed"],
+        accuracy=student["accuracy"], teacher_accuracy=teacher["accuracy"], params=student["params"],
+        latency_ms=student["latency_ms_per_problem"], memory_mb=student["peak_memory_mb"],
+        teacher_usage=teacher.get("usage_per_problem") or {},
+    )
+
+
+def find_runs(folders: list[Path]) -> tuple[list[Run], list[str]]:
+    """Finished runs, and the Hydra run folders below ``folders`` that have no results (failed or running)."""
+    runs, missing = [], []
+    for folder in folders:
+        if not folder.exists():
+            missing.append(f"{folder}: no such folder")
+            continue
+        for path in sorted(folder.glob("**/results.json")):
+            runs.append(read_run(path))
+        for hydra_dir in sorted(folder.glob("**/.hydra")):
+            run_dir = hydra_dir.parent
+            if not (run_dir / "results.json").exists():
+                overrides = yaml.safe_load((hydra_dir / "overrides.yaml").read_text()) \
+                    if (hydra_dir / "overrides.yaml").exists() else []
+                missing.append(f"{run_dir}: no results.json (failed or unfinished; overrides: "
+                               f"{' '.join(overrides) or 'none'})")
+    return runs, missing
+
+
+def _by_params(runs: list[Run]) -> list[str]:
+    """Student sizes, smallest first."""
+    params = {r.student: r.params for r in runs}
+    return sorted(params, key=params.get)
+
+
+def accuracy_table(runs: list[Run]) -> tuple[list[str], list[list[str]], list[str]]:
+    """Header, rows and missing (algorithm, student, seed) cells for one answerer's runs."""
+    students = _by_params(runs)
+    algorithms = sorted({r.algorithm for r in runs})
+    seeds = sorted({r.seed for r in runs})
+    acc: dict[tuple[str, str, int], float] = {(r.algorithm, r.student, r.seed): r.accuracy for r in runs}
+    missing = [f"{a} / {s} / seed {seed}" for a in algorithms for s in students for seed in seeds
+               if (a, s, seed) not in acc]
+    header = ["algorithm", *students, AVERAGE]
+    rows = []
+    for a in algorithms:
+        cells = []
+        for s in students:
+            values = [acc[a, s, seed] for seed in seeds if (a, s, seed) in acc]
+            cells.append(mean_interval(values).text() if values else "missing")
+        # the average over sizes, per seed that has every size; the interval is over those seeds
+        per_seed = [statistics.fmean(acc[a, s, seed] for s in students) for seed in seeds
+                    if all((a, s, seed) in acc for s in students)]
+        rows.append([a, *cells, mean_interval(per_seed).text() if per_seed else "missing"])
+    teacher = {r.seed: r.teacher_accuracy for r in runs}  # the same row for every student of a seed
+    llm = mean_interval(list(teacher.values())).text()
+    rows.append([LLM_ROW, *[llm] * len(students), llm])
+    return header, rows, missing
+
+
+def cost_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
+    header = ["model", "parameters", "latency ms/problem", "peak memory MB", "teacher tokens / 1k problems",
+              "teacher $ / 1k problems"]
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for r in runs:
+        groups[r.algorithm, r.student].append(r)
+    rows = []
+    for (algorithm, student), group in sorted(groups.items(), key=lambda kv: (kv[1][0].params, kv[0][0])):
+        rows.append([f"{student} ({algorithm})", f"{group[0].params:,}",
+                     f"{statistics.fmean(r.latency_ms for r in group):.1f}",
+                     f"{statistics.fmean(r.memory_mb for r in group):.0f}", "", ""])
+    usage = [r.teacher_usage for r in runs if r.teacher_usage]
+    tokens = [u.get("input_tokens", 0) + u.get("output_tokens", 0) for u in usage]
+    dollars = [u["cost_usd"] for u in usage if "cost_usd" in u]
+    rows.append([LLM_ROW, "unknown", "", "", f"{1000 * statistics.fmean(tokens):,.0f}" if tokens else "n/a",
+                 f"{1000 * statistics.fmean(dollars):.2f}" if dollars else "n/a"])
+    return header, rows
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def plot(runs: list[Run], path: Path) -> None:
+    """Accuracy (mean and 95% interval over seeds) against parameters; the LLM as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    answerers = sorted({r.answerer for r in runs})
+    algorithms = sorted({r.algorithm for r in runs})
+    markers, colors = "osD^v", plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for ai, answerer in enumerate(answerers):
+        mine = [r for r in runs if r.answerer == answerer]
+        for ci, algorithm in enumerate(algorithms):
+            points = []
+            for student in _by_params(mine):
+                values = [r.accuracy for r in mine if r.algorithm == algorithm and r.student == student]
+                if values:
+                    iv = mean_interval(values)
+                    params = next(r.params for r in mine if r.student == student)
+                    err = [[iv.mean - iv.low], [iv.high - iv.mean]] if iv.low is not None else None
+                    points.append((params, iv.mean, err))
+            # algorithms side by side around each size, so that their points do not hide each other
+            shift = 1 + 0.03 * (ci - (len(algorithms) - 1) / 2)
+            points = [(x * shift, y, err) for x, y, err in points]
+            for i, (x, y, err) in enumerate(points):
+                ax.errorbar(x, y, yerr=err, fmt=markers[ai % len(markers)], color=colors(ci), capsize=3,
+                            label=f"{algorithm}, {answerer}" if i == 0 else None)
+            if len(points) > 1:
+                ax.plot([p[0] for p in points], [p[1] for p in points], color=colors(ci), alpha=0.4)
+        teacher = statistics.fmean({r.seed: r.teacher_accuracy for r in mine}.values())
+        ax.axhline(teacher, color="black", linestyle="--" if ai == 0 else ":", linewidth=1,
+                   label=f"{LLM_ROW}, {answerer}")
+    ax.set_xscale("log")
+    ax.set_xlabel("student parameters (inference cost)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Students against the LLM's own decompositions")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def build_report(folders: list[Path], out: Path) -> dict[str, Any]:
+    runs, failed = find_runs(folders)
+    if not runs:
+        raise SystemExit(f"no results.json below {', '.join(map(str, folders))}"
+                         + (f"; unfinished runs: {len(failed)}" if failed else ""))
+    out.mkdir(parents=True, exist_ok=True)
+    sections = [f"# Student-versus-LLM report\n\nFrom {len(runs)} runs in {', '.join(map(str, folders))}.\n"
+                "Cells: mean test accuracy over seeds [95% t-interval]; `average` is the mean over student "
+                "sizes per seed. The LLM row scores the teacher's own decompositions with the same answerer.\n"]
+    tables, all_missing = {}, list(failed)
+    for answerer in sorted({r.answerer for r in runs}):
+        header, rows, missing = accuracy_table([r for r in runs if r.answerer == answerer])
+        slug = answerer.replace("/", "_").replace(" ", "_")
+        (out / f"accuracy_{slug}.md").write_text(markdown(header, rows))
+        write_csv(out / f"accuracy_{slug}.csv", header, rows)
+        sections.append(f"## Accuracy, answerer {answerer}\n\n{markdown(header, rows)}")
+        tables[f"accuracy_{slug}"] = (header, rows)
+        all_missing += [f"answerer {answerer}: {m}" for m in missing]
+    header, rows = cost_table(runs)
+    (out / "cost.md").write_text(markdown(header, rows))
+    write_csv(out / "cost.csv", header, rows)
+    tables["cost"] = (header, rows)
+    sections.append(f"## Inference cost\n\n{markdown(header, rows)}")
+    plot(runs, out / "accuracy_vs_params.png")
+    sections.append("## Accuracy against student size\n\n![accuracy against parameters](accuracy_vs_params.png)\n\n"
+                    "Each point: one algorithm and student size under one answerer, mean over seeds with its "
+                    "95% interval; dashed/dotted lines: the LLM's own decompositions.\n")
+    sections.append("## Missing or failed runs\n\n" + ("\n".join(f"- {m}" for m in all_missing) or "none") + "\n")
+    (out / "report.md").write_text("\n".join(sections))
+    return {"runs": len(runs), "missing": all_missing, "tables": tables, "out": out}
+
+
+def log_to_wandb(report: dict[str, Any], name: str, project: str = "distill") -> None:
+    import wandb
+
+    run = wandb.init(project=project, group=name, name=f"report-{name}", job_type="report",
+                     dir=str(report["out"]), mode=os.environ.get("WANDB_MODE", "offline"))
+    for key, (header, rows) in report["tables"].items():
+        run.log({key: wandb.Table(columns=header, data=rows)})
+    run.log({"accuracy_vs_params": wandb.Image(str(report["out"] / "accuracy_vs_params.png"))})
+    run.summary["n_runs"] = report["runs"]
+    run.summary["n_missing"] = len(report["missing"])
+    run.finish()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Tables and plot of student-versus-LLM accuracy and cost.")
+    parser.add_argument("folders", nargs="+", type=Path, help="run or multirun folders (searched recursively)")
+    parser.add_argument("--out", type=Path, default=None, help="report folder (default outputs/reports/NAME)")
+    parser.add_argument("--name", default=None, help="report name and W&B group (default: first folder's name)")
+    parser.add_argument("--no-wandb", action="store_true", help="do not log the report to W&B")
+    args = parser.parse_args(argv)
+    name = args.name or args.folders[0].resolve().name
+    out = args.out or Path("outputs") / "reports" / name
+    report = build_report(args.folders, out)
+    if not args.no_wandb:
+        log_to_wandb(report, name)
+    print((out / "report.md").read_text())
+    print(f"{report['runs']} runs, {len(report['missing'])} missing or failed; report in {out}")
+
+
+if __name__ == "__main__":
+    main()

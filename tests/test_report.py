@@ -1,0 +1,89 @@
+"""The gap report on fabricated results with hand-worked numbers, and end to end after a Hydra multirun."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from distill.report import build_report, mean_interval
+
+
+def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synthetic-k1", reward="full",
+             teacher=0.7, usage=None):
+    folder.mkdir(parents=True)
+    results = {
+        "answerer": answerer,
+        "student": {"accuracy": accuracy, "params": params, "latency_ms_per_problem": 2.0 * seed + 1.0,
+                    "peak_memory_mb": 10.0},
+        "teacher": {"accuracy": teacher, **({"usage_per_problem": usage} if usage else {})},
+        "config": {"algorithm": {"name": algorithm}, "reward": {"name": reward}, "student": {"name": student},
+                   "seed": seed},
+    }
+    (folder / "results.json").write_text(json.dumps(results))
+
+
+def test_mean_interval_worked_by_hand():
+    iv = mean_interval([0.5, 0.6, 0.7])
+    # mean 0.6, sd 0.1, t(0.975, 2) = 4.303: half width 4.303 * 0.1 / sqrt(3) = 0.2484
+    assert iv.mean == pytest.approx(0.6) and iv.high - iv.mean == pytest.approx(0.24843, abs=1e-4)
+    assert mean_interval([0.4]).text() == "0.400 (n=1)"
+
+
+def test_report_tables_intervals_missing_runs_and_plot(tmp_path):
+    runs = tmp_path / "sweep"
+    for seed, (small, big) in enumerate([(0.5, 0.7), (0.6, 0.8)]):
+        fake_run(runs / f"bc_s{seed}", "bc", "tiny", 1000, seed, small)
+        fake_run(runs / f"bc_b{seed}", "bc", "big", 10**6, seed, big, usage={"input_tokens": 300,
+                                                                           "output_tokens": 100, "cost_usd": 0.002})
+    fake_run(runs / "ilql", "ilql", "tiny", 1000, 0, 0.55, reward="sparse")
+    fake_run(runs / "k2", "bc", "tiny", 1000, 0, 0.9, answerer="synthetic-k2", teacher=0.95)
+    (runs / "crashed" / ".hydra").mkdir(parents=True)
+    (runs / "crashed" / ".hydra" / "overrides.yaml").write_text("- seed=7\n")
+
+    report = build_report([runs], tmp_path / "report")
+    header, rows = report["tables"]["accuracy_synthetic-k1"]
+    assert header == ["algorithm", "tiny", "big", "average"]  # sizes ordered by parameters
+    bc = rows[0]
+    # tiny: 0.5, 0.6 -> mean 0.55, half width 12.706 * 0.0707 / sqrt(2) = 0.6353
+    assert bc[1] == "0.550 [-0.085, 1.185]"
+    # average over sizes per seed: 0.6, 0.7 -> mean 0.65, same half width
+    assert bc[3] == "0.650 [0.015, 1.285]"
+    assert rows[1] == ["ilql-sparse", "0.550 (n=1)", "missing", "missing"]
+    assert rows[-1] == ["LLM (teacher)", "0.700 [0.700, 0.700]", "0.700 [0.700, 0.700]", "0.700 [0.700, 0.700]"]
+    assert report["tables"]["accuracy_synthetic-k2"][1][-1][1] == "0.950 (n=1)"
+    # missing: the crashed run folder, and the ilql cells that have no run
+    assert any("crashed" in m and "seed=7" in m for m in report["missing"])
+    assert "answerer synthetic-k1: ilql-sparse / big / seed 0" in report["missing"]
+    assert "answerer synthetic-k1: ilql-sparse / tiny / seed 1" in report["missing"]
+    cost_header, cost_rows = report["tables"]["cost"]
+    assert cost_rows[-1][-2:] == ["400,000", "2.00"]  # 400 tokens and $0.002 per problem, times 1,000
+    assert (tmp_path / "report" / "accuracy_synthetic-k1.csv").read_text().startswith("algorithm,tiny,big,average")
+    png = (tmp_path / "report" / "accuracy_vs_params.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Missing or failed runs" in text and "seed=7" in text
+
+
+def test_a_multirun_sweep_of_two_tiny_runs_gives_a_report(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    shrink = ["student=tiny", "answerer.k=1", "seed=0,1", "dataset.sizes.train=60", "dataset.sizes.validation=10",
+              "dataset.sizes.test=20", "data.samples_per_problem=2", "data.max_val_problems=10",
+              "trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.enable_progress_bar=false"]
+    sweep = subprocess.run([sys.executable, "-m", "distill.train", "-m", "--config-name", "sweep_synthetic_gap",
+                            "+experiment=synthetic_bc", f"paths.output_dir={tmp_path}", *shrink],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    folder = tmp_path / "multirun" / "synthetic_gap"
+    # both runs logged to W&B (offline) in the sweep's group
+    configs = [json.loads(p.read_text())["config"] for p in folder.glob("*/results.json")]
+    assert len(configs) == 2 and all(c["logger"]["group"] == "synthetic_gap" for c in configs)
+    report = subprocess.run([sys.executable, "-m", "distill.report", str(folder), "--out", str(tmp_path / "rep")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    header, *rows = (tmp_path / "rep" / "accuracy_synthetic-k1.csv").read_text().splitlines()
+    assert header == "algorithm,scratch-tiny,average" and rows[0].startswith("bc,") and "[" in rows[0]
+    assert "2 runs, 0 missing or failed" in report.stdout
+    assert list((tmp_path / "rep" / "wandb").glob("offline-run-*"))
