@@ -132,3 +132,24 @@ def test_experiment_smoke(experiment, tmp_path):
                               + [o for o in SHRINK if o.startswith("dataset.")])
         again = evaluate.run(ecfg, tmp_path / "eval")
         assert again["student"]["accuracy"] == results["student"]["accuracy"]
+
+
+def test_evaluate_on_gsm8k_with_llm_answerer_and_teacher(trained, compose_cfg, tmp_path, data_dir, monkeypatch):
+    from messages_server import serve
+
+    server = serve()
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "x")
+    _, out, _ = trained
+    try:
+        ecfg = compose_cfg("evaluate", [f"ckpt_path={out}", "dataset=gsm8k", "dataset.limit=5", "teacher=anthropic",
+                                        f"paths.output_dir={tmp_path}", f"paths.data_dir={data_dir}"])
+        results = evaluate.run(ecfg, tmp_path / "eval")
+    finally:
+        server.shutdown()
+    assert results["student"]["n_problems"] == results["teacher"]["n_problems"] == 5
+    assert results["answerer"] == "claude-haiku-4-5" and results["student"]["answerer_errors"] == 0
+    # the LLM row: the teacher's own decompositions (two sub-questions from the test server), with their cost
+    assert results["teacher"]["mean_subquestions"] == 2.0 and results["teacher"]["usage_per_problem"]["cost_usd"] > 0
+    records = [json.loads(line) for line in (tmp_path / "eval" / "eval_records.jsonl").read_text().splitlines()]
+    assert all(r["answerer_output"].startswith("A1:") or "Final answer" in r["answerer_output"] for r in records)
