@@ -9,6 +9,7 @@ Reads every ``results.json`` below the given run or multirun folders and writes,
 - ``cost.md`` / ``.csv``: parameters, decode latency per problem, peak memory; the teacher's tokens and
   dollars per 1,000 problems where its usage was recorded;
 - ``accuracy_vs_params.png``: accuracy against student parameters, the LLM as a line per answerer;
+- ``runs.csv``: one line per run (accuracy, the teacher's, other decodings such as ILQL's betas, folder);
 - ``report.md``: all of the above plus the runs that are missing or failed;
 and logs the tables and the plot to W&B (offline unless WANDB_MODE says otherwise) as a ``report`` run.
 """
@@ -49,6 +50,7 @@ class Run:
     latency_ms: float
     memory_mb: float
     teacher_usage: dict[str, float]
+    variants: dict[str, float]  # other decodings of the same student (ILQL's betas): label -> accuracy
 
 
 @dataclass
@@ -88,6 +90,7 @@ def read_run(path: Path) -> Run:
         accuracy=student["accuracy"], teacher_accuracy=teacher["accuracy"], params=student["params"],
         latency_ms=student["latency_ms_per_problem"], memory_mb=student["peak_memory_mb"],
         teacher_usage=teacher.get("usage_per_problem") or {},
+        variants={k: v["accuracy"] for k, v in (results.get("student_variants") or {}).items()},
     )
 
 
@@ -234,6 +237,11 @@ def build_report(folders: list[Path], out: Path) -> dict[str, Any]:
         sections.append(f"## Accuracy, answerer {answerer}\n\n{markdown(header, rows)}")
         tables[f"accuracy_{slug}"] = (header, rows)
         all_missing += [f"answerer {answerer}: {m}" for m in missing]
+    write_csv(out / "runs.csv", ["answerer", "algorithm", "student", "seed", "accuracy", "teacher_accuracy",
+                                 "variants", "path"],
+              [[r.answerer, r.algorithm, r.student, r.seed, f"{r.accuracy:.3f}", f"{r.teacher_accuracy:.3f}",
+                " ".join(f"{k}:{v:.3f}" for k, v in r.variants.items()), str(r.path)]
+               for r in sorted(runs, key=lambda r: (r.answerer, r.algorithm, r.params, r.seed))])
     header, rows = cost_table(runs)
     (out / "cost.md").write_text(markdown(header, rows))
     write_csv(out / "cost.csv", header, rows)

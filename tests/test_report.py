@@ -63,6 +63,8 @@ def test_report_tables_intervals_missing_runs_and_plot(tmp_path):
     assert (tmp_path / "report" / "accuracy_synthetic-k1.csv").read_text().startswith("algorithm,tiny,big,average")
     png = (tmp_path / "report" / "accuracy_vs_params.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    runs_csv = (tmp_path / "report" / "runs.csv").read_text().splitlines()
+    assert len(runs_csv) == 1 + 6 and runs_csv[1].startswith("synthetic-k1,bc,tiny,0,0.500,0.700")
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Missing or failed runs" in text and "seed=7" in text
 

@@ -18,6 +18,8 @@ class ChatRequest:
     user: str
     max_tokens: int = 512
     stop: tuple[str, ...] = ()
+    # how the reply should begin (e.g. "Q1:"); clients that can, start the reply with it (local models)
+    reply_prefix: str = ""
 
 
 @dataclass
@@ -43,7 +45,8 @@ class BudgetExceeded(RuntimeError):
 def request_key(model: str, request: ChatRequest, **params: Any) -> str:
     """A stable hash of everything that determines a reply."""
     payload = json.dumps({"model": model, "system": request.system, "user": request.user,
-                          "max_tokens": request.max_tokens, "stop": list(request.stop), **params},
+                          "max_tokens": request.max_tokens, "stop": list(request.stop),
+                          "reply_prefix": request.reply_prefix, **params},
                          sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 

@@ -55,9 +55,10 @@ class HFClient:
 
     @torch.no_grad()
     def _generate(self, tokenizer, lm, requests: list[ChatRequest]) -> list[Completion]:
+        # the reply starts with the request's prefix: small models then keep to the "Q1: ..." format
         prompts = [tokenizer.apply_chat_template(
             [{"role": "system", "content": r.system}, {"role": "user", "content": r.user}],
-            add_generation_prompt=True, tokenize=False) for r in requests]
+            add_generation_prompt=True, tokenize=False) + r.reply_prefix for r in requests]
         batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         options: dict[str, Any] = ({"do_sample": True, "temperature": self.temperature} if self.temperature > 0
                                    else {"do_sample": False})
@@ -74,6 +75,6 @@ class HFClient:
             text = tokenizer.decode(tokens, skip_special_tokens=True)
             for stop in request.stop:
                 text = text.split(stop)[0]
-            completions.append(Completion(text.strip(), {"input_tokens": prompt_len, "output_tokens": n_out,
+            completions.append(Completion(request.reply_prefix + text.rstrip(), {"input_tokens": prompt_len, "output_tokens": n_out,
                                                          "requests": 1, "cost_usd": 0.0}))
         return completions

@@ -91,7 +91,7 @@ def decompose_request(problem: str, sample: int, examples: list[tuple[str, list[
     # (the same order for every problem, so each order's system block is cached) and a note in the turn.
     shots = "\n\n".join(f"Problem: {p}\n{join_numbered(q)}" for p, q in _rotated(examples, sample))
     note = "" if sample == 0 else f"\n\n(Decomposition {sample + 1}: choose your own wording and steps.)"
-    return ChatRequest(f"{DECOMPOSE}\n\n{shots}", f"Problem: {problem}{note}", max_tokens, STOP)
+    return ChatRequest(f"{DECOMPOSE}\n\n{shots}", f"Problem: {problem}{note}", max_tokens, STOP, "Q1:")
 
 
 def answer_request(problem: str, subquestions: list[str], max_tokens: int) -> ChatRequest:
@@ -99,7 +99,7 @@ def answer_request(problem: str, subquestions: list[str], max_tokens: int) -> Ch
         f"Problem: {e['problem']}\n{join_numbered(e['subquestions'])}\n\n"
         f"{join_numbered(e['answers'], 'A')}\nFinal answer: {e['final']}" for e in EXAMPLES)
     return ChatRequest(f"{ANSWER}\n\n{shots}", f"Problem: {problem}\n{join_numbered(subquestions)}", max_tokens,
-                       STOP)
+                       STOP, "A1:" if subquestions else "")
 
 
 def judge_request(problem: str, subquestions: list[str], vote: int, max_tokens: int) -> ChatRequest:
@@ -109,7 +109,7 @@ def judge_request(problem: str, subquestions: list[str], vote: int, max_tokens: 
         for e in _rotated(EXAMPLES, vote))
     note = "" if vote == 0 else f"\n\n(Reviewer {vote + 1}.)"
     return ChatRequest(f"{JUDGE}\n\n{shots}", f"Problem: {problem}\n{join_numbered(subquestions)}{note}",
-                       max_tokens, STOP)
+                       max_tokens, STOP, "Q1:")
 
 
 _QUESTION_LINE = re.compile(r"^\W*Q(\d+)\s*[:.)]\s*(.+?)\s*$", re.IGNORECASE)
