@@ -79,6 +79,8 @@ def test_unparseable_replies_are_recorded_with_their_text(tmp_path):
     assert record.subquestions == [] and record.answer_correctness == 0.0
     assert record.meta["unparsed_decomposition"] == "Sorry, I would rather talk about the weather."
     assert record.meta["no_final_answer"] is True
+    # nothing to judge in an empty decomposition: no judge request was sent
+    assert not any(b["system"][-1]["text"].startswith("Judge each") for b in handler.bodies)
     summary = summarize(run.records)
     assert summary["unparsed_decompositions"] == 2 and summary["answers_without_final_answer"] == 2
 

@@ -59,11 +59,15 @@ class LLMJudge:
         self.name = name or client.name
 
     def judge(self, problems: list[Problem], decompositions: list[list[str]]) -> list[Judgement]:
-        requests: list[ChatRequest] = [prompts.judge_request(p.text, qs, v, self.max_tokens)
-                                       for p, qs in zip(problems, decompositions) for v in range(self.n_votes)]
+        # an empty decomposition (an unparseable reply) has nothing to judge: no request for it
+        asked = [i for i, qs in enumerate(decompositions) if qs]
+        requests: list[ChatRequest] = [prompts.judge_request(problems[i].text, decompositions[i], v, self.max_tokens)
+                                       for i in asked for v in range(self.n_votes)]
         replies = self.client.complete(requests, desc="judge")
-        return [self._judgement(qs, replies[i * self.n_votes:(i + 1) * self.n_votes])
-                for i, qs in enumerate(decompositions)]
+        out = [Judgement([]) for _ in decompositions]
+        for n, i in enumerate(asked):
+            out[i] = self._judgement(decompositions[i], replies[n * self.n_votes:(n + 1) * self.n_votes])
+        return out
 
     @staticmethod
     def _judgement(questions: list[str], replies: list[Completion]) -> Judgement:
