@@ -182,6 +182,7 @@ def plot(runs: list[Run], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     answerers = sorted({r.answerer for r in runs})
     algorithms = sorted({r.algorithm for r in runs})
@@ -210,6 +211,7 @@ def plot(runs: list[Run], path: Path) -> None:
         ax.axhline(teacher, color="black", linestyle="--" if ai == 0 else ":", linewidth=1,
                    label=f"{LLM_ROW}, {answerer}")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels overlap
     ax.set_xlabel("student parameters (inference cost)")
     ax.set_ylabel("test accuracy")
     ax.set_title("Students against the LLM's own decompositions")
