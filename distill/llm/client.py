@@ -38,10 +38,6 @@ class LLMClient(Protocol):
         """One completion per request, in order; failures come back with ``error`` set, not raised."""
 
 
-class BudgetExceeded(RuntimeError):
-    """The configured spending cap was reached; finished items are kept, the run stops cleanly."""
-
-
 def request_key(model: str, request: ChatRequest, **params: Any) -> str:
     """A stable hash of everything that determines a reply."""
     payload = json.dumps({"model": model, "system": request.system, "user": request.user,
