@@ -105,8 +105,8 @@ class GSM8KAISubQDataset:
         _check_split(split)
         records = read_records(self._file("test" if split == "test" else "train"))
         ids = list(dict.fromkeys(r.problem_id for r in records))  # problems in file order
-        keep = set(_holdout(ids, split, self.validation_size)[: self.limit] if self.limit is not None
-                   else _holdout(ids, split, self.validation_size))
+        held = _holdout(ids, split, self.validation_size)
+        keep = set(held if self.limit is None else held[: self.limit])
         truth = {}
         if self.gsm8k_dir:
             gsm8k = GSM8KDataset(self.gsm8k_dir, validation_size=0)

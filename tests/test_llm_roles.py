@@ -1,6 +1,7 @@
 """Prompts, parsers, the judge's vote counting, replay, and the feedback analysis."""
 
 import json
+import random
 
 import pytest
 
@@ -64,6 +65,16 @@ def test_roc_auc_on_cases_worked_out_by_hand():
     # positives {0.5, 0.2}, negatives {0.5, 0.1}: pairs win 0.5 + 1 + 0 + 1 = 2.5 of 4
     assert roc_auc([0.5, 0.2, 0.5, 0.1], [True, True, False, False]) == pytest.approx(0.625)
     assert roc_auc([0.3, 0.4], [True, True]) is None
+
+
+def test_roc_auc_from_ranks_equals_the_pairwise_definition_with_ties():
+    rng = random.Random(0)
+    scores = [rng.choice([0.0, 0.25, 0.5, 1.0]) for _ in range(300)]
+    labels = [rng.random() < 0.2 + 0.5 * s for s in scores]
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    pairwise = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+    assert roc_auc(scores, labels) == pytest.approx(pairwise, abs=1e-12)
 
 
 def test_feedback_analysis_counts_flags_against_wrong_answers():

@@ -41,6 +41,8 @@ class HFClient:
         keys = [request_key(self.model, r, temperature=self.temperature, seed=self.seed) for r in requests]
         out: list[Completion | None] = [self.cache.get(k) for k in keys]
         todo = [i for i, c in enumerate(out) if c is None]
+        if not todo:  # all cached: no need to load the model
+            return out  # type: ignore[return-value]
         tokenizer, lm = load_model(self.model, self.device)
         # similar lengths share a batch: less padding
         todo.sort(key=lambda i: len(requests[i].system) + len(requests[i].user))

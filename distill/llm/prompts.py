@@ -58,10 +58,10 @@ DECOMPOSE = ("Break the math word problem into the sub-questions that lead to it
 ANSWER = ("Answer the sub-questions of the math word problem in order, one line each as \"A1: ...\", "
           "\"A2: ...\", using the earlier answers. Then write the answer to the problem on the last line as "
           "\"Final answer: N\", where N is a number.")
-# a model that goes on to invent the next few-shot problem stops here
-STOP = ("Problem:",)
 JUDGE = ("Judge each sub-question of the math word problem: is answering it a useful step towards the "
          "answer? Write one line per sub-question, \"Q1: Yes\" or \"Q1: No\", and nothing else.")
+# a model that goes on to invent the next few-shot problem stops here
+STOP = ("Problem:",)
 
 
 def _rotated(items: list, shift: int) -> list:
