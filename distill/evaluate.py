@@ -1,38 +1,45 @@
 """Evaluate a saved student without training.
 
-    python -m distill.evaluate ckpt_path=outputs/train/RUN [answerer=...] [dataset.split=...] [betas=[0,1]]
+    python -m distill.evaluate ckpt_path=outputs/train/RUN [answerer=...] [dataset.split=...] [eval.betas=[0,1]]
 
-``ckpt_path`` is a run folder (its ``student/`` is used) or a saved student folder. An ILQL student
-(with its value model saved beside it) decodes value-guided, once per beta in ``betas``. Writes the same
+``ckpt_path`` is a run folder (its ``student/`` is used) or a saved student folder. A student with an ILQL
+value model saved beside it decodes value-guided, once per beta in ``eval.betas``. Writes the same
 ``results.json`` as the main job into this run's output folder.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from distill.algorithms.ilql import ILQLScorer, load_value_model
-from distill.components import build_parts
+from distill.algorithms.ilql import load_value_model, value_guided_scorers
+from distill.core.parts import build_parts
+from distill.measurement.decoding import LMScorer
+from distill.measurement.results import print_summary, side_by_side, write_results
 from distill.students import Student, student_folder
-from distill.train import evaluate_and_write, print_summary
 
 
-def run(cfg: DictConfig, out_dir: Path) -> dict:
+def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     folder = student_folder(cfg.ckpt_path)
     student = Student.load(folder)
     value_model = load_value_model(folder, student.model)
-    scorers = None
     if value_model is not None:
         trunk, heads = value_model
-        scorers = {f"beta={b:g}": (lambda b=b: ILQLScorer(student.model, trunk, heads, b, cfg.top_k))
-                   for b in cfg.betas}
-    return evaluate_and_write(cfg, student, build_parts(cfg), out_dir, extra={"ckpt_path": str(folder)},
-                              scorers=scorers)
+        scorers = value_guided_scorers(student.model, trunk, heads, list(cfg.eval.betas), cfg.eval.top_k)
+    else:
+        scorers = {"greedy": lambda: LMScorer(student.model)}
+    parts = build_parts(cfg)
+    results, student_records, teacher_records = side_by_side(
+        student, parts.dataset.load(cfg.dataset.split), parts.teacher, parts.answerer, parts.judge,
+        parts.dataset.records(cfg.dataset.split), scorers, cfg.eval.batch_size)
+    results.update(split=cfg.dataset.split, ckpt_path=str(folder), config=OmegaConf.to_container(cfg, resolve=True))
+    write_results(out_dir, results, student_records, teacher_records)
+    return results
 
 
 @hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")

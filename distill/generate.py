@@ -16,8 +16,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from distill.components import build_parts
-from distill.pipeline import annotate, summarize, write_json
+from distill.core.parts import build_parts
+from distill.core.records import write_json
+from distill.core.teacher_runs import annotate, summarize
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:

@@ -3,7 +3,7 @@
     python -m distill.score FILE [FILE ...]
 
 One line per file: its path, the number of items, how many are correct, and the accuracy. Reads the
-paper's evaluation and raw files and our own records (see ``distill.records``).
+paper's evaluation and raw files and our own records (see ``distill.core.records``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from distill.records import Record, read_records
-from distill.scoring import is_correct
+from distill.core.records import Record, read_records
+from distill.core.final_answer import is_correct
 
 
 def record_correct(record: Record) -> bool:

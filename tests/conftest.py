@@ -25,3 +25,18 @@ def compose_config(config_name: str, overrides: list[str] | None = None):
 @pytest.fixture
 def compose_cfg():
     return compose_config
+
+
+def objective(algorithm: str, model, total_steps: int, **overrides):
+    """The objective of ``conf/algorithm/<algorithm>.yaml`` (its defaults, the only ones), with overrides."""
+    from hydra.utils import instantiate
+
+    cfg = compose_config("train", [f"algorithm={algorithm}"])
+    return instantiate(cfg.algorithm.module, model=model, total_steps=total_steps, **overrides)
+
+
+def scratch_student(corpus: list[str], **overrides):
+    """A from-scratch student built from ``conf/student/small.yaml`` with overrides (e.g. a smaller width)."""
+    from hydra.utils import instantiate
+
+    return instantiate(compose_config("train", ["student=small"]).student, **overrides)(corpus=corpus)

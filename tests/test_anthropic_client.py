@@ -8,9 +8,9 @@ import pytest
 from distill.llm.anthropic_client import AnthropicClient
 from distill.llm.client import ChatRequest, Prices
 from distill.llm.roles import LLMAnswerer, LLMJudge, LLMTeacher
-from distill.pipeline import annotate, summarize
-from distill.problems import Problem
-from distill.records import read_records
+from distill.core.teacher_runs import annotate, summarize
+from distill.core.contracts import Problem
+from distill.core.records import read_records
 from messages_server import MessagesState
 
 PROBLEMS = [Problem(f"p{i}", f"Ann has {i + 3} apples and buys {i + 5} more. How many apples does she have?",
@@ -48,7 +48,8 @@ def client(handler, tmp_path=None, **kwargs) -> AnthropicClient:
 
 
 def roles(llm: AnthropicClient):
-    return LLMTeacher(llm), LLMAnswerer(llm), LLMJudge(llm, n_votes=2)
+    return (LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3), LLMAnswerer(llm, max_tokens=512),
+            LLMJudge(llm, n_votes=2, max_tokens=200))
 
 
 @pytest.mark.parametrize("status", [429, 529])
@@ -126,7 +127,7 @@ def test_every_request_carries_the_cached_system_block_and_costs_add_up(tmp_path
 
 def test_samples_differ_by_prompt_since_there_is_no_temperature():
     handler = Recorder()
-    LLMTeacher(client(handler)).decompose(PROBLEMS[:1], 3)
+    LLMTeacher(client(handler), max_tokens=400, examples_path=None, n_examples=3).decompose(PROBLEMS[:1], 3)
     assert "temperature" not in handler.bodies[0]
     systems = {body["system"][-1]["text"] for body in handler.bodies}
     users = {body["messages"][0]["content"] for body in handler.bodies}

@@ -35,3 +35,49 @@ def test_unknown_student_lists_valid_options(compose_cfg):
 def test_evaluate_requires_ckpt_path(compose_cfg):
     cfg = compose_cfg("evaluate")
     assert OmegaConf.is_missing(cfg, "ckpt_path")
+
+
+def _targets(node, found):
+    """Every (``_target_``, its config node) in a composed config, nested ones included."""
+    if OmegaConf.is_dict(node):
+        if "_target_" in node and str(node._target_).startswith("distill."):
+            found.append((node._target_, node))
+        for key in node:
+            _targets(node[key], found)
+    return found
+
+
+# targets whose hyper-parameters live only in conf/ (the objectives and the from-scratch student sizes)
+YAML_ONLY = ("distill.algorithms.", "distill.students.scratch.")
+
+
+@pytest.mark.parametrize("group,choice", [(g, c) for g in GROUPS for c in choices(g)])
+def test_defaults_have_one_source(compose_cfg, group, choice):
+    """A value set in conf/ has no second default in code that could disagree: objectives and students
+    have none in code at all; library classes usable from Python keep theirs, equal to the YAML's."""
+    import inspect
+
+    from hydra.utils import get_object
+
+    cfg = compose_cfg("train", [f"{group}={choice}"])
+    for target, node in _targets(cfg[group], []):
+        params = inspect.signature(get_object(target)).parameters
+        values = OmegaConf.to_container(node, resolve=True)
+        for key, value in values.items():
+            if key.startswith("_") or key not in params or params[key].default is inspect.Parameter.empty:
+                continue
+            assert not target.startswith(YAML_ONLY), f"{target}({key}=...) has a default in code; conf/ is its source"
+            default = params[key].default
+            default = list(default) if isinstance(default, tuple) else default
+            assert default == value, f"{target}: {key} defaults to {default!r} in code but {value!r} in {group}/{choice}.yaml"
+
+
+def test_world_knobs_agree_with_the_world_defaults(compose_cfg):
+    """conf/dataset/synthetic.yaml's world block and WorldConfig (the library default) say the same."""
+    import dataclasses
+
+    from distill.synthetic.world import WorldConfig
+
+    world = OmegaConf.to_container(compose_cfg("train").dataset.world)
+    defaults = dataclasses.asdict(WorldConfig())
+    assert {k: defaults[k] for k in world} == world

@@ -4,7 +4,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 
 from distill.generate import run
-from distill.records import read_records
+from distill.core.records import read_records
 
 
 def test_generate_writes_records_and_summary(compose_cfg, tmp_path):

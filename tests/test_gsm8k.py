@@ -2,7 +2,7 @@
 
 import pytest
 
-from distill.gsm8k import GSM8KAISubQDataset, GSM8KDataset, gsm8k_answer
+from distill.datasets.gsm8k import GSM8KAISubQDataset, GSM8KDataset, gsm8k_answer
 
 
 def test_true_answer_is_the_number_after_the_marker():
@@ -42,7 +42,7 @@ def test_paper_files_give_problems_and_their_decompositions(data_dir):
 
 
 def test_released_true_answers_cut_at_a_comma_are_the_only_disagreement_with_gsm8k(data_dir):
-    released = GSM8KAISubQDataset(data_dir / "gsm8k_ai_subq").load("test")
+    released = GSM8KAISubQDataset(data_dir / "gsm8k_ai_subq", gsm8k_dir=None).load("test")
     gsm8k = {p.problem_id: p.true_answer for p in GSM8KDataset(data_dir / "gsm8k").load("test")}
     wrong = [(p.true_answer, gsm8k[p.problem_id]) for p in released if p.true_answer != gsm8k[p.problem_id]]
     assert len(wrong) == 14 and all(truth >= 1000 and str(int(truth)).startswith(str(int(cut)))

@@ -3,8 +3,10 @@
 import pytest
 import torch
 
+from conftest import objective, scratch_student
+
 from distill.algorithms.ilql import ILQLScorer, ValueHeads, ilql_losses, token_rewards
-from distill.decoding import LMScorer, generate
+from distill.measurement.decoding import LMScorer, decode_tokens
 
 
 def fit_tables(actions, rewards, mask, n_states, n_actions, gamma, tau, steps=3000, cql=0.0):
@@ -113,7 +115,7 @@ def test_token_rewards_full_and_sparse():
 
 
 def _bandit_records(n_prompts=12, bad_share=0.7):
-    from distill.records import Record
+    from distill.core.records import Record
 
     names = ["Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia", "Hugo", "Iris", "Jack", "Kim"][:n_prompts]
     records = []
@@ -129,15 +131,12 @@ def test_value_guided_decoding_prefers_the_rewarded_continuation():
     """A bandit: 'bad' is the data's majority (BC's greedy choice), only 'good' is rewarded."""
     import pytorch_lightning as pl
 
-    from distill.algorithms.bc import BCModule
-    from distill.algorithms.ilql import ILQLModule
-    from distill.data import EpisodeDataModule
-    from distill.students.scratch import build_scratch_student
+    from distill.training.episodes import EpisodeDataModule
 
     pl.seed_everything(0)
     records = _bandit_records()
-    student = build_scratch_student([r.problem for r in records] + ["good choice bad choice"], n_layer=1,
-                                    d_model=32, n_head=2, d_ff=64)
+    student = scratch_student([r.problem for r in records] + ["good choice bad choice"], n_layer=1,
+                              d_model=32, n_head=2, d_ff=64)
 
     def train(module, steps):
         items = module.make_items(student, records)
@@ -145,10 +144,10 @@ def test_value_guided_decoding_prefers_the_rewarded_continuation():
                              limit_val_batches=0, enable_model_summary=False)
         trainer.fit(module, EpisodeDataModule(items, items, student.pad_id, batch_size=16))
 
-    train(BCModule(student.model, lr=3e-3, warmup_steps=5, total_steps=150), 150)
+    train(objective("bc", student.model, 150, lr=3e-3, warmup_steps=5), 150)
     student.model.requires_grad_(False)
-    ilql = ILQLModule(student.model, lr=3e-3, warmup_steps=5, total_steps=300, gamma=0.99, tau=0.7,
-                      cql_weight=0.01, polyak_rate=0.05, usefulness_weight=0.0, correctness_weight=1.0)
+    ilql = objective("ilql", student.model, 300, lr=3e-3, warmup_steps=5, gamma=0.99, tau=0.7,
+                     cql_weight=0.01, polyak_rate=0.05, usefulness_weight=0.0, correctness_weight=1.0)
     train(ilql, 300)
     student.model.eval()
     ilql.eval()
@@ -157,7 +156,7 @@ def test_value_guided_decoding_prefers_the_rewarded_continuation():
     good = student.tokenizer.convert_tokens_to_ids("good")
 
     def share_good(scorer):
-        outs = generate(scorer, prompts, student.eos_id, student.pad_id, max_new_tokens=4)
+        outs = decode_tokens(scorer, prompts, student.eos_id, student.pad_id, max_new_tokens=4)
         return sum(o[0] == good for o in outs) / len(outs)
 
     bc_share = share_good(LMScorer(student.model))
@@ -165,17 +164,15 @@ def test_value_guided_decoding_prefers_the_rewarded_continuation():
     assert bc_share <= 0.2  # BC imitates the majority
     assert guided >= 0.8 and guided > bc_share
     # beta = 0 is exactly BC greedy decoding
-    plain = generate(LMScorer(student.model), prompts, student.eos_id, student.pad_id, max_new_tokens=4)
-    zero = generate(ILQLScorer(student.model, ilql.trunk, ilql.heads, beta=0.0), prompts, student.eos_id,
+    plain = decode_tokens(LMScorer(student.model), prompts, student.eos_id, student.pad_id, max_new_tokens=4)
+    zero = decode_tokens(ILQLScorer(student.model, ilql.trunk, ilql.heads, beta=0.0), prompts, student.eos_id,
                     student.pad_id, max_new_tokens=4)
     assert zero == plain
 
 
 def test_top_k_restricts_to_the_policys_top_tokens():
     torch.manual_seed(0)
-    from distill.students.scratch import build_scratch_student
-
-    student = build_scratch_student(["a b c d e f g h"], n_layer=1, d_model=16, n_head=2, d_ff=32)
+    student = scratch_student(["a b c d e f g h"], n_layer=1, d_model=16, n_head=2, d_ff=32)
     heads = ValueHeads(16, student.model.get_output_embeddings().weight.shape[0])
     prompt = [student.prompt_ids("a b c")]
     ids, mask = torch.tensor(prompt), torch.ones(1, len(prompt[0]), dtype=torch.long)

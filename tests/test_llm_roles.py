@@ -5,14 +5,14 @@ import random
 
 import pytest
 
-from distill.gsm8k import GSM8KDataset
+from distill.datasets.gsm8k import GSM8KDataset
 from distill.llm import prompts
 from distill.llm.client import Completion
 from distill.llm.replay import ReplayAnswerer
 from distill.llm.roles import LLMJudge
-from distill.pipeline import feedback_analysis, roc_auc
-from distill.problems import Problem
-from distill.records import Record
+from distill.core.teacher_runs import feedback_analysis, roc_auc
+from distill.core.contracts import Problem
+from distill.core.records import Record
 
 
 def test_subquestion_parser_keeps_numbered_lines_only_and_survives_junk():

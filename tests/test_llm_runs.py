@@ -9,14 +9,14 @@ import time
 
 import pytest
 
-from distill.evaluation import evaluate_teacher
-from distill.gsm8k import GSM8KAISubQDataset, GSM8KDataset
+from distill.measurement.rows import evaluate_teacher
+from distill.datasets.gsm8k import GSM8KAISubQDataset, GSM8KDataset
 from distill.llm import prompts
 from distill.llm.hf_client import HFClient
 from distill.llm.replay import ReplayAnswerer
 from distill.llm.roles import LLMAnswerer, LLMTeacher
-from distill.pipeline import annotate
-from distill.records import read_records
+from distill.core.teacher_runs import annotate
+from distill.core.records import read_records
 from messages_server import serve
 from conftest import ROOT
 
@@ -61,7 +61,7 @@ def test_generate_against_a_local_messages_server_survives_a_kill(tmp_path, data
 
 
 def test_teacher_row_from_released_decompositions_and_replayed_answers_matches_the_paper(data_dir):
-    data = GSM8KAISubQDataset(data_dir / "gsm8k_ai_subq")  # true answers as released, as the paper scored
+    data = GSM8KAISubQDataset(data_dir / "gsm8k_ai_subq", gsm8k_dir=None)  # true answers as released, as the paper scored
     replay = ReplayAnswerer([str(data_dir / "gsm8k_ai_subq/eval_responses/chatgpt/eval_chat.jsonl")])
     metrics, records = evaluate_teacher(None, data.load("test"), replay, None, data.records("test"))
     assert metrics["answerer_errors"] == 0 and metrics["n_problems"] == 1319
@@ -71,8 +71,9 @@ def test_teacher_row_from_released_decompositions_and_replayed_answers_matches_t
 @pytest.mark.slow
 def test_hf_client_decomposes_and_answers_with_smollm2_in_batches(tmp_path, data_dir):
     problems = GSM8KDataset(data_dir / "gsm8k", limit=2).load("train")
-    client = HFClient("smollm2", batch_size=2)
-    teacher, answerer = LLMTeacher(client, max_tokens=24), LLMAnswerer(client, max_tokens=24)
+    client = HFClient("smollm2", temperature=0.0, cache_path=None, batch_size=2)
+    teacher = LLMTeacher(client, max_tokens=24, examples_path=None, n_examples=3)
+    answerer = LLMAnswerer(client, max_tokens=24)
     run = annotate(problems, teacher, answerer, None, n_samples=1, records_path=tmp_path / "r.jsonl")
     assert len(run.records) == 2 and not run.failed
     for record in run.records:
@@ -80,6 +81,6 @@ def test_hf_client_decomposes_and_answers_with_smollm2_in_batches(tmp_path, data
         assert record.subquestions or record.meta["unparsed_decomposition"]
     # left padding is right: each prompt alone gives the same greedy reply as in the batch
     requests = [prompts.decompose_request(p.text, 0, teacher.examples, 24) for p in problems]
-    batched = HFClient("smollm2", batch_size=2).complete(requests)
-    alone = HFClient("smollm2", batch_size=1).complete(requests)
+    batched = HFClient("smollm2", temperature=0.0, cache_path=None, batch_size=2).complete(requests)
+    alone = HFClient("smollm2", temperature=0.0, cache_path=None, batch_size=1).complete(requests)
     assert [c.text for c in batched] == [c.text for c in alone]

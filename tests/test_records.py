@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from distill.records import (Record, read_records, split_numbered, write_paper_dataset, write_paper_eval,
+from distill.core.records import (Record, read_records, split_numbered, write_paper_dataset, write_paper_eval,
                              write_paper_raw, write_records)
 from distill.score import main as score_main
-from distill.scoring import extract_final_answer, is_correct, parse_true_answer
+from distill.core.final_answer import extract_final_answer, is_correct, parse_true_answer
 
 
 def sample_records():

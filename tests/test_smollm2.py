@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from distill.decoding import LMScorer, generate
+from distill.measurement.decoding import LMScorer, decode_tokens
 from distill.students.pretrained import load_smollm2_student, smollm2_folder
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ def test_smollm2_loads_and_generates(smollm2):
     assert 130e6 < smollm2.n_params < 140e6
     problem = "Tom has 6 apples. Anna has 3 more apples than Tom. How many apples does Anna have?"
     prompts = [smollm2.prompt_ids(problem), smollm2.prompt_ids("Ben has 2 pens. How many pens does Ben have?")]
-    out = generate(LMScorer(smollm2.model), prompts, smollm2.eos_id, smollm2.pad_id, max_new_tokens=12)
+    out = decode_tokens(LMScorer(smollm2.model), prompts, smollm2.eos_id, smollm2.pad_id, max_new_tokens=12)
     assert all(0 < len(o) <= 12 for o in out)
     text = smollm2.tokenizer.decode(out[0])
     assert text.strip(), "generated nothing readable"

@@ -1,22 +1,23 @@
 import pytest
 import torch
 
+from conftest import scratch_student
+
 from distill.algorithms.bc import action_nll
-from distill.data import LengthBucketSampler, collate
-from distill.decoding import LMScorer, generate, greedy_uncached
-from distill.students.scratch import build_scratch_student
+from distill.training.episodes import LengthBucketSampler, collate
+from distill.measurement.decoding import LMScorer, decode_tokens, greedy_uncached
 from distill.students.student import Student
 from distill.synthetic.dataset import SyntheticDataset
 
 
 @pytest.fixture(scope="module")
 def problems():
-    return SyntheticDataset(sizes={"train": 60}).load("train")
+    return SyntheticDataset(sizes={"train": 60}, world={}).load("train")
 
 
 def student_for(problems, arch="llama"):
     corpus = [p.text for p in problems] + ["How many What is the number of that has end up with ?"]
-    return build_scratch_student(corpus, arch=arch, n_layer=2, d_model=32, n_head=2, d_ff=64)
+    return scratch_student(corpus, arch=arch, n_layer=2, d_model=32, n_head=2, d_ff=64)
 
 
 def test_episode_layout_and_parse_round_trip(problems):
@@ -71,7 +72,7 @@ def test_cached_batched_greedy_equals_uncached(problems, arch):
     s.model.eval()
     # prompts of different lengths, so that left padding is exercised
     prompts = [s.prompt_ids(p.text)[-n:] for p, n in zip(problems[:6], [40, 25, 33, 12, 40, 7])]
-    cached = generate(LMScorer(s.model), prompts, s.eos_id, s.pad_id, max_new_tokens=25)
+    cached = decode_tokens(LMScorer(s.model), prompts, s.eos_id, s.pad_id, max_new_tokens=25)
     reference = [greedy_uncached(s.model, p, s.eos_id, 25) for p in prompts]
     assert cached == reference
 
@@ -79,7 +80,7 @@ def test_cached_batched_greedy_equals_uncached(problems, arch):
 def test_sampling_is_seeded(problems):
     s = student_for(problems)
     prompts = [s.prompt_ids(p.text) for p in problems[:4]]
-    runs = [generate(LMScorer(s.model), prompts, s.eos_id, s.pad_id, max_new_tokens=10, sample=True,
+    runs = [decode_tokens(LMScorer(s.model), prompts, s.eos_id, s.pad_id, max_new_tokens=10, sample=True,
                      generator=torch.Generator().manual_seed(seed)) for seed in (1, 1, 2)]
     assert runs[0] == runs[1] != runs[2]
 
@@ -95,4 +96,4 @@ def test_save_and_load_round_trip(problems, tmp_path):
 
 def test_unknown_arch_is_rejected(problems):
     with pytest.raises(ValueError, match="valid: gpt2, llama"):
-        build_scratch_student([p.text for p in problems], arch="mamba")
+        scratch_student([p.text for p in problems], arch="mamba")

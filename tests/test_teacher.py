@@ -5,7 +5,7 @@ import pytest
 from distill.synthetic.answerer import SyntheticAnswerer
 from distill.synthetic.dataset import SyntheticDataset
 from distill.synthetic.teacher import SyntheticTeacher
-from distill.scoring import is_correct
+from distill.core.final_answer import is_correct
 
 OFF = dict(habit_merge_division=0.0, habit_cut_long=0.0, habit_ask_starts_with=0.0, skip=0.0, swap=0.0,
            stop_early=0.0, repeat=0.0, distractor=0.0, ask_given=0.0, difficulty_scale=0.0)
@@ -16,7 +16,7 @@ TOL = 0.04
 
 @pytest.fixture(scope="module")
 def problems():
-    return SyntheticDataset(sizes={"train": 1500}).load("train")
+    return SyntheticDataset(sizes={"train": 1500}, world={}).load("train")
 
 
 def asked(problem, decomposition):

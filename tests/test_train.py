@@ -5,9 +5,10 @@ import json
 import pytest
 import torch
 
-from conftest import compose_config
+from conftest import compose_config, objective
 
 from distill import evaluate, train
+from distill.training.selection import select_records, split_by_problem
 
 SHRINK = [
     "student=tiny", "dataset.sizes.train=120", "dataset.sizes.validation=20", "dataset.sizes.test=40",
@@ -55,15 +56,15 @@ def test_evaluate_reproduces_the_saved_accuracy(trained, compose_cfg, tmp_path):
 def test_tiny_fit_lowers_loss_and_changes_parameters(compose_cfg, tmp_path):
     from hydra.utils import instantiate
 
-    from distill.algorithms.bc import BCModule
-    from distill.components import build_parts
-    from distill.data import EpisodeDataModule
+    from distill.core.parts import build_parts
+    from distill.training.episodes import EpisodeDataModule
+    from distill.training.selection import training_records
 
     cfg = compose_cfg("train", SHRINK)
     parts = build_parts(cfg)
-    records = train.teacher_records(cfg, parts, tmp_path)
+    records = training_records(None, parts, cfg.data.samples_per_problem, tmp_path / "teacher_records.jsonl")
     student = instantiate(cfg.student)(corpus=[r.problem for r in records] + [q for r in records for q in r.subquestions])
-    module = BCModule(student.model, lr=3e-3, warmup_steps=1, total_steps=40)
+    module = objective("bc", student.model, 40, lr=3e-3, warmup_steps=1)
     items = module.make_items(student, records)
     batch = EpisodeDataModule(items, items, student.pad_id, batch_size=32).train_dataloader().collate_fn(items[:64])
     before_loss = module.loss(batch).item()
@@ -93,22 +94,22 @@ def test_filter_that_keeps_nothing_is_a_clear_error(compose_cfg, tmp_path):
 
 
 def test_filtered_bc_drops_exactly_the_failed_decompositions():
-    from distill.records import Record
+    from distill.core.records import Record
 
     records = [Record(f"p{i}", "P?", ["q"], 1.0, float(i % 3 != 0), [1.0, 0.5][: 1 + i % 2]) for i in range(30)]
-    kept = train.select_records(records, min_correctness=1.0, min_usefulness=None)
+    kept = select_records(records, min_correctness=1.0, min_usefulness=None)
     assert [r.problem_id for r in kept] == [r.problem_id for r in records if r.answer_correctness == 1.0]
-    both = train.select_records(records, min_correctness=1.0, min_usefulness=0.9)
+    both = select_records(records, min_correctness=1.0, min_usefulness=0.9)
     assert all(sum(r.usefulness) / len(r.usefulness) >= 0.9 and r.answer_correctness == 1.0 for r in both)
     assert len(both) < len(kept)
-    assert train.select_records(records, None, None) == records
+    assert select_records(records, None, None) == records
 
 
 def test_held_out_problems_keep_all_their_samples():
-    from distill.records import Record
+    from distill.core.records import Record
 
     records = [Record(f"p{i // 4}", "P?", ["q"], sample_index=i % 4) for i in range(400)]
-    fit, held = train.split_by_problem(records, 0.1, seed=0)
+    fit, held = split_by_problem(records, 0.1, seed=0)
     assert len(held) == 40 and not {r.problem_id for r in fit} & {r.problem_id for r in held}
 
 
@@ -116,7 +117,7 @@ def test_held_out_problems_keep_all_their_samples():
 def test_experiment_smoke(experiment, tmp_path):
     """Every synthetic experiment runs end to end, shrunk (smollm2_quick has its own slow test)."""
     cfg = compose_config("train", [f"+experiment={experiment}"] + SHRINK + [
-        "logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3"])
+        "logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3", "stage_cache=null"])
     if cfg.algorithm.get("pretrain"):
         cfg.algorithm.pretrain.steps = 6
     results = train.run(cfg, tmp_path)
@@ -128,10 +129,30 @@ def test_experiment_smoke(experiment, tmp_path):
         assert set(results["student_variants"]) == {"beta=1", "beta=0", "beta=4"}
         assert (tmp_path / "student" / "ilql_value_model.pt").exists()
         # evaluate reloads the value model and decodes value-guided
-        ecfg = compose_config("evaluate", [f"ckpt_path={tmp_path}", "betas=[1.0]"]
+        ecfg = compose_config("evaluate", [f"ckpt_path={tmp_path}", "eval.betas=[1.0]"]
                               + [o for o in SHRINK if o.startswith("dataset.")])
         again = evaluate.run(ecfg, tmp_path / "eval")
         assert again["student"]["accuracy"] == results["student"]["accuracy"]
+
+
+def test_a_kept_bc_stage_is_reused_with_identical_results(tmp_path):
+    """The second run with the same BC stage loads it from the stage cache instead of training it, and ends
+    with the same student as the first; a different seed is a different stage."""
+    def run(name, seed=0):
+        cfg = compose_config("train", ["+experiment=synthetic_fbc", f"seed={seed}", f"stage_cache={tmp_path}/stages"]
+                             + SHRINK + ["logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3",
+                                         "algorithm.pretrain.steps=8"])
+        return train.run(cfg, tmp_path / name)
+
+    first, second = run("a"), run("b")
+    assert "reused_from" not in first["pretrain"] and (tmp_path / "a" / "bc" / "student").exists()
+    assert second["pretrain"]["reused_from"] and not (tmp_path / "b" / "bc").exists()
+    assert second["pretrain"]["steps"] == first["pretrain"]["steps"] == 8
+    assert second["student"]["accuracy"] == first["student"]["accuracy"]
+    a = (tmp_path / "a" / "eval_records.jsonl").read_text()
+    assert a == (tmp_path / "b" / "eval_records.jsonl").read_text()
+    run("c", seed=1)
+    assert len(list((tmp_path / "stages").glob("bc-*"))) == 2
 
 
 def test_evaluate_on_gsm8k_with_llm_answerer_and_teacher(trained, compose_cfg, tmp_path, data_dir, monkeypatch):

@@ -1,12 +1,11 @@
 
 import pytest
 
-from distill.problems import Problem
 from distill.synthetic.answerer import solve
 from distill.synthetic.dataset import SyntheticDataset
 from distill.synthetic.judge import SyntheticJudge, useful_flags
-from distill.synthetic.world import Quantity, WorldConfig, WorldProblem, generate_split
-from distill.scoring import extract_final_answer
+from distill.synthetic.world import Quantity, SyntheticProblem, WorldConfig, WorldProblem, generate_split
+from distill.core.final_answer import extract_final_answer
 
 
 def chain_problem() -> WorldProblem:
@@ -76,7 +75,7 @@ def test_given_and_distractor_questions_are_not_useful():
 
 def test_judge_votes_noise():
     w = chain_problem()
-    p = Problem("x", w.text, 9.0, w)
+    p = SyntheticProblem("x", w.text, 9.0, w)
     qs = ["How many apples does Anna have?", "How many apples does Tom have?"]
     assert SyntheticJudge(n_votes=5, noise=0.0).judge([p], [qs])[0].usefulness == [1.0, 0.0]
     # with noise 0.5 and many votes, scores drift to the middle
@@ -94,7 +93,7 @@ def test_generation_is_deterministic_by_seed():
 
 
 def test_splits_are_disjoint():
-    ds = SyntheticDataset(sizes={"train": 2000, "validation": 200, "test": 500, "ood": 300})
+    ds = SyntheticDataset(sizes={"train": 2000, "validation": 200, "test": 500, "ood": 300}, world={})
     texts = {s: {p.text for p in ds.load(s)} for s in ["train", "validation", "test", "ood"]}
     for s in texts:
         for t in texts:
@@ -117,14 +116,14 @@ def test_problems_respect_knobs_and_are_consistent():
 
 
 def test_ood_split_has_longer_chains():
-    ds = SyntheticDataset()
+    ds = SyntheticDataset(sizes={"train": 2000, "validation": 200, "test": 500, "ood": 300}, world={})
     assert max(p.world.n_steps for p in ds.load("test")) <= 4
     assert min(p.world.n_steps for p in ds.load("ood")) >= 5
 
 
 def test_unknown_split_names_valid_ones():
     with pytest.raises(ValueError, match="valid splits"):
-        SyntheticDataset().load("dev")
+        SyntheticDataset(sizes={"train": 10}, world={}).load("dev")
 
 
 def test_bad_knobs_are_rejected():

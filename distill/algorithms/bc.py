@@ -2,21 +2,21 @@
 
 Paper: Tarasov & Shridhar 2024 (arXiv 2402.01812), BC and Filtered BC baselines; reference code
 ``DT6A/GSM8K-AI-SubQ`` (baselines/finetune_gpt_qg.py). Filtered BC is this objective on the
-decompositions whose final answer was right (the filter lives in ``distill.train``).
+decompositions whose final answer was right (the filter lives in ``distill.training.selection``).
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Callable
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from distill.decoding import LMScorer, Scorer
-from distill.records import Record
+from distill.algorithms.optim import adamw_with_schedule
+from distill.core.contracts import ScorerFactories
+from distill.measurement.decoding import LMScorer
+from distill.core.records import Record
 from distill.students import Student
 
 
@@ -33,35 +33,12 @@ def action_nll(logits: torch.Tensor, input_ids: torch.Tensor, action_mask: torch
     return masked_nll(logits, input_ids, action_mask)
 
 
-def warmup_cosine(warmup_steps: int, total_steps: int, min_ratio: float = 0.1):
-    """Learning-rate multiplier: linear warm-up, then cosine decay to ``min_ratio``."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
-
-
-def adamw_with_schedule(params, lr: float, weight_decay: float,
-                        warmup_steps: int, total_steps: int):
-    """AdamW (no decay on biases and norms) with a per-step warm-up/cosine schedule, for Lightning."""
-    params = [p for p in params if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=lr, betas=(0.9, 0.95),
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(warmup_steps, total_steps))
-    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
 class BCModule(pl.LightningModule):
-    def __init__(self, model: torch.nn.Module, lr: float = 2e-3, weight_decay: float = 0.01,
-                 warmup_steps: int = 100, total_steps: int = 2000, prompt_loss_weight: float = 0.0) -> None:
+    """Hyper-parameters come from ``conf/algorithm/bc.yaml`` (the one place they are set);
+    ``total_steps``, the length of the cosine decay, is the stage's number of optimiser steps."""
+
+    def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int,
+                 total_steps: int, prompt_loss_weight: float) -> None:
         super().__init__()
         self.model = model
         self.save_hyperparameters(ignore=["model"])
@@ -74,9 +51,9 @@ class BCModule(pl.LightningModule):
             items.append({"input_ids": e.input_ids, "action_mask": e.action_mask})
         return items
 
-    def scorer_factory(self, student: Student, beta: float | None = None) -> Callable[[], Scorer]:
-        """Greedy decoding from the student itself (``beta`` is for value-guided objectives)."""
-        return lambda: LMScorer(student.model)
+    def scorers(self, student: Student, betas: list[float] | None = None) -> ScorerFactories:
+        """Greedy decoding from the student itself (``betas`` are for value-guided objectives)."""
+        return {"greedy": lambda: LMScorer(student.model)}
 
     def save_extras(self, folder: Path) -> None:
         """Nothing beyond the student itself."""

@@ -21,19 +21,19 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytorch_lightning as pl
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-VALUE_FILE = "ilql_value_model.pt"
-
-from distill.algorithms.bc import adamw_with_schedule
-from distill.decoding import LMScorer, Scorer
-from distill.records import Record
+from distill.algorithms.optim import adamw_with_schedule
+from distill.core.contracts import ScorerFactories
+from distill.core.records import Record
+from distill.measurement.decoding import LMScorer
 from distill.students import Student
+
+VALUE_FILE = "ilql_value_model.pt"
 
 
 def mlp(d_in: int, d_out: int, hidden_mult: int = 2) -> nn.Sequential:
@@ -133,21 +133,24 @@ def token_rewards(terminators: list[int], usefulness: list[float] | None, correc
 
 
 class ILQLModule(pl.LightningModule):
+    """Hyper-parameters come from ``conf/algorithm/ilql.yaml`` and the reward group (the one place they
+    are set); ``total_steps``, the length of the cosine decay, is the stage's number of optimiser steps."""
+
     def __init__(
         self,
         model: nn.Module,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        warmup_steps: int = 50,
-        total_steps: int = 1000,
-        gamma: float = 0.999,
-        tau: float = 0.9,
-        cql_weight: float = 0.01,
-        polyak_rate: float = 0.005,
-        usefulness_weight: float = 1.0,
-        correctness_weight: float = 1.0,
-        beta: float = 1.0,
-        top_k: int | None = None,
+        lr: float,
+        weight_decay: float,
+        warmup_steps: int,
+        total_steps: int,
+        gamma: float,
+        tau: float,
+        cql_weight: float,
+        polyak_rate: float,
+        usefulness_weight: float,
+        correctness_weight: float,
+        beta: float,
+        top_k: int | None,
     ) -> None:
         super().__init__()
         # the value trunk starts as a copy of the (BC) student; the student itself stays the frozen policy
@@ -167,10 +170,10 @@ class ILQLModule(pl.LightningModule):
             items.append({"input_ids": e.input_ids, "action_mask": e.action_mask, "rewards": rewards})
         return items
 
-    def scorer_factory(self, student: Student, beta: float | None = None) -> Callable[[], Scorer]:
-        """Value-guided decoding over the frozen student policy."""
-        beta = self.hparams.beta if beta is None else beta
-        return lambda: ILQLScorer(student.model, self.trunk, self.heads, beta, self.hparams.top_k)
+    def scorers(self, student: Student, betas: list[float] | None = None) -> ScorerFactories:
+        """Value-guided decoding over the frozen student policy, one per beta (default: the module's)."""
+        return value_guided_scorers(student.model, self.trunk, self.heads, betas or [self.hparams.beta],
+                                    self.hparams.top_k)
 
     def save_extras(self, folder: Path) -> None:
         torch.save({"trunk": self.trunk.state_dict(), "heads": self.heads.state_dict()}, Path(folder) / VALUE_FILE)
@@ -225,6 +228,12 @@ def load_value_model(folder: str | Path, policy: nn.Module) -> tuple[nn.Module, 
     heads = ValueHeads(policy.config.hidden_size, policy.get_output_embeddings().weight.shape[0])
     heads.load_state_dict(state["heads"])
     return trunk.eval(), heads.eval()
+
+
+def value_guided_scorers(policy: nn.Module, trunk: nn.Module, heads: ValueHeads, betas: list[float],
+                         top_k: int | None) -> ScorerFactories:
+    """One decoding per beta, labelled "beta=B", in the order given (the first is the main result)."""
+    return {f"beta={b:g}": (lambda b=b: ILQLScorer(policy, trunk, heads, b, top_k)) for b in betas}
 
 
 class ILQLScorer:

@@ -29,13 +29,13 @@ class AnthropicClient:
     def __init__(
         self,
         model: str,
-        prices: dict[str, float] | None = None,
+        prices: dict[str, float],
+        cache_path: str | None,
         concurrency: int = 8,
         max_retries: int = 4,
         timeout: float = 120.0,
         mode: str = "messages",
         poll_seconds: float = 30.0,
-        cache_path: str | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
         name: str | None = None,
@@ -45,7 +45,7 @@ class AnthropicClient:
         if mode not in ("messages", "batch"):
             raise ValueError(f"mode must be 'messages' or 'batch', not {mode!r}")
         self.model, self.mode, self.concurrency = model, mode, concurrency
-        self.prices = Prices(**(prices or {}))
+        self.prices = Prices(**prices)
         self.poll_seconds = poll_seconds
         self.cache = ResponseCache(cache_path)
         self.name = name or model

@@ -30,8 +30,8 @@ def load_model(model: str, device: str) -> tuple[Any, Any]:
 
 
 class HFClient:
-    def __init__(self, model: str = SMOLLM2, batch_size: int = 8, temperature: float = 0.0, seed: int = 0,
-                 device: str = "cpu", cache_path: str | None = None, name: str | None = None):
+    def __init__(self, model: str, temperature: float, cache_path: str | None, batch_size: int = 8, seed: int = 0,
+                 device: str = "cpu", name: str | None = None):
         self.model, self.batch_size, self.temperature, self.seed = model, batch_size, temperature, seed
         self.device = device
         self.cache = ResponseCache(cache_path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from distill.llm.client import ChatRequest
-from distill.records import join_numbered, read_records
+from distill.core.records import join_numbered, read_records
 
 # (problem, sub-questions, answer lines, final answer, judge's view: (sub-question, useful))
 EXAMPLES = [

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from distill.problems import Problem
-from distill.records import read_records
-from distill.roles import Answer
+from distill.core.contracts import Answer, Problem
+from distill.core.records import read_records
 
 
 def _key(problem_id: str, subquestions: list[str]) -> tuple[str, tuple[str, ...]]:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from distill.llm import prompts
 from distill.llm.client import ChatRequest, Completion, LLMClient, add_usage
-from distill.problems import Problem
-from distill.roles import Answer, Decomposition, Judgement
-from distill.scoring import extract_final_answer
+from distill.core.contracts import Answer, Decomposition, Judgement, Problem
+from distill.core.final_answer import extract_final_answer
 
 
 class LLMTeacher:
     """Decomposes each problem ``n_samples`` times; an unparseable reply is kept with its raw text."""
 
-    def __init__(self, client: LLMClient, name: str | None = None, max_tokens: int = 400,
-                 examples_path: str | None = None, n_examples: int = 3):
+    def __init__(self, client: LLMClient, max_tokens: int, examples_path: str | None, n_examples: int,
+                 name: str | None = None):
         self.client, self.max_tokens = client, max_tokens
         self.name = name or client.name
         self.examples = prompts.decomposition_examples(examples_path, n_examples)
@@ -38,7 +37,7 @@ class LLMTeacher:
 class LLMAnswerer:
     """Answers the sub-questions in order, then "Final answer: N"; the reply is scored as it is."""
 
-    def __init__(self, client: LLMClient, name: str | None = None, max_tokens: int = 512):
+    def __init__(self, client: LLMClient, max_tokens: int, name: str | None = None):
         self.client, self.max_tokens = client, max_tokens
         self.name = name or client.name
 
@@ -54,7 +53,7 @@ class LLMAnswerer:
 class LLMJudge:
     """``n_votes`` Yes/No verdicts per sub-question; usefulness = share of readable votes that say yes."""
 
-    def __init__(self, client: LLMClient, name: str | None = None, n_votes: int = 3, max_tokens: int = 200):
+    def __init__(self, client: LLMClient, n_votes: int, max_tokens: int, name: str | None = None):
         self.client, self.n_votes, self.max_tokens = client, n_votes, max_tokens
         self.name = name or client.name
 

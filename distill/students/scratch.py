@@ -26,17 +26,18 @@ def train_tokenizer(corpus: list[str]) -> PreTrainedTokenizerFast:
 
 def build_scratch_student(
     corpus: list[str],
-    arch: str = "llama",
-    n_layer: int = 2,
-    d_model: int = 128,
-    n_head: int = 4,
-    d_ff: int | None = None,
-    max_length: int = 256,
-    dropout: float = 0.0,
-    seed: int = 0,
-    name: str = "scratch",
+    arch: str,
+    n_layer: int,
+    d_model: int,
+    n_head: int,
+    d_ff: int | None,
+    max_length: int,
+    dropout: float,
+    seed: int,
+    name: str,
 ) -> Student:
-    """A freshly initialised decoder (``arch``: gpt2 or llama with rotary positions)."""
+    """A freshly initialised decoder (``arch``: gpt2 or llama with rotary positions); its sizes come from
+    ``conf/student/`` (``small.yaml`` and the sizes that extend it), the one place they are set."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown student arch {arch!r}; valid: {', '.join(ARCHITECTURES)}")
     tokenizer = train_tokenizer(corpus)

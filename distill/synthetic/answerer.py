@@ -8,18 +8,8 @@ solver for which decomposition is everything; a very large ``k`` makes decomposi
 
 from __future__ import annotations
 
-from distill.problems import Problem
-from distill.roles import Answer
-from distill.synthetic.world import WorldProblem
-
-
-def world_of(problem: Problem) -> WorldProblem:
-    if problem.world is None:
-        raise ValueError(
-            f"problem {problem.problem_id} is not synthetic: the synthetic roles need dataset=synthetic "
-            "(for other data sets choose an LLM teacher/answerer/judge)"
-        )
-    return problem.world
+from distill.core.contracts import Answer, Problem
+from distill.synthetic.world import WorldProblem, world_of
 
 
 def solve(world: WorldProblem, subquestions: list[str], k: int) -> str:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import random
 
-from distill.problems import Problem
-from distill.roles import Judgement
-from distill.synthetic.answerer import world_of
-from distill.synthetic.world import WorldProblem
+from distill.core.contracts import Judgement, Problem
+from distill.synthetic.world import WorldProblem, world_of
 
 
 def useful_flags(world: WorldProblem, subquestions: list[str]) -> list[bool]:

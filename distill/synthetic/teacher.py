@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import random
 
-from distill.problems import Problem
-from distill.roles import Decomposition
-from distill.synthetic.answerer import world_of
-from distill.synthetic.world import WorldProblem
+from distill.core.contracts import Decomposition, Problem
+from distill.synthetic.world import WorldProblem, world_of
 
 
 class SyntheticTeacher:

@@ -18,7 +18,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from distill.problems import Problem
+from distill.core.contracts import Problem
 
 NAMES = [
     "Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia", "Hugo", "Iris", "Jack", "Kim",
@@ -282,13 +282,30 @@ def _interleave(rng: random.Random, quantities: list[Quantity], chain_size: int)
     return order
 
 
-def generate_split(split: str, n: int, seed: int, config: WorldConfig) -> list[Problem]:
+@dataclass
+class SyntheticProblem(Problem):
+    """A problem of the synthetic world, with the exact structure that the synthetic roles read."""
+
+    world: WorldProblem
+
+
+def world_of(problem: Problem) -> WorldProblem:
+    """The structure of a synthetic problem; a clear error for any other problem."""
+    if not isinstance(problem, SyntheticProblem):
+        raise ValueError(
+            f"problem {problem.problem_id} is not synthetic: the synthetic roles need dataset=synthetic "
+            "(for other data sets choose an LLM teacher/answerer/judge)"
+        )
+    return problem.world
+
+
+def generate_split(split: str, n: int, seed: int, config: WorldConfig) -> list[SyntheticProblem]:
     """``n`` distinct problems of one split, a pure function of (split, n, seed, config)."""
     if split not in SPLIT_BUCKETS:
         raise ValueError(f"unknown split {split!r}; valid splits: {sorted(SPLIT_BUCKETS)}")
     rng = random.Random(f"{seed}-{split}")
     buckets = set(SPLIT_BUCKETS[split])
-    problems: list[Problem] = []
+    problems: list[SyntheticProblem] = []
     seen: set[str] = set()
     attempts = 0
     while len(problems) < n:
@@ -301,5 +318,5 @@ def generate_split(split: str, n: int, seed: int, config: WorldConfig) -> list[P
             continue
         seen.add(world.text)
         pid = f"syn-{hashlib.sha1(world.text.encode()).hexdigest()[:12]}"
-        problems.append(Problem(pid, world.text, float(world.answer), world))
+        problems.append(SyntheticProblem(pid, world.text, float(world.answer), world))
     return problems

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from distill.problems import Problem
-from distill.records import Record, problem_id_for, read_records
-from distill.scoring import parse_true_answer
+from distill.core.contracts import Problem
+from distill.core.records import Record, problem_id_for, read_records
+from distill.core.final_answer import parse_true_answer
 
 SPLITS = ("train", "validation", "test")
 
@@ -41,7 +41,7 @@ def _holdout(items: list, split: str, validation_size: int) -> list:
 
 
 class GSM8KDataset:
-    def __init__(self, data_dir: str | None = None, source: str = "local", hub_name: str = "openai/gsm8k",
+    def __init__(self, data_dir: str | None, source: str = "local", hub_name: str = "openai/gsm8k",
                  hub_config: str = "main", split: str = "test", limit: int | None = None,
                  validation_size: int = 200):
         if source not in ("local", "hub"):
@@ -49,6 +49,7 @@ class GSM8KDataset:
         self.data_dir = Path(data_dir) if data_dir else None
         self.source, self.hub_name, self.hub_config = source, hub_name, hub_config
         self.split, self.limit, self.validation_size = split, limit, validation_size
+        self.name = "gsm8k"
 
     def _rows(self, file_split: str) -> list[dict[str, Any]]:
         if self.source == "hub":
@@ -72,6 +73,10 @@ class GSM8KDataset:
                     for r in rows]
         return problems[: self.limit] if self.limit is not None else problems
 
+    def records(self, split: str | None = None) -> None:
+        """GSM8K has no decompositions: a teacher makes them."""
+        return None
+
 
 class GSM8KAISubQDataset:
     """The paper's released decompositions (``qg_{split}_dataset.jsonl`` or ``qg_{split}_data_raw.jsonl``).
@@ -84,12 +89,13 @@ class GSM8KAISubQDataset:
     with ``gsm8k_dir`` set, true answers come from GSM8K's own files instead (rewards stay as released).
     """
 
-    def __init__(self, data_dir: str, split: str = "test", limit: int | None = None, validation_size: int = 200,
-                 teacher_name: str = "gsm8k-ai-subq", gsm8k_dir: str | None = None):
+    def __init__(self, data_dir: str, gsm8k_dir: str | None, split: str = "test", limit: int | None = None,
+                 validation_size: int = 200, teacher_name: str = "gsm8k-ai-subq"):
         self.data_dir = Path(data_dir)
         self.gsm8k_dir = gsm8k_dir
         self.split, self.limit, self.validation_size = split, limit, validation_size
         self.teacher_name = teacher_name
+        self.name = "gsm8k_ai_subq"
 
     def _file(self, file_split: str) -> Path:
         # the dataset file when it is there and not empty, else the raw file

@@ -6,10 +6,9 @@ from typing import Callable
 
 import pytorch_lightning as pl
 
-from distill.decoding import Scorer
-from distill.evaluation import decompose, score_decompositions
-from distill.problems import Problem
-from distill.roles import Answerer
+from distill.measurement.decoding import Scorer
+from distill.measurement.rows import decompose, score_decompositions
+from distill.core.contracts import Answerer, Problem
 from distill.students import Student
 
 

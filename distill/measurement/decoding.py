@@ -56,7 +56,7 @@ def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch
 
 
 @torch.no_grad()
-def generate(
+def decode_tokens(
     scorer: Scorer,
     prompts: list[list[int]],
     eos_id: int,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from distill.scoring import is_correct, parse_true_answer
+from distill.core.final_answer import is_correct, parse_true_answer
 
 
 @dataclass
@@ -185,6 +185,11 @@ def write_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
     with Path(path).open("w") as fh:
         for record in records:
             fh.write(json.dumps(record.to_dict()) + "\n")
+
+
+def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
+    """A results or summary file, indented; values JSON cannot hold are written as text."""
+    Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def append_record(fh, record: Record) -> None:

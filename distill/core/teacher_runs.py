@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,10 +10,9 @@ from typing import Any, Iterable
 from tqdm import tqdm
 
 from distill.llm.client import add_usage
-from distill.problems import Problem
-from distill.records import Record, append_record, read_records
-from distill.roles import Answerer, Decomposition, Judge, Teacher
-from distill.scoring import is_correct
+from distill.core.contracts import Answerer, Decomposition, Judge, Problem, Teacher
+from distill.core.records import Record, append_record, read_records
+from distill.core.final_answer import is_correct
 
 
 @dataclass
@@ -217,7 +215,3 @@ def summarize(records: Iterable[Record]) -> dict[str, Any]:
         "usage": usage_totals(records),
         "feedback": feedback_analysis(records),
     }
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n")

@@ -15,11 +15,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from distill.decoding import LMScorer, Scorer, generate
-from distill.problems import Problem
-from distill.pipeline import judged_records
-from distill.records import Record
-from distill.roles import Answerer, Decomposition, Judge, Teacher
+from distill.measurement.decoding import LMScorer, Scorer, decode_tokens
+from distill.core.contracts import Answerer, Decomposition, Judge, Problem, Teacher
+from distill.core.teacher_runs import judged_records
+from distill.core.records import Record
 from distill.students import Student
 
 
@@ -98,7 +97,7 @@ def decompose(
         rows = order[start:start + batch_size]
         prompts = [student.prompt_ids(problems[i].text) for i in rows]
         budget = min(max_new_tokens, student.max_length - max(len(p) for p in prompts))
-        outputs = generate(scorer_factory(), prompts, student.eos_id, student.pad_id, max_new_tokens=budget)
+        outputs = decode_tokens(scorer_factory(), prompts, student.eos_id, student.pad_id, max_new_tokens=budget)
         for i, out in zip(rows, outputs):
             results[i] = student.parse(out)
     return results

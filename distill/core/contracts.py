@@ -1,0 +1,118 @@
+"""The contracts between the parts of a run: the problem and result types, and the protocols that a data
+set, the three LLM roles (decompose, answer, judge) and a training objective fulfil.
+
+Any implementation plays a part by having these methods (structural typing, checked by the type checker
+and, where a config chooses the class, at run time by :func:`require`); which one plays which part is
+Hydra configuration. Role methods take batches so that LLM clients can run requests concurrently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from distill.core.records import Record
+    from distill.measurement.decoding import Scorer
+    from distill.students import Student
+
+
+@dataclass
+class Problem:
+    problem_id: str
+    text: str
+    true_answer: float | None
+
+
+@dataclass
+class Decomposition:
+    subquestions: list[str]
+    # the model's reply as it came, kept for inspection (and when it could not be parsed)
+    raw_text: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    # set when no reply came (e.g. an API call failed after its retries): the problem stays undone
+    error: str | None = None
+
+
+@dataclass
+class Answer:
+    text: str
+    usage: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class Judgement:
+    # per sub-question, the share of votes that found it useful
+    usefulness: list[float]
+    usage: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    name: str
+
+    def load(self, split: str) -> list[Problem]:
+        """The problems of a split."""
+
+    def records(self, split: str) -> list[Record] | None:
+        """The data set's own decompositions of a split with their rewards (the paper's files), or None
+        when it has none and a teacher must decompose its problems."""
+
+
+@runtime_checkable
+class Teacher(Protocol):
+    name: str
+
+    def decompose(self, problems: list[Problem], n_samples: int) -> list[list[Decomposition]]:
+        """``n_samples`` decompositions of each problem."""
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    name: str
+
+    def answer(self, problems: list[Problem], decompositions: list[list[str]]) -> list[Answer]:
+        """Answer each problem's sub-questions in order, then the problem ("Final answer: N")."""
+
+
+@runtime_checkable
+class Judge(Protocol):
+    name: str
+
+    def judge(self, problems: list[Problem], decompositions: list[list[str]]) -> list[Judgement]:
+        """Usefulness in [0, 1] of each sub-question of each decomposition."""
+
+
+# A label ("greedy", "beta=1") and a factory of the decoding scorer it names (a fresh one per batch).
+ScorerFactories = dict[str, Callable[[], "Scorer"]]
+
+
+@runtime_checkable
+class Objective(Protocol):
+    """A training objective: a LightningModule (``training_step``, ``configure_optimizers``, ...) that
+    also says how records become its training items, how its student decodes, and what it saves."""
+
+    def make_items(self, student: Student, records: list[Record]) -> list[dict[str, list]]:
+        """Training items (equal-length lists: ``input_ids``, ``action_mask``, any per-token extras)."""
+
+    def scorers(self, student: Student, betas: list[float] | None = None) -> ScorerFactories:
+        """The decodings to evaluate, the main one first: greedy for a policy; one per ``beta`` for a
+        value-guided objective (``None``: its own beta)."""
+
+    def save_extras(self, folder: Path) -> None:
+        """Anything beyond the student that evaluation needs later (e.g. ILQL's value model)."""
+
+
+def require(obj: Any, contract: type, what: str) -> Any:
+    """``obj`` if it fulfils ``contract``, else a TypeError naming what is missing (for configured classes)."""
+    if not isinstance(obj, contract):
+        members = [*getattr(contract, "__annotations__", {}), *(n for n in vars(contract) if not n.startswith("_"))]
+        missing = [name for name in dict.fromkeys(members) if not hasattr(obj, name)]
+        raise TypeError(f"{what} {type(obj).__name__} is not a {contract.__name__}: missing {', '.join(missing)}")
+    return obj

@@ -1,0 +1,1 @@
+"""Measurement: batched decoding, the student and teacher rows, and results.json."""

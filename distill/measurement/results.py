@@ -1,0 +1,77 @@
+"""The student next to the teacher on one split: ``results.json``, the decomposition records, the test
+metrics sent to the logger, and the summary printed at the end of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pytorch_lightning.loggers import Logger
+
+from distill.core.contracts import Answerer, Judge, Problem, ScorerFactories, Teacher
+from distill.core.records import Record, write_json, write_records
+from distill.measurement.rows import evaluate_student, evaluate_teacher
+from distill.students import Student
+
+
+def side_by_side(student: Student, problems: list[Problem], teacher: Teacher, answerer: Answerer,
+                 judge: Judge | None, given: list[Record] | None, scorers: ScorerFactories,
+                 batch_size: int) -> tuple[dict[str, Any], list[Record], list[Record]]:
+    """The student's row (once per decoding in ``scorers``; the first is the main row, the others go
+    under ``student_variants``), the teacher's row on the same problems (from ``given`` decompositions
+    when the data set has them), the gap, and the records of both."""
+    variants: dict[str, dict[str, Any]] = {}
+    student_records: list[Record] = []
+    for label, factory in scorers.items():
+        metrics, records = evaluate_student(student, problems, answerer, judge, batch_size=batch_size,
+                                            scorer_factory=factory)
+        variants[label] = metrics
+        if len(variants) == 1:
+            student_records = records
+    main = next(iter(variants))
+    teacher_metrics, teacher_records = evaluate_teacher(teacher, problems, answerer, judge, given)
+    results = {
+        "student": variants[main],
+        "teacher": teacher_metrics,
+        "gap": teacher_metrics["accuracy"] - variants[main]["accuracy"],
+        "answerer": answerer.name,
+        "decoding": main,
+        **({"student_variants": variants} if len(variants) > 1 else {}),
+    }
+    return results, student_records, teacher_records
+
+
+def write_results(out_dir: Path, results: dict[str, Any], student_records: list[Record],
+                  teacher_records: list[Record]) -> None:
+    """``results.json``, ``eval_records.jsonl`` (the student's) and ``teacher_eval_records.jsonl``."""
+    write_records(out_dir / "eval_records.jsonl", student_records)
+    write_records(out_dir / "teacher_eval_records.jsonl", teacher_records)
+    write_json(out_dir / "results.json", results)
+
+
+def log_test(logger: Logger | bool, results: dict[str, Any], student_records: list[Record], n_samples: int = 50) -> None:
+    """Test metrics of both rows, and a table of sample decompositions where the logger shows tables (W&B)."""
+    if not logger:
+        return
+    for row in ("student", "teacher"):
+        logger.log_metrics({f"test/{row}_{k}": v for k, v in results[row].items() if isinstance(v, float)})
+    if hasattr(logger, "log_table"):  # WandbLogger; CSV has no tables
+        rows = [[r.problem, "\n".join(r.subquestions), r.answer_correctness, str(r.usefulness), r.answerer_output]
+                for r in student_records[:n_samples]]
+        logger.log_table(key="test/samples", columns=["problem", "subquestions", "correct", "usefulness",
+                                                      "answerer_output"], data=rows)
+
+
+def print_summary(results: dict[str, Any], out_dir: Path) -> None:
+    s, t = results["student"], results["teacher"]
+    lo, hi = s["accuracy_ci95"]
+    print(f"\n{'':10s} {'accuracy':>9s} {'95% CI':>15s} {'sub-q':>6s} {'useful':>7s}")
+    print(f"{'student':10s} {s['accuracy']:9.3f} {f'[{lo:.3f}, {hi:.3f}]':>15s} {s['mean_subquestions']:6.2f} "
+          f"{s['usefulness_rate'] if s['usefulness_rate'] is not None else float('nan'):7.3f}")
+    print(f"{'teacher':10s} {t['accuracy']:9.3f} {'':>15s} {t['mean_subquestions']:6.2f} "
+          f"{t['usefulness_rate'] if t['usefulness_rate'] is not None else float('nan'):7.3f}")
+    print(f"gap (teacher - student) {results['gap']:.3f} on {s['n_problems']} {results['split']} problems, "
+          f"answerer {results['answerer']}")
+    print(f"student: {s['params']:,} parameters, {s['latency_ms_per_problem']:.1f} ms/problem "
+          f"(batch {s['decode_batch_size']}), {s['peak_memory_mb']:.0f} MB")
+    print(f"results in {out_dir / 'results.json'}")

@@ -1,0 +1,131 @@
+"""One training stage with Lightning: an objective fitted for a number of steps, the checkpoint with the
+best validation accuracy restored; and the student a run starts from (fresh, a BC stage, or saved)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import Container, DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import Logger
+
+from distill.core.contracts import Answerer, Objective, Problem, require
+from distill.core.records import Record, write_json
+from distill.students import Student, student_folder
+from distill.training.episodes import EpisodeDataModule
+from distill.training.selection import select_records, split_by_problem
+from distill.training.validation import GenerationValidation
+
+
+@dataclass
+class FitSettings:
+    """What every training stage of a run shares: a typed slice of the run's ``data``, ``eval``,
+    ``trainer`` and ``seed`` config, and the validation problems with the answerer that scores them."""
+
+    batch_size: int  # episodes per optimiser step
+    val_fraction: float  # share of training problems held out for val/loss
+    seed: int  # data order and held-out problems
+    val_problems: list[Problem]  # decoded at each validation: val/accuracy selects the checkpoint
+    answerer: Answerer
+    decode_batch_size: int  # validation problems decoded together
+    trainer: DictConfig  # the Lightning Trainer (``max_steps`` is set per stage)
+
+
+def fit(objective: DictConfig, max_steps: int, student: Student, records: list[Record], settings: FitSettings,
+        out_dir: Path, logger: Logger | bool) -> tuple[Objective, dict[str, Any]]:
+    """Train ``student`` with the objective config ``objective`` (a ``_target_`` LightningModule) for
+    ``max_steps``; restore the weights of the best validation accuracy. Whole problems are held out."""
+    module = require(instantiate(objective, model=student.model, total_steps=max_steps), Objective,
+                     "algorithm.module")
+    train, val = split_by_problem(records, settings.val_fraction, settings.seed)
+    data = EpisodeDataModule(module.make_items(student, train), module.make_items(student, val), student.pad_id,
+                             batch_size=settings.batch_size, seed=settings.seed)
+    checkpoint = ModelCheckpoint(dirpath=out_dir / "checkpoints", monitor="val/accuracy", mode="max",
+                                 save_top_k=1, save_weights_only=True, filename="best")
+    main_decoding = next(iter(module.scorers(student).values()))
+    validation = GenerationValidation(student, settings.val_problems, settings.answerer, settings.decode_batch_size,
+                                      scorer_factory=main_decoding)
+    trainer: pl.Trainer = instantiate(settings.trainer, max_steps=max_steps, logger=logger,
+                                      callbacks=[validation, checkpoint], default_root_dir=str(out_dir))
+    module.train()  # pretrained weights load in eval mode; Lightning keeps submodules' modes as found
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=data)
+    seconds = time.perf_counter() - start
+    if checkpoint.best_model_path:
+        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    best = checkpoint.best_model_score
+    return module, {
+        "seconds": round(seconds, 1),
+        "steps": trainer.global_step,
+        "train_records": len(train),
+        "val_records": len(val),
+        "best_val_accuracy": float(best) if best is not None else None,
+    }
+
+
+def initial_student(init_from: str | None, student_cfg: DictConfig, records: list[Record],
+                    stage: DictConfig | None, settings: FitSettings, out_dir: Path,
+                    stage_cache: Path | None = None) -> tuple[Student, dict[str, Any] | None]:
+    """The student before the objective's training, and the BC stage's training info if there was one.
+
+    ``init_from``: None (a fresh student from ``student_cfg``), ``"bc"`` (a fresh student trained first
+    by the ``stage`` config, a BC algorithm config with ``steps``: the paper's recipe), or a saved
+    student or run folder. ``stage_cache``: a folder whose saved stage is loaded instead of trained
+    when it is there, and where a newly trained stage is kept, so that every objective of a sweep
+    starting from the same BC stage (same student, data, stage config and seed) trains it once.
+    """
+    if init_from and init_from != "bc":
+        return Student.load(student_folder(init_from)), None
+    if init_from and stage is None:
+        raise ValueError("init_from=bc needs the algorithm's `pretrain` stage config")
+    if init_from and stage_cache is not None and (stage_cache / "stage.json").exists():
+        info = {**json.loads((stage_cache / "stage.json").read_text()), "reused_from": str(stage_cache)}
+        student = Student.load(stage_cache / "student")
+    else:
+        corpus = [r.problem for r in records] + [q for r in records for q in r.subquestions]
+        student = instantiate(student_cfg)(corpus=corpus)
+        if not init_from:
+            return student, None
+        stage_records = select_records(records, stage.min_correctness, stage.min_usefulness)
+        # no logger for this stage: its step counter restarts, which W&B would reject; results.json has it
+        _, info = fit(stage.module, stage.steps, student, stage_records, settings, out_dir / "bc", False)
+        student.save(out_dir / "bc" / "student")
+        write_json(out_dir / "bc" / "stage.json", info)
+        if stage_cache is not None:
+            keep_stage(out_dir / "bc", stage_cache)
+    # the objective's stage starts from the same random state whether the BC stage was trained or loaded
+    pl.seed_everything(settings.seed, workers=True)
+    return student, info
+
+
+def keep_stage(trained: Path, cache: Path) -> None:
+    """Copy a trained stage (its ``student/`` and ``stage.json``) into the cache, atomically: a run
+    that reads the cache sees a whole stage or none, and of two runs that trained it, the first wins."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".{cache.name}-"))
+    shutil.copytree(trained / "student", tmp / "student")
+    shutil.copy2(trained / "stage.json", tmp / "stage.json")
+    try:
+        tmp.rename(cache)
+    except OSError:  # another run kept the same stage first
+        shutil.rmtree(tmp)
+
+
+def stage_cache_dir(root: str | None, **identity: Any) -> Path | None:
+    """The cache folder of a BC stage: ``root/bc-<hash of everything that determines the stage>``."""
+    if not root:
+        return None
+    plain = {k: OmegaConf.to_container(v, resolve=True) if isinstance(v, Container) else v for k, v in identity.items()}
+    digest = hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return Path(root) / f"bc-{digest}"

@@ -1,0 +1,50 @@
+"""Which records a student learns from: the training records of a run, an objective's filter, and the
+problems held out for the validation loss."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from distill.core.parts import Parts
+from distill.core.records import Record, read_records
+from distill.core.teacher_runs import annotate
+
+
+def training_records(records_path: str | None, parts: Parts, samples_per_problem: int,
+                     teacher_run_path: Path) -> list[Record]:
+    """A records file if one is given, the data set's own decompositions if it has them (the paper's
+    files), else a teacher run on the training split (written to ``teacher_run_path``, resumable)."""
+    if records_path:
+        return read_records(records_path)
+    given = parts.dataset.records("train")
+    if given is not None:
+        return given
+    problems = parts.dataset.load("train")
+    run = annotate(problems, parts.teacher, parts.answerer, parts.judge, samples_per_problem, teacher_run_path)
+    if run.failed:
+        print(f"{len(run.failed)} problems failed in the teacher run (re-run into the same folder to retry)")
+    return run.records
+
+
+def select_records(records: list[Record], min_correctness: float | None,
+                   min_usefulness: float | None) -> list[Record]:
+    """The records an objective trains on: all (BC), or those passing its filter (Filtered BC)."""
+    kept = []
+    for r in records:
+        if min_correctness is not None and (r.answer_correctness or 0.0) < min_correctness:
+            continue
+        if min_usefulness is not None:
+            scores = r.usefulness or []
+            if not scores or sum(scores) / len(scores) < min_usefulness:
+                continue
+        kept.append(r)
+    return kept
+
+
+def split_by_problem(records: list[Record], val_fraction: float, seed: int) -> tuple[list[Record], list[Record]]:
+    """Hold out whole problems (all their samples) for the validation loss."""
+    ids = sorted({r.problem_id for r in records})
+    random.Random(seed).shuffle(ids)
+    held = set(ids[: int(round(len(ids) * val_fraction))])
+    return [r for r in records if r.problem_id not in held], [r for r in records if r.problem_id in held]
