@@ -9,6 +9,7 @@ Writes into the run's output folder: ``teacher_records.jsonl`` (the teacher run,
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ from distill.training.selection import select_records, training_records
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    if cfg.get("skip_done") and (out_dir / "results.json").exists():
+        print(f"skipped: {out_dir} already has results.json (skip_done=true)")
+        return json.loads((out_dir / "results.json").read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)

@@ -123,7 +123,7 @@ def test_experiment_smoke(experiment, tmp_path):
     results = train.run(cfg, tmp_path)
     assert results["train"]["steps"] == 6
     assert 0.0 <= results["student"]["accuracy"] <= 1.0
-    if cfg.algorithm.get("init_from") == "bc":
+    if cfg.algorithm.get("init_from") == "stage":
         assert results["pretrain"]["steps"] == 6 and (tmp_path / "bc" / "student").exists()
     if cfg.algorithm.name == "ilql":
         assert set(results["student_variants"]) == {"beta=1", "beta=0", "beta=4"}
@@ -152,7 +152,7 @@ def test_a_kept_bc_stage_is_reused_with_identical_results(tmp_path):
     a = (tmp_path / "a" / "eval_records.jsonl").read_text()
     assert a == (tmp_path / "b" / "eval_records.jsonl").read_text()
     run("c", seed=1)
-    assert len(list((tmp_path / "stages").glob("bc-*"))) == 2
+    assert len(list((tmp_path / "stages").glob("stage-*"))) == 2
 
 
 def test_evaluate_on_gsm8k_with_llm_answerer_and_teacher(trained, compose_cfg, tmp_path, data_dir, monkeypatch):

@@ -20,6 +20,7 @@ from distill.core.contracts import Answerer, Decomposition, Judge, Problem, Teac
 from distill.core.teacher_runs import judged_records
 from distill.core.records import Record
 from distill.students import Student
+from distill.synthetic.decisions import world_diagnostics
 
 
 def bootstrap_ci(values: list[float], n_resamples: int = 2000, seed: int = 0) -> list[float]:
@@ -123,6 +124,9 @@ def score_decompositions(
         "usefulness_rate": float(np.mean(scores)) if scores else None,
         "answerer_errors": sum("call_error" in r.meta for r in records),
     }
+    diagnostics = world_diagnostics(problems, decompositions, correct)
+    if diagnostics:  # synthetic problems: decision points per habit, accuracy by chain length, garbled share
+        metrics.update(diagnostics)
     return metrics, records
 
 

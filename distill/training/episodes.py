@@ -50,18 +50,34 @@ class LengthBucketSampler(Sampler[list[int]]):
         return -(-len(self.lengths) // self.batch_size)
 
 
-def collate(items: list[dict[str, list]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad every field to the batch's longest episode; ``attention_mask`` marks real tokens."""
-    width = max(len(item["input_ids"]) for item in items)
+def collate(items: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad every per-token field to the batch's longest sequence; ``attention_mask`` marks real tokens.
+
+    An item holds one sequence (``input_ids`` and per-token lists of the same length) or several, each
+    under a prefix (``chosen_input_ids``, ``chosen_action_mask``, ``rejected_input_ids``, ...); each is
+    padded on its own and gets its own ``<prefix>attention_mask``. Scalars (e.g. a sequence weight or a
+    reference log-probability) become one value per item.
+    """
+    prefixes = [key[: -len("input_ids")] for key in items[0] if key.endswith("input_ids")]
     batch: dict[str, Any] = {}
-    for key in items[0]:
-        fill = pad_id if key == "input_ids" else 0
-        dtype = torch.long if key in ("input_ids", "action_mask", "terminal_mask") else torch.float
-        batch[key] = torch.tensor([item[key] + [fill] * (width - len(item[key])) for item in items], dtype=dtype)
-    batch["attention_mask"] = torch.tensor(
-        [[1] * len(item["input_ids"]) + [0] * (width - len(item["input_ids"])) for item in items]
-    )
+    for prefix in prefixes:
+        width = max(len(item[prefix + "input_ids"]) for item in items)
+        batch[prefix + "attention_mask"] = torch.tensor(
+            [[1] * len(item[prefix + "input_ids"]) + [0] * (width - len(item[prefix + "input_ids"])) for item in items]
+        )
+        for key in [k for k in items[0] if k.startswith(prefix) and isinstance(items[0][k], list)
+                    and not any(k.startswith(other) for other in prefixes if len(other) > len(prefix))]:
+            fill = pad_id if key.endswith("input_ids") else 0
+            dtype = torch.long if key.endswith(("input_ids", "action_mask")) else torch.float
+            batch[key] = torch.tensor([item[key] + [fill] * (width - len(item[key])) for item in items], dtype=dtype)
+    for key in [k for k in items[0] if not isinstance(items[0][k], list)]:
+        batch[key] = torch.tensor([item[key] for item in items], dtype=torch.float)
     return batch
+
+
+def item_length(item: dict[str, Any]) -> int:
+    """Tokens in an item, over all its sequences (for length buckets)."""
+    return sum(len(v) for k, v in item.items() if k.endswith("input_ids"))
 
 
 class EpisodeDataModule(pl.LightningDataModule):
@@ -72,7 +88,7 @@ class EpisodeDataModule(pl.LightningDataModule):
         self.pad_id, self.batch_size, self.seed = pad_id, batch_size, seed
 
     def _loader(self, dataset: EpisodeDataset, shuffle: bool) -> DataLoader:
-        lengths = [len(item["input_ids"]) for item in dataset.items]
+        lengths = [item_length(item) for item in dataset.items]
         sampler = LengthBucketSampler(lengths, self.batch_size, shuffle=shuffle, seed=self.seed)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=lambda b: collate(b, self.pad_id))
 

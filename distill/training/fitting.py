@@ -1,5 +1,5 @@
 """One training stage with Lightning: an objective fitted for a number of steps, the checkpoint with the
-best validation accuracy restored; and the student a run starts from (fresh, a BC stage, or saved)."""
+best validation accuracy restored; and the student a run starts from (fresh, a first stage trained here, or saved)."""
 
 from __future__ import annotations
 
@@ -77,18 +77,18 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
 def initial_student(init_from: str | None, student_cfg: DictConfig, records: list[Record],
                     stage: DictConfig | None, settings: FitSettings, out_dir: Path,
                     stage_cache: Path | None = None) -> tuple[Student, dict[str, Any] | None]:
-    """The student before the objective's training, and the BC stage's training info if there was one.
+    """The student before the objective's training, and the first stage's training info if there was one.
 
-    ``init_from``: None (a fresh student from ``student_cfg``), ``"bc"`` (a fresh student trained first
-    by the ``stage`` config, a BC algorithm config with ``steps``: the paper's recipe), or a saved
-    student or run folder. ``stage_cache``: a folder whose saved stage is loaded instead of trained
+    ``init_from``: None (a fresh student from ``student_cfg``), ``"stage"`` (a fresh student trained first
+    by the ``stage`` config: an algorithm config with ``steps``, e.g. BC as in the paper, or Filtered BC
+    as the reference policy of DPO), or a saved student or run folder. ``stage_cache``: a folder whose saved stage is loaded instead of trained
     when it is there, and where a newly trained stage is kept, so that every objective of a sweep
-    starting from the same BC stage (same student, data, stage config and seed) trains it once.
+    starting from the same first stage (same student, data, stage config and seed) trains it once.
     """
-    if init_from and init_from != "bc":
+    if init_from and init_from != "stage":
         return Student.load(student_folder(init_from)), None
     if init_from and stage is None:
-        raise ValueError("init_from=bc needs the algorithm's `pretrain` stage config")
+        raise ValueError("init_from=stage needs the algorithm's `pretrain` stage config")
     if init_from and stage_cache is not None and (stage_cache / "stage.json").exists():
         info = {**json.loads((stage_cache / "stage.json").read_text()), "reused_from": str(stage_cache)}
         student = Student.load(stage_cache / "student")
@@ -104,7 +104,7 @@ def initial_student(init_from: str | None, student_cfg: DictConfig, records: lis
         write_json(out_dir / "bc" / "stage.json", info)
         if stage_cache is not None:
             keep_stage(out_dir / "bc", stage_cache)
-    # the objective's stage starts from the same random state whether the BC stage was trained or loaded
+    # the objective's stage starts from the same random state whether the first stage was trained or loaded
     pl.seed_everything(settings.seed, workers=True)
     return student, info
 
@@ -123,9 +123,9 @@ def keep_stage(trained: Path, cache: Path) -> None:
 
 
 def stage_cache_dir(root: str | None, **identity: Any) -> Path | None:
-    """The cache folder of a BC stage: ``root/bc-<hash of everything that determines the stage>``."""
+    """The cache folder of a first stage: ``root/stage-<hash of everything that determines the stage>``."""
     if not root:
         return None
     plain = {k: OmegaConf.to_container(v, resolve=True) if isinstance(v, Container) else v for k, v in identity.items()}
     digest = hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return Path(root) / f"bc-{digest}"
+    return Path(root) / f"stage-{digest}"

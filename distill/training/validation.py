@@ -28,4 +28,6 @@ class GenerationValidation(pl.Callback):
         metrics, _ = score_decompositions(self.problems, decompositions, self.answerer, None, "student")
         pl_module.log("val/accuracy", metrics["accuracy"], prog_bar=True)
         pl_module.log("val/mean_subquestions", metrics["mean_subquestions"])
+        for habit, rate in metrics.get("decisions", {}).items():
+            pl_module.log(f"val/decision/{habit}", rate["gold_rate"])
         pl_module.train()
