@@ -51,6 +51,10 @@ class Run:
     memory_mb: float
     teacher_usage: dict[str, float]
     variants: dict[str, float]  # other decodings of the same student (ILQL's betas): label -> accuracy
+    mean_subquestions: float
+    # synthetic world only: gold-branch rate per habit's decision point, and the garbled share
+    decisions: dict[str, float]
+    garbled_rate: float | None
 
 
 @dataclass
@@ -91,6 +95,9 @@ def read_run(path: Path) -> Run:
         latency_ms=student["latency_ms_per_problem"], memory_mb=student["peak_memory_mb"],
         teacher_usage=teacher.get("usage_per_problem") or {},
         variants={k: v["accuracy"] for k, v in (results.get("student_variants") or {}).items()},
+        mean_subquestions=student["mean_subquestions"],
+        decisions={h: d["gold_rate"] for h, d in (student.get("decisions") or {}).items()},
+        garbled_rate=student.get("garbled_rate"),
     )
 
 
@@ -142,6 +149,25 @@ def accuracy_table(runs: list[Run]) -> tuple[list[str], list[list[str]], list[st
     llm = mean_interval(list(teacher.values())).text()
     rows.append([LLM_ROW, *[llm] * len(students), llm])
     return header, rows, missing
+
+
+def diagnostics_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
+    """Per algorithm and student: where decompositions go right or wrong (mean [95% t-interval] over seeds)."""
+    habits = sorted({h for r in runs for h in r.decisions})
+    header = ["algorithm", "student", "mean sub-questions", "garbled share", *[f"gold at {h}" for h in habits]]
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for r in runs:
+        groups[r.algorithm, r.student].append(r)
+
+    def cell(values: list[float]) -> str:
+        return mean_interval(values).text() if values else "n/a"
+
+    rows = []
+    for (algorithm, student), group in sorted(groups.items(), key=lambda kv: (kv[1][0].params, kv[0][0])):
+        rows.append([algorithm, student, cell([r.mean_subquestions for r in group]),
+                     cell([r.garbled_rate for r in group if r.garbled_rate is not None]),
+                     *[cell([r.decisions[h] for r in group if h in r.decisions]) for h in habits]])
+    return header, rows
 
 
 def cost_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
@@ -238,6 +264,13 @@ def build_report(folders: list[Path], out: Path) -> dict[str, Any]:
         write_csv(out / f"accuracy_{slug}.csv", header, rows)
         sections.append(f"## Accuracy, answerer {answerer}\n\n{markdown(header, rows)}")
         tables[f"accuracy_{slug}"] = (header, rows)
+        header, rows = diagnostics_table([r for r in runs if r.answerer == answerer])
+        write_csv(out / f"diagnostics_{slug}.csv", header, rows)
+        sections.append(f"## Decision points and errors, answerer {answerer}\n\n"
+                        "Share of test problems with each teacher habit's decision point where the student takes "
+                        "the gold branch; garbled share: decompositions asking for a quantity the problem does "
+                        f"not have.\n\n{markdown(header, rows)}")
+        tables[f"diagnostics_{slug}"] = (header, rows)
         all_missing += [f"answerer {answerer}: {m}" for m in missing]
     write_csv(out / "runs.csv", ["answerer", "algorithm", "student", "seed", "accuracy", "teacher_accuracy",
                                  "variants", "path"],

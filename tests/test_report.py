@@ -12,12 +12,14 @@ from distill.report import build_report, mean_interval
 
 
 def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synthetic-k1", reward="full",
-             teacher=0.7, usage=None):
+             teacher=0.7, usage=None, decisions=None):
     folder.mkdir(parents=True)
     results = {
         "answerer": answerer,
         "student": {"accuracy": accuracy, "params": params, "latency_ms_per_problem": 2.0 * seed + 1.0,
-                    "peak_memory_mb": 10.0},
+                    "peak_memory_mb": 10.0, "mean_subquestions": 3.0 + seed,
+                    **({"decisions": {h: {"n": 10, "gold_rate": r} for h, r in decisions.items()},
+                        "garbled_rate": 0.1 * (seed + 1)} if decisions else {})},
         "teacher": {"accuracy": teacher, **({"usage_per_problem": usage} if usage else {})},
         "config": {"algorithm": {"name": algorithm}, "reward": {"name": reward}, "student": {"name": student},
                    "seed": seed},
@@ -35,7 +37,7 @@ def test_mean_interval_worked_by_hand():
 def test_report_tables_intervals_missing_runs_and_plot(tmp_path):
     runs = tmp_path / "sweep"
     for seed, (small, big) in enumerate([(0.5, 0.7), (0.6, 0.8)]):
-        fake_run(runs / f"bc_s{seed}", "bc", "tiny", 1000, seed, small)
+        fake_run(runs / f"bc_s{seed}", "bc", "tiny", 1000, seed, small, decisions={"cut_long": 0.2 + 0.2 * seed})
         fake_run(runs / f"bc_b{seed}", "bc", "big", 10**6, seed, big, usage={"input_tokens": 300,
                                                                            "output_tokens": 100, "cost_usd": 0.002})
     fake_run(runs / "ilql", "ilql", "tiny", 1000, 0, 0.55, reward="sparse")
@@ -65,6 +67,12 @@ def test_report_tables_intervals_missing_runs_and_plot(tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     runs_csv = (tmp_path / "report" / "runs.csv").read_text().splitlines()
     assert len(runs_csv) == 1 + 6 and runs_csv[1].startswith("synthetic-k1,bc,tiny,0,0.500,0.700")
+    diag_header, diag_rows = report["tables"]["diagnostics_synthetic-k1"]
+    assert diag_header == ["algorithm", "student", "mean sub-questions", "garbled share", "gold at cut_long"]
+    # tiny BC over seeds 0 and 1: sub-questions 3, 4; garbled 0.1, 0.2; gold rate at cut_long 0.2, 0.4
+    assert diag_rows[0][:3] == ["bc", "tiny", "3.500 [-2.853, 9.853]"]
+    assert diag_rows[0][3].startswith("0.150 [") and diag_rows[0][4].startswith("0.300 [")
+    assert ["ilql-sparse", "tiny", "3.000 (n=1)", "n/a", "n/a"] in diag_rows
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Missing or failed runs" in text and "seed=7" in text
 
