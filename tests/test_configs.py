@@ -81,3 +81,11 @@ def test_world_knobs_agree_with_the_world_defaults(compose_cfg):
     world = OmegaConf.to_container(compose_cfg("train").dataset.world)
     defaults = dataclasses.asdict(WorldConfig())
     assert {k: defaults[k] for k in world} == world
+
+
+@pytest.mark.parametrize("stage", choices("stage"))
+def test_every_first_stage_composes_under_every_objective_that_has_one(compose_cfg, stage):
+    for algorithm in ("filtered_bc", "ilql", "dpo"):
+        cfg = compose_cfg("train", [f"algorithm={algorithm}", f"stage@algorithm.pretrain={stage}"])
+        pretrain = OmegaConf.to_container(cfg.algorithm.pretrain, resolve=True)
+        assert pretrain["name"] == stage and pretrain["steps"] > 0 and "_target_" in pretrain["module"]
