@@ -29,8 +29,10 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     student = Student.load(folder)
     value_model = load_value_model(folder, student.model)
     if value_model is not None:
-        trunk, heads = value_model
-        scorers = value_guided_scorers(student.model, trunk, heads, list(cfg.eval.betas), cfg.eval.top_k)
+        trunk, heads, trained = value_model
+        top_k = cfg.eval.top_k if cfg.eval.top_k is not None else trained.get("top_k")
+        scorers = value_guided_scorers(student.model, trunk, heads, list(cfg.eval.betas), top_k,
+                                       trained.get("normalize_advantage", False))
     else:
         scorers = {"greedy": lambda: LMScorer(student.model)}
     parts = build_parts(cfg)

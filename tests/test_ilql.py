@@ -181,3 +181,126 @@ def test_top_k_restricts_to_the_policys_top_tokens():
     scores = ILQLScorer(student.model, student.model, heads, beta=100.0, top_k=3).prefill(ids, mask, pos)
     allowed = torch.isfinite(scores[0]).nonzero().flatten().tolist()
     assert sorted(allowed) == sorted(logp[0].topk(3).indices.tolist())
+
+
+def test_n_step_targets_one_step_and_monte_carlo_by_hand():
+    from distill.algorithms.ilql import n_step_targets
+
+    # one episode of three actions after a prompt step, then padding; gamma 0.5
+    rewards = torch.tensor([[9.0, 1.0, 2.0, 4.0, 7.0]])
+    mask = torch.tensor([[0.0, 1.0, 1.0, 1.0, 0.0]])
+    next_v = torch.tensor([[10.0, 20.0, 30.0, 40.0, 50.0]])  # V of the state after each step
+    one = n_step_targets(rewards, next_v, mask, 0.5, 1)
+    # r_t + 0.5 V(s_t+1) while the next step is an action; the last action has no bootstrap
+    assert (one * mask).tolist() == [[0.0, 1 + 0.5 * 20, 2 + 0.5 * 30, 4.0, 0.0]]
+    two = n_step_targets(rewards, next_v, mask, 0.5, 2)
+    assert (two * mask).tolist() == [[0.0, 1 + 0.5 * 2 + 0.25 * 30, 2 + 0.5 * 4, 4.0, 0.0]]
+    mc = n_step_targets(rewards, next_v, mask, 0.5, None)
+    assert (mc * mask).tolist() == [[0.0, 1 + 0.5 * 2 + 0.25 * 4, 2 + 0.5 * 4, 4.0, 0.0]]
+    with pytest.raises(ValueError, match="n_step"):
+        n_step_targets(rewards, next_v, mask, 0.5, 0)
+
+
+def test_two_step_chain_closed_form_with_monte_carlo_targets():
+    """Monte Carlo targets on the two-step chain: Q(s0, a0) is the mean discounted return, gamma * 0.5."""
+    gamma, tau = 0.9, 0.5
+    actions = torch.tensor([[0, 0], [0, 1]] * 8)
+    rewards = torch.tensor([[0.0, 1.0], [0.0, 0.0]] * 8)
+    mask = torch.ones_like(rewards)
+    torch.manual_seed(0)
+    q = [torch.zeros(2, 2, requires_grad=True) for _ in range(2)]
+    v = torch.zeros(3, requires_grad=True)
+    opt = torch.optim.Adam(q + [v], lr=0.05)
+    for _ in range(2000):
+        qs = [qi.expand(16, 2, 2) for qi in q]
+        losses = ilql_losses(qs, [qi.detach().expand(16, 2, 2) for qi in q], v.expand(16, 3), actions, rewards,
+                             mask, gamma, tau, 0.0, n_step=None)
+        opt.zero_grad()
+        losses.total.backward()
+        opt.step()
+    assert q[0][0, 0].item() == pytest.approx(gamma * 0.5, abs=0.02)
+    assert q[0][1].tolist() == pytest.approx([1.0, 0.0], abs=0.02)
+
+
+def test_centred_usefulness_makes_a_useless_question_cost():
+    paper = token_rewards([5, 9], [1.0, 0.0], 1.0, 10, usefulness_weight=1.0, correctness_weight=1.0)
+    centred = token_rewards([5, 9], [1.0, 0.0], 1.0, 10, usefulness_weight=1.0, correctness_weight=1.0,
+                            usefulness_baseline=0.5)
+    assert paper[5] == 1.0 and paper[9] == 1.0  # the useless question is free
+    assert centred[5] == 0.5 and centred[9] == -0.5 + 1.0  # and now it costs as much as a useful one earns
+
+
+def test_polyak_moves_once_per_optimiser_step_under_gradient_accumulation(monkeypatch):
+    import pytorch_lightning as pl
+
+    from distill.training.episodes import EpisodeDataModule
+
+    records = _bandit_records(n_prompts=4)
+    student = scratch_student([r.problem for r in records] + ["good choice bad choice"], n_layer=1, d_model=16,
+                              n_head=2, d_ff=32)
+    ilql = objective("ilql", student.model, 5)
+    calls = []
+    monkeypatch.setattr(ilql.heads, "polyak_update", lambda rate: calls.append(rate))
+    items = ilql.make_items(student, records)
+    trainer = pl.Trainer(max_steps=5, accumulate_grad_batches=4, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, limit_val_batches=0, enable_model_summary=False)
+    trainer.fit(ilql, EpisodeDataModule(items, items, student.pad_id, batch_size=2))
+    assert trainer.global_step == 5 and len(calls) == 5
+
+
+def test_advantage_standardised_per_state_over_the_candidates():
+    from distill.algorithms.ilql import standardize
+
+    values = torch.tensor([[1.0, 2.0, 3.0, 100.0]])
+    mask = torch.tensor([[True, True, True, False]])
+    z = standardize(values, mask)
+    assert z[0, :3].tolist() == pytest.approx([-1.2247, 0.0, 1.2247], abs=1e-3)
+
+
+def _named_bandit_records(bad_share=0.7):
+    """The rewarded question names the prompt's own person; the data's majority names Zed."""
+    from distill.core.records import Record
+
+    records = []
+    for name in ["Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia"]:
+        for i in range(10):
+            good = i >= round(10 * bad_share)
+            records.append(Record(f"p-{name}", f"{name} has one thing .", [f"ask {name}" if good else "ask Zed"],
+                                  1.0, float(good), None))
+    return records
+
+
+def test_value_guidance_finds_a_choice_that_depends_on_the_prompt():
+    """Which token is right depends on the prompt (the name it contains), not on a fixed word."""
+    import pytorch_lightning as pl
+
+    from distill.training.episodes import EpisodeDataModule
+
+    pl.seed_everything(0)
+    records = _named_bandit_records()
+    student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=2, d_model=64, n_head=2, d_ff=128)
+
+    def train(module, steps):
+        items = module.make_items(student, records)
+        trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             limit_val_batches=0, enable_model_summary=False)
+        trainer.fit(module, EpisodeDataModule(items, items, student.pad_id, batch_size=16))
+
+    train(objective("bc", student.model, 300, lr=3e-3, warmup_steps=5), 300)
+    student.model.requires_grad_(False)
+    ilql = objective("ilql", student.model, 400, lr=3e-3, warmup_steps=5, gamma=0.99, tau=0.7, cql_weight=0.01,
+                     polyak_rate=0.05, usefulness_weight=0.0, correctness_weight=1.0, n_step=None)
+    train(ilql, 400)
+    prompts = [student.prompt_ids(f"{n} has one thing .") for n in ["Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia"]]
+    names = ["Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia"]
+
+    def picks(scorer):
+        outs = decode_tokens(scorer, prompts, student.eos_id, student.pad_id, max_new_tokens=4)
+        parsed = [student.parse(o) for o in outs]
+        right = sum(p == [f"ask {n}"] for p, n in zip(parsed, names)) / len(names)
+        return right, sum(p == ["ask Zed"] for p in parsed) / len(names)
+
+    bc_right, bc_zed = picks(LMScorer(student.model))
+    right, zed = picks(ILQLScorer(student.model, ilql.trunk, ilql.heads, beta=8.0, top_k=3))
+    assert bc_zed >= 0.8  # greedy BC asks the majority's Zed
+    assert zed <= 0.2 and right >= 0.6, (right, zed)

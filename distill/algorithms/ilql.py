@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -58,6 +59,11 @@ class ValueHeads(nn.Module):
         return qs, target_qs, self.v(hidden).squeeze(-1)
 
     @torch.no_grad()
+    def target_advantage(self, hidden: torch.Tensor) -> torch.Tensor:
+        """min_i Qhat_i(s, .) - V(s) for decoding: the target heads and V only, not the online Q heads."""
+        return torch.stack([head(hidden) for head in self.target_q]).min(0).values - self.v(hidden)
+
+    @torch.no_grad()
     def polyak_update(self, rate: float) -> None:
         """target <- (1 - rate) * target + rate * online."""
         for target, online in zip(self.target_q.parameters(), self.q.parameters()):
@@ -85,19 +91,19 @@ def ilql_losses(
     gamma: float,
     tau: float,
     cql_weight: float,
+    n_step: int | None = 1,
 ) -> ILQLLosses:
     """ILQL losses over a batch of transitions laid out along time.
 
     Shapes: ``qs``/``target_qs`` [B, T, A] per head, ``v`` [B, T + 1] (V of each state, the last one
     being the state after the final step), ``actions`` [B, T], ``rewards`` [B, T], ``mask`` [B, T] (1
-    where step t is a real action). Step t is terminal when step t + 1 is not an action: then the
-    bootstrap is zero.
+    where step t is a real action; an episode's actions are contiguous). The Q target is the
+    ``n_step`` return: r_t + ... + gamma^(n-1) r_(t+n-1) + gamma^n sg(V(s_(t+n))), with no bootstrap
+    past the last action; ``n_step=None`` is the Monte Carlo return (no bootstrap at all).
     """
     mask = mask.float()
     n = mask.sum().clamp(min=1.0)
-    next_is_action = torch.cat([mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1)
-    # the bootstrap: V of the next state, detached, zero after the last action
-    target = rewards + gamma * next_is_action * v[:, 1:].detach()
+    target = n_step_targets(rewards, v[:, 1:].detach(), mask, gamma, n_step)
     q_taken = [q.gather(-1, actions[..., None]).squeeze(-1) for q in qs]
     q_loss = sum(((q - target) ** 2 * mask).sum() / n for q in q_taken)
 
@@ -119,14 +125,41 @@ def ilql_losses(
     return ILQLLosses(total, q_loss, v_loss, cql, mean_q, mean_v, mean_adv)
 
 
+def n_step_targets(rewards: torch.Tensor, next_v: torch.Tensor, mask: torch.Tensor, gamma: float,
+                   n_step: int | None) -> torch.Tensor:
+    """Sum of the next ``n_step`` rewards within the episode plus the discounted value after them.
+
+    ``next_v[:, t]`` is V of the state after step t (detached by the caller); ``mask`` marks actions.
+    """
+    steps = rewards.shape[1] if n_step is None else n_step
+    if steps < 1:
+        raise ValueError(f"n_step must be >= 1 or None (Monte Carlo), got {n_step}")
+    target = torch.zeros_like(rewards)
+    alive = mask
+    for k in range(steps):
+        # alive[:, t]: step t + k is still an action of the same episode
+        target = target + gamma**k * alive * rewards
+        rewards = torch.cat([rewards[:, 1:], torch.zeros_like(rewards[:, :1])], dim=1)
+        shifted = torch.cat([mask[:, k + 1:], torch.zeros_like(mask[:, :k + 1])], dim=1)
+        alive = alive * shifted
+        if k == steps - 1 and n_step is not None:
+            # bootstrap from the state after step t + k, if an action follows it
+            later_v = torch.cat([next_v[:, k:], torch.zeros_like(next_v[:, :k])], dim=1)
+            target = target + gamma**steps * alive * later_v
+    return target
+
+
 def token_rewards(terminators: list[int], usefulness: list[float] | None, correctness: float | None,
-                  length: int, usefulness_weight: float, correctness_weight: float) -> list[float]:
-    """Per-token rewards of one episode: usefulness on each sub-question's terminator, correctness at the end."""
+                  length: int, usefulness_weight: float, correctness_weight: float,
+                  usefulness_baseline: float = 0.0) -> list[float]:
+    """Per-token rewards of one episode: each sub-question's usefulness minus ``usefulness_baseline`` on its
+    terminator, correctness at the end. With a baseline of 0 (the paper's form) every question earns
+    reward, so longer decompositions earn more; with 0.5 a useless question costs what a useful one earns."""
     rewards = [0.0] * length
     scores = usefulness or []
     for i, position in enumerate(terminators):
         if i < len(scores):
-            rewards[position] += usefulness_weight * scores[i]
+            rewards[position] += usefulness_weight * (scores[i] - usefulness_baseline)
     if terminators:
         rewards[terminators[-1]] += correctness_weight * (correctness or 0.0)
     return rewards
@@ -148,9 +181,12 @@ class ILQLModule(pl.LightningModule):
         cql_weight: float,
         polyak_rate: float,
         usefulness_weight: float,
+        usefulness_baseline: float,
         correctness_weight: float,
+        n_step: int | None,
         beta: float,
         top_k: int | None,
+        normalize_advantage: bool,
     ) -> None:
         super().__init__()
         # the value trunk starts as a copy of the (BC) student; the student itself stays the frozen policy
@@ -159,6 +195,7 @@ class ILQLModule(pl.LightningModule):
         vocab_size = model.get_output_embeddings().weight.shape[0]
         self.heads = ValueHeads(model.config.hidden_size, vocab_size)
         self.save_hyperparameters(ignore=["model"])
+        self._polyak_at_step = 0  # the optimiser step the target heads last moved at
 
     def make_items(self, student: Student, records: list[Record]) -> list[dict[str, list]]:
         """Training items: token ids, the action mask, and per-token rewards (``reward`` config)."""
@@ -166,17 +203,20 @@ class ILQLModule(pl.LightningModule):
         for r in records:
             e = student.episode(r.problem, r.subquestions)
             rewards = token_rewards(e.terminators, r.usefulness, r.answer_correctness, len(e.input_ids),
-                                    self.hparams.usefulness_weight, self.hparams.correctness_weight)
+                                    self.hparams.usefulness_weight, self.hparams.correctness_weight,
+                                    self.hparams.usefulness_baseline)
             items.append({"input_ids": e.input_ids, "action_mask": e.action_mask, "rewards": rewards})
         return items
 
     def scorers(self, student: Student, betas: list[float] | None = None) -> ScorerFactories:
         """Value-guided decoding over the frozen student policy, one per beta (default: the module's)."""
         return value_guided_scorers(student.model, self.trunk, self.heads, betas or [self.hparams.beta],
-                                    self.hparams.top_k)
+                                    self.hparams.top_k, self.hparams.normalize_advantage)
 
     def save_extras(self, folder: Path) -> None:
-        torch.save({"trunk": self.trunk.state_dict(), "heads": self.heads.state_dict()}, Path(folder) / VALUE_FILE)
+        torch.save({"trunk": self.trunk.state_dict(), "heads": self.heads.state_dict(),
+                    "decoding": {"top_k": self.hparams.top_k, "normalize_advantage": self.hparams.normalize_advantage}},
+                   Path(folder) / VALUE_FILE)
 
     def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.trunk(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
@@ -190,7 +230,7 @@ class ILQLModule(pl.LightningModule):
         mask = batch["action_mask"][:, 1:]
         rewards = batch["rewards"][:, 1:]
         return ilql_losses([q[:, :-1] for q in qs], [q[:, :-1] for q in target_qs], v, actions, rewards, mask,
-                           self.hparams.gamma, self.hparams.tau, self.hparams.cql_weight)
+                           self.hparams.gamma, self.hparams.tau, self.hparams.cql_weight, self.hparams.n_step)
 
     def _log(self, split: str, losses: ILQLLosses, batch_size: int) -> None:
         for name in ["total", "q", "v", "cql"]:
@@ -206,7 +246,10 @@ class ILQLModule(pl.LightningModule):
         return losses.total
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
-        self.heads.polyak_update(self.hparams.polyak_rate)
+        # once per optimiser step: with gradient accumulation several batches make one step
+        if self.trainer.global_step > self._polyak_at_step:
+            self._polyak_at_step = self.trainer.global_step
+            self.heads.polyak_update(self.hparams.polyak_rate)
 
     def validation_step(self, batch, batch_idx):
         self._log("val", self.losses(batch), len(batch["input_ids"]))
@@ -217,8 +260,9 @@ class ILQLModule(pl.LightningModule):
                                    h.weight_decay, h.warmup_steps, h.total_steps)
 
 
-def load_value_model(folder: str | Path, policy: nn.Module) -> tuple[nn.Module, ValueHeads] | None:
-    """The value trunk and heads saved beside an ILQL student, or None if there are none."""
+def load_value_model(folder: str | Path, policy: nn.Module) -> tuple[nn.Module, ValueHeads, dict[str, Any]] | None:
+    """The value trunk, heads and decoding settings (``top_k``, ``normalize_advantage``) saved beside an
+    ILQL student, or None if there are none."""
     path = Path(folder) / VALUE_FILE
     if not path.exists():
         return None
@@ -227,34 +271,51 @@ def load_value_model(folder: str | Path, policy: nn.Module) -> tuple[nn.Module, 
     trunk.load_state_dict(state["trunk"])
     heads = ValueHeads(policy.config.hidden_size, policy.get_output_embeddings().weight.shape[0])
     heads.load_state_dict(state["heads"])
-    return trunk.eval(), heads.eval()
+    return trunk.eval(), heads.eval(), state.get("decoding", {})
+
+
+def standardize(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(values - mean) / std over the entries where ``mask`` is true, per row (last dimension)."""
+    m = mask.float()
+    count = m.sum(-1, keepdim=True).clamp(min=1.0)
+    mean = (values * m).sum(-1, keepdim=True) / count
+    std = (((values - mean) ** 2 * m).sum(-1, keepdim=True) / count).sqrt()
+    return (values - mean) / (std + 1e-6)
 
 
 def value_guided_scorers(policy: nn.Module, trunk: nn.Module, heads: ValueHeads, betas: list[float],
-                         top_k: int | None) -> ScorerFactories:
+                         top_k: int | None, normalize_advantage: bool = False) -> ScorerFactories:
     """One decoding per beta, labelled "beta=B", in the order given (the first is the main result)."""
-    return {f"beta={b:g}": (lambda b=b: ILQLScorer(policy, trunk, heads, b, top_k)) for b in betas}
+    return {f"beta={b:g}": (lambda b=b: ILQLScorer(policy, trunk, heads, b, top_k, normalize_advantage))
+            for b in betas}
 
 
 class ILQLScorer:
-    """Value-guided next-token scores: log pi_BC(a|s) + beta * (min_i Qhat_i(s, a) - V(s)), KV-cached."""
+    """Value-guided next-token scores: log pi(a|s) + beta * A(s, a), A = min_i Qhat_i(s, a) - V(s), KV-cached.
+
+    ``normalize_advantage``: A is standardised per state over the candidate tokens (the policy's top-k, or
+    all), so that one beta means the same push in every state whatever the scale of the learned values.
+    Policy, trunk and heads decode in eval mode; the online Q heads are not computed.
+    """
 
     def __init__(self, policy: nn.Module, trunk: nn.Module, heads: ValueHeads, beta: float,
-                 top_k: int | None = None) -> None:
+                 top_k: int | None = None, normalize_advantage: bool = False) -> None:
+        for module in (policy, trunk, heads):
+            module.eval()
         self.policy, self.value = LMScorer(policy), LMScorer(trunk, keep_hidden=True)
-        self.heads, self.beta, self.top_k = heads, beta, top_k
-
-    def _advantage(self) -> torch.Tensor:
-        h = self.value.last_hidden
-        _, target_qs, v = self.heads(h)
-        return torch.stack(target_qs).min(0).values - v[..., None]
+        self.heads, self.beta, self.top_k, self.normalize = heads, beta, top_k, normalize_advantage
 
     def _combine(self, logp: torch.Tensor) -> torch.Tensor:
-        scores = logp + self.beta * self._advantage() if self.beta else logp
+        candidates = torch.ones_like(logp, dtype=torch.bool)
         if self.top_k:
-            kth = logp.topk(self.top_k, dim=-1).values[..., -1:]
-            scores = scores.masked_fill(logp < kth, float("-inf"))
-        return scores
+            candidates = logp >= logp.topk(self.top_k, dim=-1).values[..., -1:]
+        scores = logp
+        if self.beta:
+            advantage = self.heads.target_advantage(self.value.last_hidden)
+            if self.normalize:
+                advantage = standardize(advantage, candidates)
+            scores = logp + self.beta * advantage
+        return scores.masked_fill(~candidates, float("-inf"))
 
     def prefill(self, input_ids, attention_mask, position_ids):
         logp = self.policy.prefill(input_ids, attention_mask, position_ids)
