@@ -21,6 +21,7 @@ from distill.core.parts import build_parts
 from distill.measurement.decoding import LMScorer
 from distill.measurement.results import print_summary, side_by_side, write_results
 from distill.students import Student, student_folder
+from distill.synthetic.decisions import decision_token_margins
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -36,9 +37,13 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     else:
         scorers = {"greedy": lambda: LMScorer(student.model)}
     parts = build_parts(cfg)
+    problems = parts.dataset.load(cfg.dataset.split)
     results, student_records, teacher_records = side_by_side(
-        student, parts.dataset.load(cfg.dataset.split), parts.teacher, parts.answerer, parts.judge,
-        parts.dataset.records(cfg.dataset.split), scorers, cfg.eval.batch_size)
+        student, problems, parts.teacher, parts.answerer, parts.judge, parts.dataset.records(cfg.dataset.split),
+        scorers, cfg.eval.batch_size)
+    margins = decision_token_margins(student, problems, (trunk, heads) if value_model is not None else None)
+    if margins is not None:
+        results["student"]["decision_margins"] = margins
     results.update(split=cfg.dataset.split, ckpt_path=str(folder), config=OmegaConf.to_container(cfg, resolve=True))
     write_results(out_dir, results, student_records, teacher_records)
     return results

@@ -25,6 +25,7 @@ from pytorch_lightning.loggers import WandbLogger
 from distill.core.parts import build_parts
 from distill.core.records import write_json
 from distill.measurement.results import log_test, print_summary, side_by_side, write_results
+from distill.synthetic.decisions import decision_token_margins
 from distill.training.fitting import FitSettings, fit, initial_student, stage_cache_dir
 from distill.training.selection import select_records, training_records
 
@@ -64,9 +65,13 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     student.save(out_dir / "student")
     module.save_extras(out_dir / "student")
 
+    problems = parts.dataset.load(cfg.dataset.split)
     results, student_records, teacher_records = side_by_side(
-        student, parts.dataset.load(cfg.dataset.split), parts.teacher, parts.answerer, parts.judge,
-        parts.dataset.records(cfg.dataset.split), module.scorers(student, cfg.eval.betas), cfg.eval.batch_size)
+        student, problems, parts.teacher, parts.answerer, parts.judge, parts.dataset.records(cfg.dataset.split),
+        module.scorers(student, cfg.eval.betas), cfg.eval.batch_size)
+    margins = decision_token_margins(student, problems, module.value_model())
+    if margins is not None:
+        results["student"]["decision_margins"] = margins
     results.update(split=cfg.dataset.split, train={**training, "teacher_records": len(records)})
     if pretrain:
         results["pretrain"] = pretrain

@@ -135,6 +135,29 @@ def test_experiment_smoke(experiment, tmp_path):
         assert again["student"]["accuracy"] == results["student"]["accuracy"]
 
 
+def test_evaluate_decodes_with_the_saved_value_model_not_greedy(tmp_path):
+    """A value model whose target heads push EOS hard: reloaded by `evaluate`, value-guided decoding must
+    stop at once (no sub-questions), which greedy decoding of the same student does not."""
+    cfg = compose_config("train", ["+experiment=synthetic_ilql_full"] + SHRINK + [
+        "logger=none", "trainer.max_steps=4", "trainer.val_check_interval=2", "stage_cache=null",
+        "algorithm.pretrain.steps=40", "eval.betas=[0.0]"])
+    results = train.run(cfg, tmp_path / "run")
+    assert results["student"]["mean_subquestions"] > 0  # beta 0: the policy's greedy decoding asks something
+    path = tmp_path / "run" / "student" / "ilql_value_model.pt"
+    state = torch.load(path, weights_only=True)
+    eos = json.loads((tmp_path / "run" / "student" / "tokenizer_config.json").read_text()).get("eos_token")
+    from transformers import AutoTokenizer
+
+    eos_id = AutoTokenizer.from_pretrained(tmp_path / "run" / "student").convert_tokens_to_ids(eos)
+    for key in [k for k in state["heads"] if k.startswith("target_q.") and k.endswith(".2.bias")]:
+        state["heads"][key][eos_id] = 1e4
+    torch.save(state, path)
+    ecfg = compose_config("evaluate", [f"ckpt_path={tmp_path / 'run'}", "eval.betas=[1.0]"]
+                          + [o for o in SHRINK if o.startswith("dataset.")])
+    guided = evaluate.run(ecfg, tmp_path / "eval")
+    assert guided["decoding"] == "beta=1" and guided["student"]["mean_subquestions"] == 0.0
+
+
 def test_a_kept_bc_stage_is_reused_with_identical_results(tmp_path):
     """The second run with the same BC stage loads it from the stage cache instead of training it, and ends
     with the same student as the first; a different seed is a different stage."""

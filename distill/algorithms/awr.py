@@ -77,6 +77,10 @@ class AWRModule(pl.LightningModule):
     def save_extras(self, folder: Path) -> None:
         """Nothing beyond the student itself."""
 
+    def value_model(self) -> None:
+        """No value model: the student decodes on its own."""
+        return None
+
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
         nll = F.cross_entropy(logits.flatten(0, 1).float(), batch["input_ids"][:, 1:].flatten(), reduction="none")

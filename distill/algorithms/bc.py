@@ -58,6 +58,10 @@ class BCModule(pl.LightningModule):
     def save_extras(self, folder: Path) -> None:
         """Nothing beyond the student itself."""
 
+    def value_model(self) -> None:
+        """No value model: the student decodes on its own."""
+        return None
+
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         loss = action_nll(logits, batch["input_ids"], batch["action_mask"])

@@ -125,6 +125,10 @@ class DPOModule(pl.LightningModule):
     def save_extras(self, folder: Path) -> None:
         """Nothing beyond the student itself."""
 
+    def value_model(self) -> None:
+        """No value model: the student decodes on its own."""
+        return None
+
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         h = self.hparams
         chosen, n_chosen = sequence_logps(self.model, batch["chosen_input_ids"], batch["chosen_attention_mask"],

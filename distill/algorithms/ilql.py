@@ -218,6 +218,9 @@ class ILQLModule(pl.LightningModule):
                     "decoding": {"top_k": self.hparams.top_k, "normalize_advantage": self.hparams.normalize_advantage}},
                    Path(folder) / VALUE_FILE)
 
+    def value_model(self) -> tuple[nn.Module, ValueHeads]:
+        return self.trunk, self.heads
+
     def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.trunk(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
         return out.hidden_states[-1]

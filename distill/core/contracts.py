@@ -108,6 +108,9 @@ class Objective(Protocol):
     def save_extras(self, folder: Path) -> None:
         """Anything beyond the student that evaluation needs later (e.g. ILQL's value model)."""
 
+    def value_model(self) -> tuple[Any, Any] | None:
+        """The value trunk and heads of a value-guided objective (for diagnostics), or None."""
+
 
 def require(obj: Any, contract: type, what: str) -> Any:
     """``obj`` if it fulfils ``contract``, else a TypeError naming what is missing (for configured classes)."""

@@ -12,15 +12,22 @@
 - **Accuracy by chain length** (number of derived steps the answer needs).
 - **Garbled share**: decompositions with a question that names no quantity of the problem (a name or
   item the student got wrong).
+- **Decision-token margins** (:func:`decision_token_margins`): how strongly a student's policy, and a
+  value-guided student's critic, prefer the gold token over the habit's at the decision point.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import torch
 
 from distill.core.contracts import Problem
 from distill.synthetic.world import SyntheticProblem, WorldProblem
+
+if TYPE_CHECKING:
+    from distill.students import Student
 
 HABITS = ("merge_division", "cut_long", "ask_starts_with")
 
@@ -64,3 +71,61 @@ def world_diagnostics(problems: list[Problem], decompositions: list[list[str]],
         "accuracy_by_steps": {str(n): sum(v) / len(v) for n, v in sorted(by_steps.items())},
         "garbled_rate": garbled / len(problems),
     }
+
+
+def habit_branches(world: WorldProblem, cut_long_min_steps: int = 4) -> dict[str, tuple[list[str], list[str]]]:
+    """Per habit whose decision point the problem has: the gold decomposition and the habit's (first
+    paraphrase of every question), which part ways at that decision."""
+    gold = world.gold_order()
+    ask = lambda order: [world.quantities[i].questions()[0] for i in order]  # noqa: E731
+    out = {}
+    divisions = [i for i in gold if world.quantities[i].op == "div" and i != world.target]
+    if divisions:
+        out["merge_division"] = (ask(gold), ask([i for i in gold if i != divisions[0]]))
+    if world.n_steps >= cut_long_min_steps:
+        out["cut_long"] = (ask(gold), ask(gold[:-2]))
+    givens = sorted(world.ancestors(world.target) & world.given_indices())
+    starts = [i for i in givens if world.quantities[i].phrasing == "starts with"]
+    if starts:
+        out["ask_starts_with"] = (ask(gold), ask([starts[0], *gold]))
+    return out
+
+
+@torch.no_grad()
+def decision_token_margins(student: Student, problems: list[Problem],
+                           value_model: tuple[torch.nn.Module, Any] | None = None) -> dict[str, Any] | None:
+    """At each habit's decision token (the first token where the gold and the habit's decompositions
+    differ, after the common prefix), the policy's log-probability margin log pi(gold) - log pi(habit),
+    and for a value-guided student the advantage gap A(gold) - A(habit) of its value model (trunk, heads
+    with ``target_advantage``). Means per habit; None when the problems are not synthetic."""
+    if not problems or not all(isinstance(p, SyntheticProblem) for p in problems):
+        return None
+    student.model.eval()
+    if value_model is not None:
+        value_model[0].eval()
+        value_model[1].eval()
+    margins: dict[str, list[float]] = defaultdict(list)
+    gaps: dict[str, list[float]] = defaultdict(list)
+    for problem in problems:
+        for habit, (gold, other) in habit_branches(problem.world).items():
+            a = student.episode(problem.text, gold).input_ids
+            b = student.episode(problem.text, other).input_ids
+            at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+            if at is None:  # one is a prefix of the other within max_length: no decision token
+                continue
+            prefix = torch.tensor([a[:at]])
+            logp = torch.log_softmax(student.model(input_ids=prefix).logits[0, -1].float(), -1)
+            margins[habit].append(float(logp[a[at]] - logp[b[at]]))
+            if value_model is not None:
+                trunk, heads = value_model
+                hidden = trunk(input_ids=prefix, output_hidden_states=True).hidden_states[-1][0, -1]
+                advantage = heads.target_advantage(hidden)
+                gaps[habit].append(float(advantage[a[at]] - advantage[b[at]]))
+    out: dict[str, Any] = {}
+    for habit in HABITS:
+        if margins[habit]:
+            out[habit] = {"n": len(margins[habit]), "policy_margin": sum(margins[habit]) / len(margins[habit]),
+                          "gold_preferred": sum(m > 0 for m in margins[habit]) / len(margins[habit])}
+            if gaps[habit]:
+                out[habit]["advantage_gap"] = sum(gaps[habit]) / len(gaps[habit])
+    return out
