@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from distill.algorithms.ilql import load_value_model, value_guided_scorers
 from distill.core.parts import build_parts
+from distill.core.secrets import redact
 from distill.measurement.decoding import LMScorer
 from distill.measurement.results import print_summary, side_by_side, write_results
 from distill.students import Student, student_folder
@@ -44,7 +45,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     margins = decision_token_margins(student, problems, (trunk, heads) if value_model is not None else None)
     if margins is not None:
         results["student"]["decision_margins"] = margins
-    results.update(split=cfg.dataset.split, ckpt_path=str(folder), config=OmegaConf.to_container(cfg, resolve=True))
+    results.update(split=cfg.dataset.split, ckpt_path=str(folder), config=redact(OmegaConf.to_container(cfg, resolve=True)))
     write_results(out_dir, results, student_records, teacher_records)
     return results
 

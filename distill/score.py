@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}\terror: {err}", file=sys.stderr)
             status = 1
             continue
-        accuracy = correct / n if n else 0.0
+        if n == 0:
+            print(f"{path}\terror: no records in the file", file=sys.stderr)
+            status = 1
+            continue
+        accuracy = correct / n
         print(f"{path}\titems={n}\tcorrect={correct}\taccuracy={accuracy:.3f}")
     return status
 

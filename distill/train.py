@@ -24,6 +24,7 @@ from pytorch_lightning.loggers import WandbLogger
 
 from distill.core.parts import build_parts
 from distill.core.records import write_json
+from distill.core.secrets import redact
 from distill.measurement.results import log_test, print_summary, side_by_side, write_results
 from distill.synthetic.decisions import decision_token_margins
 from distill.training.fitting import FitSettings, fit, initial_student, stage_cache_dir
@@ -43,17 +44,18 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
     records = training_records(cfg.data.records_path, parts, cfg.data.samples_per_problem,
                                out_dir / "teacher_records.jsonl")
-    selected = select_records(records, cfg.algorithm.min_correctness, cfg.algorithm.min_usefulness)
+    selected = select_records(records, cfg.algorithm.min_correctness, cfg.algorithm.min_usefulness,
+                              cfg.data.keep_truncated)
     if not selected:
         raise ValueError(f"algorithm={cfg.algorithm.name} kept none of {len(records)} records: loosen its filter")
 
     logger = instantiate(cfg.logger, save_dir=str(out_dir)) if cfg.get("logger") else False
     if logger:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        logger.log_hyperparams(redact(OmegaConf.to_container(cfg, resolve=True)))
     settings = FitSettings(
         batch_size=cfg.data.batch_size, val_fraction=cfg.data.val_fraction, seed=cfg.seed,
         val_problems=parts.dataset.load("validation")[: cfg.data.max_val_problems], answerer=parts.answerer,
-        decode_batch_size=cfg.eval.batch_size, trainer=cfg.trainer,
+        decode_batch_size=cfg.eval.batch_size, trainer=cfg.trainer, keep_truncated=cfg.data.keep_truncated,
     )
     stage = cfg.algorithm.get("pretrain")
     cache = stage_cache_dir(cfg.stage_cache, stage=stage, student=cfg.student, data=cfg.data, seed=cfg.seed,
@@ -75,7 +77,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     results.update(split=cfg.dataset.split, train={**training, "teacher_records": len(records)})
     if pretrain:
         results["pretrain"] = pretrain
-    results["config"] = OmegaConf.to_container(cfg, resolve=True)
+    results["config"] = redact(OmegaConf.to_container(cfg, resolve=True))
     results["wall_seconds"] = round(time.perf_counter() - start, 1)
     write_results(out_dir, results, student_records, teacher_records)
     log_test(logger, results, student_records)

@@ -37,10 +37,11 @@ def reply_text(system: str, user: str) -> str:
 class MessagesState:
     """Shared by the handler threads: which system blocks were seen (prompt caching) and the log."""
 
-    def __init__(self, log_path: Path | None, delay: float):
+    def __init__(self, log_path: Path | None, delay: float, status: int = 200):
         self.lock = threading.Lock()
         self.seen_systems: set[str] = set()
         self.log_path, self.delay = log_path, delay
+        self.status = status  # anything but 200: every request gets this error (fault injection)
 
     def message(self, body: dict) -> dict:
         system = "".join(block["text"] for block in body.get("system", []))
@@ -73,8 +74,16 @@ def make_handler(state: MessagesState):
                 self.send_error(404)
                 return
             time.sleep(state.delay)
-            payload = json.dumps(state.message(body)).encode()
-            self.send_response(200)
+            if state.status != 200:
+                kinds = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+                         429: "rate_limit_error", 529: "overloaded_error"}
+                payload = json.dumps({"type": "error", "error": {"type": kinds.get(state.status, "api_error"),
+                                                                 "message": "injected fault"}}).encode()
+            else:
+                payload = json.dumps(state.message(body)).encode()
+            self.send_response(state.status)
+            if state.status == 429:
+                self.send_header("retry-after-ms", "1")
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
@@ -87,9 +96,10 @@ def make_handler(state: MessagesState):
     return Handler
 
 
-def serve(port: int = 0, log_path: Path | None = None, delay: float = 0.0) -> ThreadingHTTPServer:
-    """Start the server on a thread; ``server.server_address[1]`` is its port."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(MessagesState(log_path, delay)))
+def serve(port: int = 0, log_path: Path | None = None, delay: float = 0.0, status: int = 200) -> ThreadingHTTPServer:
+    """Start the server on a thread; ``server.server_address[1]`` is its port; ``status`` other than 200
+    answers every request with that error."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(MessagesState(log_path, delay, status)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -99,8 +109,9 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--log", type=Path, default=None, help="append each request's JSON body here")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each reply")
+    parser.add_argument("--status", type=int, default=200, help="answer every request with this HTTP error")
     args = parser.parse_args()
-    server = serve(args.port, args.log, args.delay)
+    server = serve(args.port, args.log, args.delay, args.status)
     print(f"Messages API on http://127.0.0.1:{server.server_address[1]}", flush=True)
     try:
         threading.Event().wait()

@@ -93,14 +93,20 @@ def test_a_reply_that_breaks_the_api_schema_is_a_failed_item_not_a_crash():
     assert reply.error is not None and reply.text == ""
 
 
-def test_authentication_errors_stop_the_run():
-    import anthropic
+@pytest.mark.parametrize("status,kind,cause", [(401, "authentication_error", "API key"),
+                                                (404, "not_found_error", "model name"),
+                                                (400, "invalid_request_error", "bad request")])
+def test_errors_no_retry_can_fix_stop_the_run_with_one_line_naming_the_cause(status, kind, cause):
+    from distill.llm.client import FatalCallError
 
-    def handler(request):
-        return httpx2.Response(401, json={"type": "error", "error": {"type": "authentication_error",
-                                                                     "message": "invalid x-api-key"}})
-    with pytest.raises(anthropic.AuthenticationError):
-        client(handler).complete([ChatRequest("Break the math", "Problem: 1 + 1?")])
+    handler = Recorder()
+
+    def refuse(request):
+        handler.bodies.append(request)
+        return httpx2.Response(status, json={"type": "error", "error": {"type": kind, "message": "no"}})
+    with pytest.raises(FatalCallError, match=cause) as err:
+        client(refuse).complete([ChatRequest("Break the math", "Problem: 1 + 1?")] * 3)
+    assert "\n" not in str(err.value) and len(handler.bodies) == 1  # not retried
 
 
 def test_every_request_carries_the_cached_system_block_and_costs_add_up(tmp_path):
@@ -114,10 +120,15 @@ def test_every_request_carries_the_cached_system_block_and_costs_add_up(tmp_path
     total_cost = 0.0
     for record in run.records:
         for usage in record.usage.values():
+            if usage.get("cached"):  # a reply shared with an identical request: counted apart, free
+                assert set(usage) == {"cached"}
+                continue
             assert usage["cost_usd"] == pytest.approx(prices.cost(usage))
             total_cost += usage["cost_usd"]
     summary = summarize(run.records)
     assert summary["usage"]["all"]["cost_usd"] == pytest.approx(total_cost)
+    # requests are the HTTP requests the server answered, however many records share a reply
+    assert summary["usage"]["all"]["requests"] == len(handler.bodies)
     assert summary["usage"]["all"]["cache_read_input_tokens"] > 0  # repeated system blocks were "cached"
     # by hand: 1M input tokens at $1, 1M output at $5, 1M cache writes at $1.25, 1M reads at $0.1
     assert prices.cost({"input_tokens": 10**6, "output_tokens": 10**6, "cache_creation_input_tokens": 10**6,
@@ -144,9 +155,9 @@ def test_a_crash_after_some_items_then_a_resume_repeats_no_finished_item(tmp_pat
             return super().__call__(request)
 
     crashing = Crash()
-    with pytest.raises(KeyboardInterrupt):
-        annotate(PROBLEMS, *roles(client(crashing, tmp_path, concurrency=1)), n_samples=1,
-                 records_path=records_path, batch_size=2)
+    stopped = annotate(PROBLEMS, *roles(client(crashing, tmp_path, concurrency=1)), n_samples=1,
+                       records_path=records_path, batch_size=2)
+    assert stopped.stopped == "interrupted (Ctrl-C)"  # a clean stop, with what was finished on disk
     done = {r.problem for r in read_records(records_path)}
     assert len(done) == 4  # two batches of two problems were written before the crash
     resumed = Recorder()
@@ -236,3 +247,98 @@ def test_a_batch_left_running_by_a_crash_is_collected_not_submitted_again(tmp_pa
         llm.complete(requests)
     replies = client(server, tmp_path, mode="batch", poll_seconds=0.0).complete(requests)
     assert len(server.created) == 1 and all(r.error is None for r in replies)
+
+
+def test_identical_samples_are_asked_once_and_charged_once(tmp_path):
+    """The test server decomposes every sample of a problem the same way: answers and votes for the
+    identical decompositions are asked once, and counted once; the other uses are `cached`, at no cost."""
+    handler = Recorder()
+    run = annotate(PROBLEMS[:5], *roles(client(handler)), n_samples=4, records_path=tmp_path / "r.jsonl")
+    usage = summarize(run.records)["usage"]
+    assert usage["all"]["requests"] == len(handler.bodies)
+    answered = [b for b in handler.bodies if "Final answer" in b["system"][-1]["text"]]
+    assert usage["answerer"]["requests"] == len(answered) and usage["answerer"]["cached"] == 20 - len(answered)
+
+
+@pytest.mark.parametrize("reply", [
+    httpx2.Response(200, text="<html><body>502 Bad Gateway</body></html>", headers={"content-type": "text/html"}),
+    httpx2.Response(200, text="not json at all", headers={"content-type": "application/json"}),
+    httpx2.Response(200, json={"id": "m", "type": "message", "content": "abc", "usage": None}),
+])
+def test_a_malformed_reply_fails_its_problem_and_the_run_goes_on(tmp_path, reply):
+    handler = Recorder()
+    bad = {"n": 0}
+
+    def flaky(request):
+        bad["n"] += 1
+        if bad["n"] == 1:  # the very first request (problem 0's first sample) gets the malformed reply
+            handler.bodies.append(json.loads(request.content))
+            return reply
+        return handler(request)
+
+    llm = client(flaky, tmp_path, max_retries=0, concurrency=1)
+    llm.client_args["_strict_response_validation"] = False  # as real runs: the SDK does not validate
+    run = annotate(PROBLEMS[:3], *roles(llm), n_samples=1, records_path=tmp_path / "r.jsonl", batch_size=1)
+    assert list(run.failed) == ["p0"] and "malformed reply" in run.failed["p0"]
+    assert {r.problem_id for r in run.records} == {"p1", "p2"} and run.stopped is None
+    again = annotate(PROBLEMS[:3], *roles(client(Recorder(), tmp_path)), n_samples=1,
+                     records_path=tmp_path / "r.jsonl", batch_size=1)
+    assert {r.problem_id for r in again.records} == {"p0", "p1", "p2"} and not again.failed
+
+
+def test_replies_cut_at_max_tokens_are_flagged_and_left_out_of_training(tmp_path):
+    from distill.training.selection import select_records
+
+    class Cut(Recorder):
+        def __call__(self, request):
+            response = super().__call__(request)
+            body = json.loads(response.content)
+            if self.bodies[-1]["system"][-1]["text"].startswith("Break the math"):  # the teacher's replies
+                body["stop_reason"] = "max_tokens"
+            return httpx2.Response(200, json=body)
+
+    run = annotate(PROBLEMS[:2], *roles(client(Cut())), n_samples=1, records_path=tmp_path / "r.jsonl")
+    assert all(r.meta["truncated"] == ["teacher"] for r in run.records)
+    assert summarize(run.records)["truncated"] == {"teacher": 2}
+    assert select_records(run.records, None, None) == []
+    assert select_records(run.records, None, None, keep_truncated=True) == run.records
+
+
+def test_a_problem_cut_off_mid_write_is_done_again_and_a_torn_line_repaired(tmp_path):
+    path = tmp_path / "r.jsonl"
+    annotate(PROBLEMS[:3], *roles(client(Recorder())), n_samples=4, records_path=path)
+    lines = path.read_text().splitlines(keepends=True)
+    assert len(lines) == 12
+    # a kill between appends: problem 2 has 1 of its 4 samples, and half a line
+    path.write_text("".join(lines[:9]) + lines[9][:25])
+    handler = Recorder()
+    run = annotate(PROBLEMS[:3], *roles(client(handler)), n_samples=4, records_path=path)
+    assert len(run.records) == 12 and {r.problem_id for r in run.records} == {"p0", "p1", "p2"}
+    assert all(PROBLEMS[2].text in b["messages"][0]["content"] for b in handler.bodies)  # only p2 asked again
+    assert len(read_records(path)) == 12
+
+
+def test_a_circuit_breaker_stops_a_run_whose_every_call_fails(tmp_path):
+    def busy(request):
+        return httpx2.Response(429, headers={"retry-after-ms": "1"},
+                               json={"type": "error", "error": {"type": "rate_limit_error", "message": "busy"}})
+    run = annotate(PROBLEMS, *roles(client(busy, max_retries=0)), n_samples=1, records_path=tmp_path / "r.jsonl",
+                   batch_size=1, max_consecutive_failures=3)
+    assert run.stopped.startswith("circuit breaker: 3 problems failed in a row") and len(run.failed) == 3
+
+
+def test_an_unreachable_endpoint_stops_the_run_after_one_batch(tmp_path):
+    def down(request):
+        raise httpx2.ConnectError("connection refused", request=request)
+    run = annotate(PROBLEMS, *roles(client(down, max_retries=0)), n_samples=1, records_path=tmp_path / "r.jsonl",
+                   batch_size=2)
+    assert run.stopped.startswith("endpoint unreachable") and len(run.failed) == 2
+
+
+@pytest.mark.parametrize("name,value", [("n_samples", 0), ("batch_size", 0), ("n_samples", -1)])
+def test_bad_run_settings_are_refused_before_any_request(tmp_path, name, value):
+    handler = Recorder()
+    settings = {"n_samples": 1, "batch_size": 2, name: value}
+    with pytest.raises(ValueError, match=f"{name} must be at least 1"):
+        annotate(PROBLEMS, *roles(client(handler)), records_path=tmp_path / "r.jsonl", **settings)
+    assert handler.bodies == []

@@ -114,3 +114,26 @@ def test_shared_files_load_and_score(data_dir, capsys):
 def test_score_cli_reports_bad_files(tmp_path, capsys):
     assert score_main([str(tmp_path / "missing.jsonl")]) == 1
     assert "no such records file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("row,message", [
+    ({"problem_id": "p", "subquestions": ["q"]}, ":2: field 'problem' is missing"),
+    ({"problem_id": "p", "problem": "P", "subquestions": None}, ":2: field 'subquestions' is missing or null"),
+    ({"problem_id": "p", "problem": "P", "subquestions": ["q"], "colour": "red"}, ":2: unknown record fields"),
+    ({"problem_id": "p", "problem": "P", "subquestions": "q1 q2"}, ":2: field 'subquestions' must be a list"),
+    ({"problem_id": "p", "problem": "P", "subquestions": ["q"], "usefulness": ["high"]}, ":2: field 'usefulness'"),
+    ({"question": "P", "answers": ["q"], "rewards": "none"}, ":2: "),
+])
+def test_a_bad_line_is_named_with_its_file_line_and_field(tmp_path, row, message):
+    path = tmp_path / "records.jsonl"
+    good = {"problem_id": "p0", "problem": "P", "subquestions": ["q"]}
+    path.write_text(json.dumps(good) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(ValueError, match=message) as err:
+        read_records(path)
+    assert str(path) in str(err.value)
+
+
+def test_scoring_an_empty_file_is_an_error(tmp_path, capsys):
+    (tmp_path / "empty.jsonl").write_text("")
+    assert score_main([str(tmp_path / "empty.jsonl")]) == 1
+    assert "no records" in capsys.readouterr().err

@@ -112,6 +112,13 @@ class Objective(Protocol):
         """The value trunk and heads of a value-guided objective (for diagnostics), or None."""
 
 
+def check_limit(limit: int | None) -> int | None:
+    """A data set's ``limit``: None (every problem) or a positive count; anything else is a config error."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"dataset.limit must be a positive number of problems or null (all), got {limit!r}")
+    return limit
+
+
 def require(obj: Any, contract: type, what: str) -> Any:
     """``obj`` if it fulfils ``contract``, else a TypeError naming what is missing (for configured classes)."""
     if not isinstance(obj, contract):

@@ -50,10 +50,24 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Record":
+        """A record from our JSON format, checked field by field (errors name the field)."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"unknown record fields {sorted(unknown)}; valid fields: {sorted(names)}")
+        for name in ("problem_id", "problem", "subquestions"):
+            if data.get(name) is None:
+                raise ValueError(f"field {name!r} is missing or null")
+        if not isinstance(data["problem_id"], str) or not isinstance(data["problem"], str):
+            raise ValueError("fields 'problem_id' and 'problem' must be strings")
+        if not isinstance(data["subquestions"], list) or not all(isinstance(q, str) for q in data["subquestions"]):
+            raise ValueError("field 'subquestions' must be a list of strings")
+        for name in ("true_answer", "answer_correctness"):
+            if data.get(name) is not None and not isinstance(data[name], (int, float)):
+                raise ValueError(f"field {name!r} must be a number or null, got {data[name]!r}")
+        if data.get("usefulness") is not None and (
+                not isinstance(data["usefulness"], list) or not all(isinstance(u, (int, float)) for u in data["usefulness"])):
+            raise ValueError("field 'usefulness' must be a list of numbers or null")
         return cls(**data)
 
 
@@ -157,19 +171,19 @@ def records_from_row(row: dict[str, Any]) -> list[Record]:
     )
 
 
-def _json_rows(path: Path) -> Iterable[dict[str, Any]]:
-    with path.open() as fh:
-        first = fh.readline()
-        if first.lstrip().startswith("["):  # one line holding a JSON list
-            yield from json.loads(first + fh.read())
-            return
-        for number, line in enumerate([first, *fh], 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+def records_from_line(line: str, path: str | os.PathLike, number: int) -> list[Record]:
+    """The records of one JSON line; an error names the file, the line (``path:number``) and what is wrong."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+    try:
+        if not isinstance(row, dict):
+            raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+        return records_from_row(row)
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        detail = f"missing field {err}" if isinstance(err, KeyError) else str(err)
+        raise ValueError(f"{path}:{number}: {detail}") from None
 
 
 def read_records(path: str | os.PathLike) -> list[Record]:
@@ -177,7 +191,14 @@ def read_records(path: str | os.PathLike) -> list[Record]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such records file: {path}")
-    return [record for row in _json_rows(path) for record in records_from_row(row)]
+    with path.open() as fh:
+        first = fh.readline()
+        if first.lstrip().startswith("["):  # one line holding a JSON list
+            rows = json.loads(first + fh.read())
+            return [r for number, row in enumerate(rows, 1)
+                    for r in records_from_line(json.dumps(row), f"{path} (JSON list), item", number)]
+        return [record for number, line in enumerate([first, *fh], 1) if line.strip()
+                for record in records_from_line(line, path, number)]
 
 
 def write_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
@@ -192,9 +213,10 @@ def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
     Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def append_record(fh, record: Record) -> None:
-    """Append one record and push it to disk, so that a crash loses nothing finished."""
-    fh.write(json.dumps(record.to_dict()) + "\n")
+def append_records(fh, records: list[Record]) -> None:
+    """Append records (one problem's samples) in one write and push them to disk, so that a crash loses
+    nothing finished; a write cut off by a crash is repaired on resume (``teacher_runs.resume_records``)."""
+    fh.write("".join(json.dumps(record.to_dict()) + "\n" for record in records))
     fh.flush()
     os.fsync(fh.fileno())
 

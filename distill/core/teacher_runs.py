@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,9 +10,9 @@ from typing import Any, Iterable
 
 from tqdm import tqdm
 
-from distill.llm.client import add_usage
 from distill.core.contracts import Answerer, Decomposition, Judge, Problem, Teacher
-from distill.core.records import Record, append_record, read_records
+from distill.core.records import Record, append_records, records_from_line
+from distill.llm.client import FatalCallError, add_usage
 from distill.core.final_answer import is_correct
 
 
@@ -34,38 +35,99 @@ def annotate(
     batch_size: int = 64,
     max_usd: float | None = None,
     max_tokens: int | None = None,
+    max_consecutive_failures: int | None = 20,
 ) -> TeacherRun:
-    """Records for every (problem, sample), appended durably to ``records_path`` batch by batch.
+    """Records for every (problem, sample), appended durably to ``records_path``, a problem at a time.
 
-    Problems whose records are already in the file are skipped, so re-running after a crash or
-    Ctrl-C redoes only what was not finished. A problem is written only when every call for it
-    succeeded. ``max_usd`` / ``max_tokens`` cap the spending of the whole records file (earlier runs
-    included): no new batch starts once it is reached, so a cap overshoots by at most one batch.
+    Problems whose samples are all in the file are skipped, so re-running after a crash or Ctrl-C redoes
+    only what was not finished (a problem cut off mid-write is removed and done again). A problem is
+    written only when every call for it succeeded. The run stops early, with ``stopped`` saying why:
+    ``max_usd`` / ``max_tokens`` cap the spending of the whole records file (earlier runs included; a cap
+    overshoots by at most one batch); ``max_consecutive_failures`` problems failing in a row, or a whole
+    batch failing to connect, end it (a circuit breaker); a call no retry can fix (wrong key or model) ends
+    it at once; Ctrl-C ends it after the problems already written.
     """
-    done = read_records(records_path) if records_path.exists() else []
+    for name, value in [("n_samples", n_samples), ("batch_size", batch_size)]:
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    done = resume_records(records_path, n_samples)
     done_ids = {r.problem_id for r in done}
     todo = [p for p in problems if p.problem_id not in done_ids]
     spent = usage_totals(done)["all"]
     run = TeacherRun(done)
+    streak = 0  # problems failed in a row
     with records_path.open("a") as fh, tqdm(total=len(problems), initial=len(problems) - len(todo),
                                              desc=f"teacher {teacher.name}", unit="problem") as bar:
         for start in range(0, len(todo), batch_size):
-            over = _over_budget(spent, max_usd, max_tokens)
-            if over:
-                run.stopped = over
+            run.stopped = _over_budget(spent, max_usd, max_tokens)
+            if run.stopped:
                 break
             batch = todo[start:start + batch_size]
-            records, failed = annotate_batch(batch, teacher, answerer, judge, n_samples)
-            for record in records:
-                append_record(fh, record)
+            try:
+                records, failed = annotate_batch(batch, teacher, answerer, judge, n_samples)
+            except FatalCallError as err:
+                run.stopped = str(err)
+                break
+            except KeyboardInterrupt:
+                run.stopped = "interrupted (Ctrl-C)"
+                break
+            for problem_records in _by_problem(records):
+                append_records(fh, problem_records)
             add_usage(spent, usage_totals(records)["all"])
             run.records.extend(records)
             run.failed.update(failed)
             bar.update(len(batch))
             bar.set_postfix(cost=f"${spent.get('cost_usd', 0.0):.4f}", failed=len(run.failed))
+            for problem in batch:
+                streak = streak + 1 if problem.problem_id in failed else 0
+            if failed and len(failed) == len(batch) and all(e.startswith("APIConnectionError") for e in failed.values()):
+                run.stopped = f"endpoint unreachable: every call of the last {len(batch)} problems failed to connect " \
+                              f"({next(iter(failed.values()))})"
+            elif max_consecutive_failures is not None and streak >= max_consecutive_failures:
+                run.stopped = (f"circuit breaker: {streak} problems failed in a row (last: "
+                               f"{failed[batch[-1].problem_id] if batch[-1].problem_id in failed else next(iter(failed.values()))})")
+            if run.stopped:
+                break
     wanted = {p.problem_id for p in problems}
     run.records = [r for r in run.records if r.problem_id in wanted]
     return run
+
+
+def _by_problem(records: list[Record]) -> list[list[Record]]:
+    groups: dict[str, list[Record]] = {}
+    for r in records:
+        groups.setdefault(r.problem_id, []).append(r)
+    return list(groups.values())
+
+
+def resume_records(records_path: Path, n_samples: int) -> list[Record]:
+    """The finished problems' records of an earlier run into ``records_path``.
+
+    What a crash can leave is repaired first: a torn last line and the records of a problem that has fewer
+    than ``n_samples`` samples on disk are removed (the file is rewritten atomically), so that problem is
+    done again.
+    """
+    if not records_path.exists():
+        return []
+    lines = records_path.read_text().splitlines(keepends=True)
+    torn = bool(lines) and not lines[-1].endswith("\n")
+    if torn:
+        lines = lines[:-1]  # a write cut off by the crash; earlier torn lines are real corruption
+    records = [(line, record) for number, line in enumerate(lines, 1) if line.strip()
+               for record in records_from_line(line, records_path, number)]
+    samples: dict[str, set[int]] = {}
+    for _, r in records:
+        samples.setdefault(r.problem_id, set()).add(r.sample_index)
+    complete = {pid for pid, s in samples.items() if len(s) >= n_samples}
+    kept = [(line, r) for line, r in records if r.problem_id in complete]
+    if torn or len(kept) < len(records):
+        partial = sorted(set(samples) - complete)
+        print(f"{records_path}: removed {'a torn last line and ' if torn else ''}{len(records) - len(kept)} records "
+              f"of {len(partial)} unfinished problems; they are done again")
+        tmp = records_path.with_suffix(records_path.suffix + ".tmp")
+        tmp.write_text("".join(line for line, _ in kept))
+        os.replace(tmp, records_path)
+    return [r for _, r in kept]
 
 
 def _over_budget(spent: dict[str, Any], max_usd: float | None, max_tokens: int | None) -> str | None:
@@ -114,8 +176,14 @@ def judged_records(
             "answerer": answer.usage,
             "judge": judgement.usage if judgement is not None else {},
         }
-        meta = {**(decomposition.meta if decomposition else {}), **answer.meta,
-                **(judgement.meta if judgement is not None else {}), "answerer": answerer.name}
+        parts = [decomposition.meta if decomposition else {}, answer.meta, judgement.meta if judgement is not None else {}]
+        meta = {k: v for part in parts for k, v in part.items()}
+        meta["answerer"] = answerer.name
+        # the roles whose reply stopped at max_tokens
+        truncated = [role for part in parts for role in part.get("truncated", [])]
+        meta.pop("truncated", None)
+        if truncated:
+            meta["truncated"] = truncated
         error = answer.error or (judgement.error if judgement is not None else None)
         if error:
             meta["call_error"] = error
@@ -211,6 +279,8 @@ def summarize(records: Iterable[Record]) -> dict[str, Any]:
         "usefulness_rate": sum(scores) / len(scores) if scores else None,
         "teacher_errors_per_record": {k: v / n for k, v in sorted(errors.items())},
         "unparsed_decompositions": sum("unparsed_decomposition" in r.meta for r in records),
+        # records with a reply cut at max_tokens, per role (training leaves out cut decompositions)
+        "truncated": dict(Counter(role for r in records for role in r.meta.get("truncated", []))),
         "answers_without_final_answer": sum(bool(r.meta.get("no_final_answer")) for r in records),
         "usage": usage_totals(records),
         "feedback": feedback_analysis(records),

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from distill.core.contracts import Problem
+from distill.core.contracts import Problem, check_limit
 from distill.core.records import Record, problem_id_for, read_records
 from distill.core.final_answer import parse_true_answer
 
@@ -48,7 +48,7 @@ class GSM8KDataset:
             raise ValueError(f"dataset.source must be 'local' or 'hub', not {source!r}")
         self.data_dir = Path(data_dir) if data_dir else None
         self.source, self.hub_name, self.hub_config = source, hub_name, hub_config
-        self.split, self.limit, self.validation_size = split, limit, validation_size
+        self.split, self.limit, self.validation_size = split, check_limit(limit), validation_size
         self.name = "gsm8k"
 
     def _rows(self, file_split: str) -> list[dict[str, Any]]:
@@ -93,7 +93,7 @@ class GSM8KAISubQDataset:
                  validation_size: int = 200, teacher_name: str = "gsm8k-ai-subq"):
         self.data_dir = Path(data_dir)
         self.gsm8k_dir = gsm8k_dir
-        self.split, self.limit, self.validation_size = split, limit, validation_size
+        self.split, self.limit, self.validation_size = split, check_limit(limit), validation_size
         self.teacher_name = teacher_name
         self.name = "gsm8k_ai_subq"
 

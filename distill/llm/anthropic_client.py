@@ -17,12 +17,26 @@ import anthropic
 import httpx2
 from tqdm import tqdm
 
-from distill.llm.client import ChatRequest, Completion, Prices, ResponseCache, request_key
+from distill.llm.client import ChatRequest, Completion, FatalCallError, Prices, ResponseCache, fan_out, request_key
 
 # failures worth a later retry (the SDK already retried them max_retries times); anything else raises
 TRANSIENT_ERRORS = (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError,
                     anthropic.APIResponseValidationError, anthropic.ConflictError)
 MAX_BATCH_REQUESTS = 100_000
+# failures no retry can fix, and what to check for each
+FATAL_ERRORS = {
+    anthropic.AuthenticationError: "authentication failed: check the API key (ANTHROPIC_API_KEY)",
+    anthropic.PermissionDeniedError: "permission denied: the API key may not use this model or endpoint",
+    anthropic.NotFoundError: "not found: check the model name (client.model) and ANTHROPIC_BASE_URL",
+    anthropic.BadRequestError: "bad request: the server refused the request as sent",
+}
+
+
+def fatal(err: anthropic.APIStatusError) -> FatalCallError:
+    """One line naming the cause; the SDK's exception stays attached as the cause."""
+    hint = next(text for kind, text in FATAL_ERRORS.items() if isinstance(err, kind))
+    message = getattr(err, "message", str(err))
+    return FatalCallError(f"{hint} (HTTP {err.status_code}: {message})")
 
 
 class AnthropicClient:
@@ -57,14 +71,18 @@ class AnthropicClient:
 
     def complete(self, requests: list[ChatRequest], desc: str = "") -> list[Completion]:
         keys = [request_key(self.model, r) for r in requests]
-        found = {key: self.cache.get(key) for key in set(keys)}
-        todo = {key: r for key, r in zip(keys, requests) if found[key] is None}
+        cached = {key: c for key in set(keys) if (c := self.cache.get(key)) is not None}
+        todo = {key: r for key, r in zip(keys, requests) if key not in cached}
+        fresh: dict[str, Completion] = {}
         if todo:
-            if self.mode == "batch":
-                found.update(self._complete_batch(todo, desc))
-            else:
-                found.update(asyncio.run(self._complete_concurrently(todo, desc)))
-        return [found[key] for key in keys]
+            try:
+                if self.mode == "batch":
+                    fresh = self._complete_batch(todo, desc)
+                else:
+                    fresh = asyncio.run(self._complete_concurrently(todo, desc))
+            except tuple(FATAL_ERRORS) as err:
+                raise fatal(err) from err
+        return fan_out(keys, fresh, cached)
 
     # --- building requests and reading replies -------------------------------------------------
     def _params(self, request: ChatRequest) -> dict[str, Any]:
@@ -80,11 +98,16 @@ class AnthropicClient:
         return params
 
     def _completion(self, message: Any, batch: bool) -> Completion:
-        text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
-        u = message.usage
+        """The reply as a Completion; a reply without a readable text ``content`` or ``usage`` (an HTML page,
+        a body that is not a message) is a failed call, kept out of the cache and retried by the next run."""
+        content, u = getattr(message, "content", None), getattr(message, "usage", None)
+        if not isinstance(content, list) or u is None or not isinstance(getattr(u, "input_tokens", None), int):
+            shown = message if isinstance(message, str) else type(message).__name__
+            return Completion("", {}, error=f"malformed reply (no message content and usage): {str(shown)[:120]!r}")
+        text = "".join(block.text for block in content if getattr(block, "type", "") == "text")
         usage = {
             "input_tokens": u.input_tokens,
-            "output_tokens": u.output_tokens,
+            "output_tokens": u.output_tokens or 0,
             "cache_creation_input_tokens": u.cache_creation_input_tokens or 0,
             "cache_read_input_tokens": u.cache_read_input_tokens or 0,
             "requests": 1,
@@ -92,7 +115,7 @@ class AnthropicClient:
         usage["cost_usd"] = self.prices.cost(usage, batch=batch)
         if batch:
             usage["batch"] = 1
-        return Completion(text, usage)
+        return Completion(text, usage, truncated=getattr(message, "stop_reason", None) == "max_tokens")
 
     def _sdk(self, asynchronous: bool):
         if asynchronous:
@@ -112,8 +135,10 @@ class AnthropicClient:
                     message = await client.messages.create(**self._params(request))
                 except TRANSIENT_ERRORS as err:
                     return key, Completion("", {}, error=f"{type(err).__name__}: {err}")
+                except ValueError as err:  # a 200 whose body is not JSON
+                    return key, Completion("", {}, error=f"malformed reply (not JSON): {err}")
             completion = self._completion(message, batch=False)
-            self.cache.put(key, completion)  # durable before the next request starts
+            self.cache.put(key, completion)  # durable before the next request starts (errors are not kept)
             bar.update(1)
             return key, completion
 
@@ -139,13 +164,9 @@ class AnthropicClient:
                     requests=[{"custom_id": key, "params": self._params(todo[key])} for key in chunk])
                 self.cache.add_batch(batch.id, chunk)
                 self._collect(client, batch.id, desc)
-        out = {}
-        for key in todo:
-            cached = self.cache.get(key)
-            if cached is not None:
-                cached.usage.pop("cached")  # fetched in this run, not reused
-            out[key] = cached or Completion("", {}, error=self.batch_errors.get(key, "missing from batch results"))
-        return out
+        # fetched in this run (now in the cache), or the row's error
+        return {key: self.cache.get(key) or Completion("", {}, error=self.batch_errors.get(key, "missing from batch results"))
+                for key in todo}
 
     def _collect(self, client: anthropic.Anthropic, batch_id: str, desc: str) -> None:
         """Wait for a batch to end, then cache its succeeded rows and note the others' errors."""
@@ -164,7 +185,10 @@ class AnthropicClient:
         for row in client.messages.batches.results(batch_id):
             result = row.result
             if result.type == "succeeded":
-                self.cache.put(row.custom_id, self._completion(result.message, batch=True))
+                completion = self._completion(result.message, batch=True)
+                if completion.error:
+                    self.batch_errors[row.custom_id] = completion.error
+                self.cache.put(row.custom_id, completion)
             elif result.type == "errored":
                 self.batch_errors[row.custom_id] = f"batch row errored: {result.error.error.message}"
             else:  # canceled or expired: not billed, asked again on the next run

@@ -25,10 +25,38 @@ class ChatRequest:
 @dataclass
 class Completion:
     text: str
-    # input_tokens, output_tokens, cache_*_input_tokens, cost_usd, requests, cached (1 if from our cache)
+    # what this use of the reply cost: input_tokens, output_tokens, cache_*_input_tokens, cost_usd, requests
+    # (HTTP requests answered); a reply reused from the cache or shared with an identical request of the
+    # same call has only cached = 1 and costs nothing
     usage: dict[str, Any] = field(default_factory=dict)
-    # set when no reply came (retries exhausted, batch row errored or expired); the item stays undone
+    # set when no reply came (retries exhausted, batch row errored or expired, malformed reply); the item
+    # stays undone
     error: str | None = None
+    # the reply stopped at max_tokens: its text is cut
+    truncated: bool = False
+
+
+class FatalCallError(RuntimeError):
+    """A call that no retry can fix (a wrong key, model or request): the run stops, with this one line."""
+
+
+def reused(completion: Completion) -> Completion:
+    """The same reply used again (from the cache, or for an identical request): it costs nothing now."""
+    usage = {} if completion.error else {"cached": 1}
+    return Completion(completion.text, usage, completion.error, completion.truncated)
+
+
+def fan_out(keys: list[str], fresh: dict[str, Completion], cached: dict[str, Completion]) -> list[Completion]:
+    """One completion per request key, in order: the first use of a reply fetched now carries its usage,
+    every other use (a repeated key, a reply from the cache) is :func:`reused`."""
+    out, charged = [], set()
+    for key in keys:
+        if key in fresh and key not in charged:
+            charged.add(key)
+            out.append(fresh[key])
+        else:
+            out.append(reused(fresh[key] if key in fresh else cached[key]))
+    return out
 
 
 class LLMClient(Protocol):
@@ -66,13 +94,14 @@ class ResponseCache:
         row = self.db.execute("SELECT text, usage FROM replies WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        return Completion(row[0], {**json.loads(row[1]), "cached": 1})
+        usage = json.loads(row[1])
+        return Completion(row[0], usage, truncated=bool(usage.pop("truncated", 0)))
 
     def put(self, key: str, completion: Completion) -> None:
         if self.db is None or completion.error is not None:
             return
-        self.db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?)",
-                        (key, completion.text, json.dumps(completion.usage)))
+        usage = {**completion.usage, **({"truncated": 1} if completion.truncated else {})}
+        self.db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?)", (key, completion.text, json.dumps(usage)))
         self.db.commit()
 
     def pending_batches(self) -> dict[str, list[str]]:

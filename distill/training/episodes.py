@@ -84,6 +84,8 @@ class EpisodeDataModule(pl.LightningDataModule):
     def __init__(self, train: list[dict[str, list]], val: list[dict[str, list]], pad_id: int,
                  batch_size: int = 16, seed: int = 0) -> None:
         super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size must be at least 1, got {batch_size}")
         self.train_set, self.val_set = EpisodeDataset(train), EpisodeDataset(val)
         self.pad_id, self.batch_size, self.seed = pad_id, batch_size, seed
 

@@ -39,6 +39,7 @@ class FitSettings:
     answerer: Answerer
     decode_batch_size: int  # validation problems decoded together
     trainer: DictConfig  # the Lightning Trainer (``max_steps`` is set per stage)
+    keep_truncated: bool = False  # train on decompositions cut at the teacher's max_tokens too
 
 
 def fit(objective: DictConfig, max_steps: int, student: Student, records: list[Record], settings: FitSettings,
@@ -97,7 +98,7 @@ def initial_student(init_from: str | None, student_cfg: DictConfig, records: lis
         student = instantiate(student_cfg)(corpus=corpus)
         if not init_from:
             return student, None
-        stage_records = select_records(records, stage.min_correctness, stage.min_usefulness)
+        stage_records = select_records(records, stage.min_correctness, stage.min_usefulness, settings.keep_truncated)
         # no logger for this stage: its step counter restarts, which W&B would reject; results.json has it
         _, info = fit(stage.module, stage.steps, student, stage_records, settings, out_dir / "bc", False)
         student.save(out_dir / "bc" / "student")

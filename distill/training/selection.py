@@ -22,16 +22,22 @@ def training_records(records_path: str | None, parts: Parts, samples_per_problem
         return given
     problems = parts.dataset.load("train")
     run = annotate(problems, parts.teacher, parts.answerer, parts.judge, samples_per_problem, teacher_run_path)
+    if run.stopped:
+        raise RuntimeError(f"the teacher run stopped: {run.stopped}. Finished problems are kept in "
+                           f"{teacher_run_path}: re-run the same command with the same hydra.run.dir to resume")
     if run.failed:
         print(f"{len(run.failed)} problems failed in the teacher run (re-run into the same folder to retry)")
     return run.records
 
 
-def select_records(records: list[Record], min_correctness: float | None,
-                   min_usefulness: float | None) -> list[Record]:
-    """The records an objective trains on: all (BC), or those passing its filter (Filtered BC)."""
+def select_records(records: list[Record], min_correctness: float | None, min_usefulness: float | None,
+                   keep_truncated: bool = False) -> list[Record]:
+    """The records an objective trains on: all (BC), or those passing its filter (Filtered BC); a
+    decomposition cut at the teacher's max_tokens (``meta.truncated``) is left out unless ``keep_truncated``."""
     kept = []
     for r in records:
+        if not keep_truncated and "teacher" in r.meta.get("truncated", []):
+            continue
         if min_correctness is not None and (r.answer_correctness or 0.0) < min_correctness:
             continue
         if min_usefulness is not None:

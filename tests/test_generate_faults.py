@@ -1,0 +1,75 @@
+"""`python -m distill.generate` against a faulty local Messages API server, as a user runs it (subprocesses)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from messages_server import serve
+
+
+def run_generate(tmp_path, data_dir, *overrides, status=200, env_key="x"):
+    server = serve(status=status)
+    env = {**os.environ, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+           "ANTHROPIC_API_KEY": env_key, "DISTILL_DATA_DIR": str(data_dir), "HYDRA_FULL_ERROR": ""}
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "distill.generate", "teacher=anthropic", "dataset=gsm8k", "dataset.split=train",
+               f"hydra.run.dir={out}", f"paths.output_dir={tmp_path}", "teacher.client.max_retries=0",
+               "answerer.client.max_retries=0", "judge.client.max_retries=0", *overrides]
+    try:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        server.shutdown()
+    return done, out
+
+
+@pytest.mark.parametrize("status,cause", [(401, "API key"), (404, "model name"), (400, "bad request")])
+def test_a_call_no_retry_can_fix_ends_the_run_with_one_line_and_a_summary(tmp_path, data_dir, status, cause):
+    done, out = run_generate(tmp_path, data_dir, "dataset.limit=4", status=status)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr + done.stdout
+    assert cause in done.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert cause in summary["stopped"] and summary["complete"] is False
+
+
+def test_a_server_answering_429_to_everything_trips_the_circuit_breaker(tmp_path, data_dir):
+    done, out = run_generate(tmp_path, data_dir, "dataset.limit=10", "batch_size=2", "max_consecutive_failures=4",
+                             status=429)
+    assert done.returncode != 0 and "circuit breaker" in done.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["failed"]) == 4 and summary["n_problems"] == 0
+
+
+@pytest.mark.parametrize("override,message", [("dataset.limit=-3", "dataset.limit must be a positive"),
+                                              ("dataset.limit=0", "dataset.limit must be a positive"),
+                                              ("samples_per_problem=-1", "n_samples must be at least 1"),
+                                              ("batch_size=0", "batch_size must be at least 1")])
+def test_bad_settings_are_refused_before_any_request(tmp_path, data_dir, override, message):
+    log = tmp_path / "requests.jsonl"
+    server = serve(log_path=log)
+    env = {**os.environ, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+           "ANTHROPIC_API_KEY": "x", "DISTILL_DATA_DIR": str(data_dir)}
+    try:
+        done = subprocess.run([sys.executable, "-m", "distill.generate", "teacher=anthropic", "dataset=gsm8k",
+                               f"hydra.run.dir={tmp_path / 'run'}", f"paths.output_dir={tmp_path}", override],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        server.shutdown()
+    assert done.returncode != 0 and message in done.stderr
+    assert not log.exists()  # no request was sent
+
+
+def test_an_api_key_given_on_the_command_line_reaches_no_file(tmp_path, data_dir):
+    secret = "sk-ant-test-DO-NOT-LEAK-1234"
+    done, out = run_generate(tmp_path, data_dir, "dataset.limit=2", f"+teacher.client.api_key={secret}",
+                             f"+answerer.client.api_key={secret}", f"+judge.client.api_key={secret}", env_key="")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert secret not in done.stdout + done.stderr
+    leaks = [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert leaks == []
+    assert "***redacted***" in (out / ".hydra" / "overrides.yaml").read_text()
+    assert json.loads((out / "summary.json").read_text())["teacher"]["client"]["api_key"] == "***redacted***"
