@@ -24,16 +24,33 @@ class EpisodeDataset(Dataset):
 
 
 class LengthBucketSampler(Sampler[list[int]]):
-    """Batches of similar length: shuffle, sort within pools of ``pool`` batches, shuffle the batches."""
+    """Batches of similar length: shuffle, sort within pools of ``pool`` batches, shuffle the batches.
+
+    Epoch e's batches are a pure function of (seed, e). Each iteration gives the next epoch's; an
+    ``endless`` sampler instead runs through epoch after epoch, starting at batch ``start`` of the whole
+    sequence, so that a run resumed after ``start`` batches sees exactly the batches it would have seen.
+    """
 
     def __init__(self, lengths: list[int], batch_size: int, shuffle: bool = True, seed: int = 0,
-                 pool: int = 50) -> None:
+                 pool: int = 50, endless: bool = False, start: int = 0) -> None:
         self.lengths, self.batch_size, self.shuffle, self.seed, self.pool = lengths, batch_size, shuffle, seed, pool
+        self.endless, self.start = endless, start
         self.epoch = 0
 
     def __iter__(self) -> Iterator[list[int]]:
-        rng = random.Random(self.seed + self.epoch)
-        self.epoch += 1
+        if not self.endless:
+            self.epoch += 1
+            return iter(self.epoch_batches(self.epoch - 1))
+        return self._endless()
+
+    def _endless(self) -> Iterator[list[int]]:
+        epoch, position = divmod(self.start, len(self))
+        while True:
+            yield from self.epoch_batches(epoch)[position:]
+            epoch, position = epoch + 1, 0
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        rng = random.Random(self.seed + epoch)
         order = list(range(len(self.lengths)))
         if self.shuffle:
             rng.shuffle(order)
@@ -44,9 +61,10 @@ class LengthBucketSampler(Sampler[list[int]]):
             batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
         if self.shuffle:
             rng.shuffle(batches)
-        return iter(batches)
+        return batches
 
     def __len__(self) -> int:
+        """Batches per epoch."""
         return -(-len(self.lengths) // self.batch_size)
 
 
@@ -80,6 +98,16 @@ def item_length(item: dict[str, Any]) -> int:
     return sum(len(v) for k, v in item.items() if k.endswith("input_ids"))
 
 
+class _Endless:
+    """A batch sampler without a length, so that Lightning treats the epoch as endless."""
+
+    def __init__(self, sampler: LengthBucketSampler) -> None:
+        self.sampler = sampler
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.sampler)
+
+
 class EpisodeDataModule(pl.LightningDataModule):
     def __init__(self, train: list[dict[str, list]], val: list[dict[str, list]], pad_id: int,
                  batch_size: int = 16, seed: int = 0) -> None:
@@ -89,13 +117,18 @@ class EpisodeDataModule(pl.LightningDataModule):
         self.train_set, self.val_set = EpisodeDataset(train), EpisodeDataset(val)
         self.pad_id, self.batch_size, self.seed = pad_id, batch_size, seed
 
-    def _loader(self, dataset: EpisodeDataset, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: EpisodeDataset, shuffle: bool, endless: bool = False, start: int = 0) -> DataLoader:
         lengths = [item_length(item) for item in dataset.items]
-        sampler = LengthBucketSampler(lengths, self.batch_size, shuffle=shuffle, seed=self.seed)
-        return DataLoader(dataset, batch_sampler=sampler, collate_fn=lambda b: collate(b, self.pad_id))
+        sampler = LengthBucketSampler(lengths, self.batch_size, shuffle=shuffle, seed=self.seed, endless=endless,
+                                      start=start)
+        return DataLoader(dataset, batch_sampler=_Endless(sampler) if endless else sampler,
+                          collate_fn=lambda b: collate(b, self.pad_id))
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        """Endless, training stops by steps; a run resumed from a checkpoint continues with the next batch."""
+        # batches consumed before a resume: checkpoints are written at optimiser-step boundaries
+        done = self.trainer.global_step * self.trainer.accumulate_grad_batches if self.trainer else 0
+        return self._loader(self.train_set, shuffle=True, endless=True, start=done)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, shuffle=False)

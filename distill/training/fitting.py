@@ -53,14 +53,24 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
                              batch_size=settings.batch_size, seed=settings.seed)
     checkpoint = ModelCheckpoint(dirpath=out_dir / "checkpoints", monitor="val/accuracy", mode="max",
                                  save_top_k=1, save_weights_only=True, filename="best")
+    # the whole training state (weights, optimiser, schedule, loops, the best score so far) after every
+    # validation: a killed run resumes from it when the same command runs again into the same folder
+    resumable = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="last", save_top_k=1,
+                                enable_version_counter=False)
+    last = out_dir / "checkpoints" / "last.ckpt"
     main_decoding = next(iter(module.scorers(student).values()))
     validation = GenerationValidation(student, settings.val_problems, settings.answerer, settings.decode_batch_size,
                                       scorer_factory=main_decoding)
     trainer: pl.Trainer = instantiate(settings.trainer, max_steps=max_steps, logger=logger,
-                                      callbacks=[validation, checkpoint], default_root_dir=str(out_dir))
+                                      callbacks=[validation, checkpoint, resumable], default_root_dir=str(out_dir))
     module.train()  # pretrained weights load in eval mode; Lightning keeps submodules' modes as found
     start = time.perf_counter()
-    trainer.fit(module, datamodule=data)
+    if last.exists():
+        print(f"resuming from {last}")
+    trainer.fit(module, datamodule=data, ckpt_path=last if last.exists() else None)
+    if trainer.interrupted:
+        raise KeyboardInterrupt(f"training interrupted; resume with the same command and hydra.run.dir "
+                                f"(checkpoint {last if last.exists() else 'not yet written'})")
     seconds = time.perf_counter() - start
     if checkpoint.best_model_path:
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
