@@ -10,6 +10,7 @@ Writes into the run's output folder: ``teacher_records.jsonl`` (the teacher run,
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,11 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    results = run(cfg, out_dir)
+    try:
+        results = run(cfg, out_dir)
+    except KeyboardInterrupt as stop:
+        print(f"\nstopped: {stop or 'interrupted'}. Resume: the same command with hydra.run.dir={out_dir}")
+        sys.exit(130)
     print_summary(results, out_dir)
     return results["student"]["accuracy"]
 
