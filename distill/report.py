@@ -55,6 +55,7 @@ class Run:
     # synthetic world only: gold-branch rate per habit's decision point, and the garbled share
     decisions: dict[str, float]
     garbled_rate: float | None
+    accuracy_by_steps: dict[str, float]  # synthetic world: accuracy per chain length
 
 
 @dataclass
@@ -98,6 +99,7 @@ def read_run(path: Path) -> Run:
         mean_subquestions=student["mean_subquestions"],
         decisions={h: d["gold_rate"] for h, d in (student.get("decisions") or {}).items()},
         garbled_rate=student.get("garbled_rate"),
+        accuracy_by_steps=student.get("accuracy_by_steps") or {},
     )
 
 
@@ -154,7 +156,9 @@ def accuracy_table(runs: list[Run]) -> tuple[list[str], list[list[str]], list[st
 def diagnostics_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     """Per algorithm and student: where decompositions go right or wrong (mean [95% t-interval] over seeds)."""
     habits = sorted({h for r in runs for h in r.decisions})
-    header = ["algorithm", "student", "mean sub-questions", "garbled share", *[f"gold at {h}" for h in habits]]
+    lengths = sorted({n for r in runs for n in r.accuracy_by_steps}, key=int)
+    header = ["algorithm", "student", "mean sub-questions", "garbled share", *[f"gold at {h}" for h in habits],
+              *[f"accuracy, {n} steps" for n in lengths]]
     groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for r in runs:
         groups[r.algorithm, r.student].append(r)
@@ -166,7 +170,8 @@ def diagnostics_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     for (algorithm, student), group in sorted(groups.items(), key=lambda kv: (kv[1][0].params, kv[0][0])):
         rows.append([algorithm, student, cell([r.mean_subquestions for r in group]),
                      cell([r.garbled_rate for r in group if r.garbled_rate is not None]),
-                     *[cell([r.decisions[h] for r in group if h in r.decisions]) for h in habits]])
+                     *[cell([r.decisions[h] for r in group if h in r.decisions]) for h in habits],
+                     *[cell([r.accuracy_by_steps[n] for r in group if n in r.accuracy_by_steps]) for n in lengths]])
     return header, rows
 
 
@@ -269,7 +274,8 @@ def build_report(folders: list[Path], out: Path) -> dict[str, Any]:
         sections.append(f"## Decision points and errors, answerer {answerer}\n\n"
                         "Share of test problems with each teacher habit's decision point where the student takes "
                         "the gold branch; garbled share: decompositions asking for a quantity the problem does "
-                        f"not have.\n\n{markdown(header, rows)}")
+                        "not have; accuracy by the number of steps the answer needs.\n\n"
+                        f"{markdown(header, rows)}")
         tables[f"diagnostics_{slug}"] = (header, rows)
         all_missing += [f"answerer {answerer}: {m}" for m in missing]
     write_csv(out / "runs.csv", ["answerer", "algorithm", "student", "seed", "accuracy", "teacher_accuracy",

@@ -24,7 +24,6 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 
 from distill.core.parts import build_parts
-from distill.core.records import write_json
 from distill.core.secrets import redact
 from distill.measurement.results import log_test, print_summary, side_by_side, write_results
 from distill.synthetic.decisions import decision_token_margins

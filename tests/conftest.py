@@ -40,3 +40,30 @@ def scratch_student(corpus: list[str], **overrides):
     from hydra.utils import instantiate
 
     return instantiate(compose_config("train", ["student=small"]).student, **overrides)(corpus=corpus)
+
+
+def fit_steps(module, student, records, steps: int, batch_size: int = 16) -> None:
+    """Train ``module`` (an objective over ``student``) on ``records`` for ``steps`` with a bare Lightning Trainer."""
+    import pytorch_lightning as pl
+
+    from distill.training.episodes import EpisodeDataModule
+
+    student.model.train()
+    items = module.make_items(student, records)
+    trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         limit_val_batches=0, enable_model_summary=False)
+    trainer.fit(module, EpisodeDataModule(items, items, student.pad_id, batch_size=batch_size))
+
+
+def named_bandit_records(bad_share: float = 0.7):
+    """A bandit whose right answer depends on the prompt: the rewarded question names the prompt's own
+    person, the data's majority names Zed."""
+    from distill.core.records import Record
+
+    records = []
+    for name in ["Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia"]:
+        for i in range(10):
+            good = i >= round(10 * bad_share)
+            records.append(Record(f"p-{name}", f"{name} has one thing .", [f"ask {name}" if good else "ask Zed"],
+                                  1.0, float(good), None))
+    return records

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import objective, scratch_student
+from conftest import fit_steps, named_bandit_records, objective, scratch_student
 
 from distill.algorithms.ilql import ILQLScorer, ValueHeads, ilql_losses, token_rewards
 from distill.measurement.decoding import LMScorer, decode_tokens
@@ -131,18 +131,13 @@ def test_value_guided_decoding_prefers_the_rewarded_continuation():
     """A bandit: 'bad' is the data's majority (BC's greedy choice), only 'good' is rewarded."""
     import pytorch_lightning as pl
 
-    from distill.training.episodes import EpisodeDataModule
-
     pl.seed_everything(0)
     records = _bandit_records()
     student = scratch_student([r.problem for r in records] + ["good choice bad choice"], n_layer=1,
                               d_model=32, n_head=2, d_ff=64)
 
     def train(module, steps):
-        items = module.make_items(student, records)
-        trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                             limit_val_batches=0, enable_model_summary=False)
-        trainer.fit(module, EpisodeDataModule(items, items, student.pad_id, batch_size=16))
+        fit_steps(module, student, records, steps)
 
     train(objective("bc", student.model, 150, lr=3e-3, warmup_steps=5), 150)
     student.model.requires_grad_(False)
@@ -257,34 +252,16 @@ def test_advantage_standardised_per_state_over_the_candidates():
     assert z[0, :3].tolist() == pytest.approx([-1.2247, 0.0, 1.2247], abs=1e-3)
 
 
-def _named_bandit_records(bad_share=0.7):
-    """The rewarded question names the prompt's own person; the data's majority names Zed."""
-    from distill.core.records import Record
-
-    records = []
-    for name in ["Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia"]:
-        for i in range(10):
-            good = i >= round(10 * bad_share)
-            records.append(Record(f"p-{name}", f"{name} has one thing .", [f"ask {name}" if good else "ask Zed"],
-                                  1.0, float(good), None))
-    return records
-
-
 def test_value_guidance_finds_a_choice_that_depends_on_the_prompt():
     """Which token is right depends on the prompt (the name it contains), not on a fixed word."""
     import pytorch_lightning as pl
 
-    from distill.training.episodes import EpisodeDataModule
-
     pl.seed_everything(0)
-    records = _named_bandit_records()
+    records = named_bandit_records()
     student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=2, d_model=64, n_head=2, d_ff=128)
 
     def train(module, steps):
-        items = module.make_items(student, records)
-        trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                             limit_val_batches=0, enable_model_summary=False)
-        trainer.fit(module, EpisodeDataModule(items, items, student.pad_id, batch_size=16))
+        fit_steps(module, student, records, steps)
 
     train(objective("bc", student.model, 300, lr=3e-3, warmup_steps=5), 300)
     student.model.requires_grad_(False)

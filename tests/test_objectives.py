@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from conftest import objective, scratch_student
+from conftest import fit_steps, named_bandit_records, objective, scratch_student
 
 from distill.algorithms.awr import group_weights
 from distill.algorithms.dpo import dpo_loss, preference_pairs
@@ -65,33 +65,15 @@ def test_collate_pads_each_sequence_of_a_pair_on_its_own():
     assert batch["ref_chosen_logp"].tolist() == [-1.0, -2.0]
 
 
-def _named_bandit(bad_share=0.7):
-    """Each prompt names a person; the right question names that person, the data's majority names Zed."""
-    names = ["Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia"]
-    records = []
-    for name in names:
-        for i in range(10):
-            good = i >= round(10 * bad_share)
-            question = f"ask {name}" if good else "ask Zed"
-            records.append(Record(f"p-{name}", f"{name} has one thing .", [question], 1.0, float(good), None))
-    return records
-
-
 def test_dpo_learns_the_prompt_specific_choice_that_bc_does_not():
     import pytorch_lightning as pl
 
-    from distill.training.episodes import EpisodeDataModule
-
     pl.seed_everything(0)
-    records = _named_bandit()
+    records = named_bandit_records()
     student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=2, d_model=64, n_head=2, d_ff=128)
 
     def train(module, steps):
-        student.model.train()
-        items = module.make_items(student, records)
-        trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                             limit_val_batches=0, enable_model_summary=False)
-        trainer.fit(module, EpisodeDataModule(items, items, student.pad_id, batch_size=16))
+        fit_steps(module, student, records, steps)
 
     prompts = {r.problem_id: r.problem for r in records}
 

@@ -19,7 +19,8 @@ def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synth
         "student": {"accuracy": accuracy, "params": params, "latency_ms_per_problem": 2.0 * seed + 1.0,
                     "peak_memory_mb": 10.0, "mean_subquestions": 3.0 + seed,
                     **({"decisions": {h: {"n": 10, "gold_rate": r} for h, r in decisions.items()},
-                        "garbled_rate": 0.1 * (seed + 1)} if decisions else {})},
+                        "garbled_rate": 0.1 * (seed + 1),
+                        "accuracy_by_steps": {"10": 0.5, "2": 0.25 * (seed + 1)}} if decisions else {})},
         "teacher": {"accuracy": teacher, **({"usage_per_problem": usage} if usage else {})},
         "config": {"algorithm": {"name": algorithm}, "reward": {"name": reward}, "student": {"name": student},
                    "seed": seed},
@@ -68,11 +69,13 @@ def test_report_tables_intervals_missing_runs_and_plot(tmp_path):
     runs_csv = (tmp_path / "report" / "runs.csv").read_text().splitlines()
     assert len(runs_csv) == 1 + 6 and runs_csv[1].startswith("synthetic-k1,bc,tiny,0,0.500,0.700")
     diag_header, diag_rows = report["tables"]["diagnostics_synthetic-k1"]
-    assert diag_header == ["algorithm", "student", "mean sub-questions", "garbled share", "gold at cut_long"]
+    assert diag_header == ["algorithm", "student", "mean sub-questions", "garbled share", "gold at cut_long",
+                           "accuracy, 2 steps", "accuracy, 10 steps"]  # chain lengths in numeric order
     # tiny BC over seeds 0 and 1: sub-questions 3, 4; garbled 0.1, 0.2; gold rate at cut_long 0.2, 0.4
     assert diag_rows[0][:3] == ["bc", "tiny", "3.500 [-2.853, 9.853]"]
     assert diag_rows[0][3].startswith("0.150 [") and diag_rows[0][4].startswith("0.300 [")
-    assert ["ilql-sparse", "tiny", "3.000 (n=1)", "n/a", "n/a"] in diag_rows
+    assert diag_rows[0][5].startswith("0.375 [") and diag_rows[0][6] == "0.500 [0.500, 0.500]"
+    assert ["ilql-sparse", "tiny", "3.000 (n=1)", "n/a", "n/a", "n/a", "n/a"] in diag_rows
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Missing or failed runs" in text and "seed=7" in text
 

@@ -20,7 +20,8 @@ SHRINK = [
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    cfg = compose_config("train", SHRINK + ["logger=csv"])
+    # the main job as it is (DPO from a Filtered BC first stage), shrunk
+    cfg = compose_config("train", SHRINK + ["logger=csv", "algorithm.pretrain.steps=20", f"stage_cache={out}/stages"])
     return cfg, out, train.run(cfg, out)
 
 
@@ -80,7 +81,8 @@ def test_tiny_fit_lowers_loss_and_changes_parameters(compose_cfg, tmp_path):
 def test_wandb_logger_runs_offline(compose_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    cfg = compose_cfg("train", SHRINK + ["logger=wandb", "trainer.max_steps=4", "trainer.val_check_interval=2"])
+    cfg = compose_cfg("train", SHRINK + ["logger=wandb", "trainer.max_steps=4", "trainer.val_check_interval=2",
+                                         "algorithm.pretrain.steps=4", "stage_cache=null"])
     results = train.run(cfg, tmp_path)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and any(runs[0].glob("*.wandb"))
@@ -88,7 +90,7 @@ def test_wandb_logger_runs_offline(compose_cfg, tmp_path, monkeypatch):
 
 
 def test_filter_that_keeps_nothing_is_a_clear_error(compose_cfg, tmp_path):
-    cfg = compose_cfg("train", SHRINK + ["logger=none", "algorithm.min_correctness=2.0"])
+    cfg = compose_cfg("train", SHRINK + ["logger=none", "algorithm=filtered_bc", "algorithm.min_correctness=2.0"])
     with pytest.raises(ValueError, match="kept none"):
         train.run(cfg, tmp_path)
 

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 
+from distill.algorithms.bc import DecodesAlone, masked_nll
 from distill.algorithms.optim import adamw_with_schedule
-from distill.core.contracts import ScorerFactories
 from distill.core.records import Record
-from distill.measurement.decoding import LMScorer
 from distill.students import Student
 
 
@@ -48,7 +45,7 @@ def group_weights(records: list[Record], temperature: float, max_weight: float, 
     return [math.exp(min((value - baseline[r.problem_id]) / temperature, limit)) for r, value in zip(records, returns)]
 
 
-class AWRModule(pl.LightningModule):
+class AWRModule(DecodesAlone, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/awr.yaml`` and the reward group (the one place they are
     set); ``total_steps``, the length of the cosine decay, is the stage's number of optimiser steps."""
 
@@ -70,22 +67,9 @@ class AWRModule(pl.LightningModule):
             items.append({"input_ids": e.input_ids, "action_mask": e.action_mask, "weight": weight})
         return items
 
-    def scorers(self, student: Student, betas: list[float] | None = None) -> ScorerFactories:
-        """Greedy decoding from the trained student."""
-        return {"greedy": lambda: LMScorer(student.model)}
-
-    def save_extras(self, folder: Path) -> None:
-        """Nothing beyond the student itself."""
-
-    def value_model(self) -> None:
-        """No value model: the student decodes on its own."""
-        return None
-
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
-        nll = F.cross_entropy(logits.flatten(0, 1).float(), batch["input_ids"][:, 1:].flatten(), reduction="none")
-        mask = batch["action_mask"][:, 1:].float() * batch["weight"][:, None]
-        return (nll.view_as(mask) * mask).sum() / mask.sum().clamp(min=1e-8)
+        logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        return masked_nll(logits, batch["input_ids"], batch["action_mask"] * batch["weight"][:, None])
 
     def training_step(self, batch, batch_idx):
         loss = self.loss(batch)

@@ -21,11 +21,12 @@ from distill.students import Student
 
 
 def masked_nll(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood of the tokens where ``mask`` is 1 (position t predicts token t + 1)."""
+    """Mean negative log-likelihood of the tokens, weighted by ``mask`` (1 on the tokens that count, or any
+    non-negative weight; position t predicts token t + 1)."""
     targets = input_ids[:, 1:]
     weights = mask[:, 1:].float()
     nll = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(), reduction="none")
-    return (nll.view_as(weights) * weights).sum() / weights.sum().clamp(min=1.0)
+    return (nll.view_as(weights) * weights).sum() / weights.sum().clamp(min=1e-8)
 
 
 def action_nll(logits: torch.Tensor, input_ids: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
@@ -33,7 +34,23 @@ def action_nll(logits: torch.Tensor, input_ids: torch.Tensor, action_mask: torch
     return masked_nll(logits, input_ids, action_mask)
 
 
-class BCModule(pl.LightningModule):
+class DecodesAlone:
+    """The part of the objective contract shared by objectives whose trained student decodes on its own
+    (greedy), with nothing saved beside it and no value model."""
+
+    def scorers(self, student: Student, betas: list[float] | None = None) -> ScorerFactories:
+        """Greedy decoding from the student itself (``betas`` are for value-guided objectives)."""
+        return {"greedy": lambda: LMScorer(student.model)}
+
+    def save_extras(self, folder: Path) -> None:
+        """Nothing beyond the student itself."""
+
+    def value_model(self) -> None:
+        """No value model: the student decodes on its own."""
+        return None
+
+
+class BCModule(DecodesAlone, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/bc.yaml`` (the one place they are set);
     ``total_steps``, the length of the cosine decay, is the stage's number of optimiser steps."""
 
@@ -50,17 +67,6 @@ class BCModule(pl.LightningModule):
             e = student.episode(r.problem, r.subquestions)
             items.append({"input_ids": e.input_ids, "action_mask": e.action_mask})
         return items
-
-    def scorers(self, student: Student, betas: list[float] | None = None) -> ScorerFactories:
-        """Greedy decoding from the student itself (``betas`` are for value-guided objectives)."""
-        return {"greedy": lambda: LMScorer(student.model)}
-
-    def save_extras(self, folder: Path) -> None:
-        """Nothing beyond the student itself."""
-
-    def value_model(self) -> None:
-        """No value model: the student decodes on its own."""
-        return None
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

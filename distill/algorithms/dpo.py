@@ -18,16 +18,14 @@ log-probabilities are computed once, before training, and stored with the pairs.
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from distill.algorithms.bc import DecodesAlone
 from distill.algorithms.optim import adamw_with_schedule
-from distill.core.contracts import ScorerFactories
 from distill.core.records import Record
-from distill.measurement.decoding import LMScorer
 from distill.students import Student
 from distill.training.episodes import collate
 
@@ -79,7 +77,7 @@ def dpo_loss(chosen: torch.Tensor, rejected: torch.Tensor, ref_chosen: torch.Ten
     raise ValueError(f"unknown loss_type {loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
 
 
-class DPOModule(pl.LightningModule):
+class DPOModule(DecodesAlone, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/dpo.yaml`` (the one place they are set); ``total_steps``,
     the length of the cosine decay, is the stage's number of optimiser steps."""
 
@@ -117,17 +115,6 @@ class DPOModule(pl.LightningModule):
                 for item, lp in zip(chunk, logps.tolist()):
                     item[f"ref_{side}logp"] = lp
         self.model.train(was_training)
-
-    def scorers(self, student: Student, betas: list[float] | None = None) -> ScorerFactories:
-        """Greedy decoding from the trained student."""
-        return {"greedy": lambda: LMScorer(student.model)}
-
-    def save_extras(self, folder: Path) -> None:
-        """Nothing beyond the student itself."""
-
-    def value_model(self) -> None:
-        """No value model: the student decodes on its own."""
-        return None
 
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         h = self.hparams
