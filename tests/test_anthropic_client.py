@@ -11,7 +11,7 @@ from distill.llm.roles import LLMAnswerer, LLMJudge, LLMTeacher
 from distill.core.teacher_runs import annotate, summarize
 from distill.core.contracts import Problem
 from distill.core.records import read_records
-from messages_server import MessagesState
+from distill.llm.local_server import MessagesState
 
 PROBLEMS = [Problem(f"p{i}", f"Ann has {i + 3} apples and buys {i + 5} more. How many apples does she have?",
                     float(i + 3)) for i in range(6)]

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from messages_server import serve
+from distill.llm.local_server import serve
 
 
 def run_generate(tmp_path, data_dir, *overrides, status=200, env_key="x"):

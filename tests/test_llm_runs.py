@@ -17,7 +17,7 @@ from distill.llm.replay import ReplayAnswerer
 from distill.llm.roles import LLMAnswerer, LLMTeacher
 from distill.core.teacher_runs import annotate
 from distill.core.records import read_records
-from messages_server import serve
+from distill.llm.local_server import serve
 from conftest import ROOT
 
 

@@ -126,7 +126,7 @@ def test_experiment_smoke(experiment, tmp_path):
     assert results["train"]["steps"] == 6
     assert 0.0 <= results["student"]["accuracy"] <= 1.0
     if cfg.algorithm.get("init_from") == "stage":
-        assert results["pretrain"]["steps"] == 6 and (tmp_path / "bc" / "student").exists()
+        assert results["pretrain"]["steps"] == 6 and (tmp_path / "stage" / "student").exists()
     if cfg.algorithm.name == "ilql":
         assert set(results["student_variants"]) == {"beta=1", "beta=0", "beta=4"}
         assert (tmp_path / "student" / "ilql_value_model.pt").exists()
@@ -170,8 +170,8 @@ def test_a_kept_bc_stage_is_reused_with_identical_results(tmp_path):
         return train.run(cfg, tmp_path / name)
 
     first, second = run("a"), run("b")
-    assert "reused_from" not in first["pretrain"] and (tmp_path / "a" / "bc" / "student").exists()
-    assert second["pretrain"]["reused_from"] and not (tmp_path / "b" / "bc").exists()
+    assert "reused_from" not in first["pretrain"] and (tmp_path / "a" / "stage" / "student").exists()
+    assert second["pretrain"]["reused_from"] and not (tmp_path / "b" / "stage").exists()
     assert second["pretrain"]["steps"] == first["pretrain"]["steps"] == 8
     assert second["student"]["accuracy"] == first["student"]["accuracy"]
     a = (tmp_path / "a" / "eval_records.jsonl").read_text()
@@ -181,7 +181,7 @@ def test_a_kept_bc_stage_is_reused_with_identical_results(tmp_path):
 
 
 def test_evaluate_on_gsm8k_with_llm_answerer_and_teacher(trained, compose_cfg, tmp_path, data_dir, monkeypatch):
-    from messages_server import serve
+    from distill.llm.local_server import serve
 
     server = serve()
     monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}")

@@ -48,7 +48,7 @@ def same_run(a, b):
 @pytest.mark.parametrize("name,overrides,checkpoint", [
     ("one_stage", ["algorithm=filtered_bc", "trainer.max_steps=60"], "checkpoints/last.ckpt"),
     ("in_the_bc_stage", ["+experiment=synthetic_fbc", "algorithm.pretrain.steps=50", "trainer.max_steps=30",
-                         "trainer.val_check_interval=10"], "bc/checkpoints/last.ckpt"),
+                         "trainer.val_check_interval=10"], "stage/checkpoints/last.ckpt"),
 ])
 def test_a_killed_training_run_resumes_to_the_same_result(tmp_path, name, overrides, checkpoint):
     train(tmp_path / "full", overrides)

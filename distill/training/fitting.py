@@ -110,11 +110,12 @@ def initial_student(init_from: str | None, student_cfg: DictConfig, records: lis
             return student, None
         stage_records = select_records(records, stage.min_correctness, stage.min_usefulness, settings.keep_truncated)
         # no logger for this stage: its step counter restarts, which W&B would reject; results.json has it
-        _, info = fit(stage.module, stage.steps, student, stage_records, settings, out_dir / "bc", False)
-        student.save(out_dir / "bc" / "student")
-        write_json(out_dir / "bc" / "stage.json", info)
+        folder = out_dir / "stage"
+        _, info = fit(stage.module, stage.steps, student, stage_records, settings, folder, False)
+        student.save(folder / "student")
+        write_json(folder / "stage.json", info)
         if stage_cache is not None:
-            keep_stage(out_dir / "bc", stage_cache)
+            keep_stage(folder, stage_cache)
     # the objective's stage starts from the same random state whether the first stage was trained or loaded
     pl.seed_everything(settings.seed, workers=True)
     return student, info

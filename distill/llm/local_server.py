@@ -1,6 +1,6 @@
-"""A small local server implementing the Messages API, for offline tests and the README's resume demo.
+"""A small local server implementing the Messages API: offline tests, benchmarks and demos of the LLM path.
 
-    python tests/messages_server.py --port 8765 --log /tmp/requests.jsonl [--delay 0.05]
+    python -m distill.llm.local_server --port 8765 --log /tmp/requests.jsonl [--delay 0.05] [--status 429]
 
 Replies are deterministic functions of the request: "Q1: ..." lines for the decomposition prompt, "A1:
 ... Final answer: N" for the answer prompt, "Q1: Yes/No" for the judge. ``usage`` mimics prompt caching:

@@ -1,0 +1,336 @@
+"""Benchmarks, side by side in one process: our decoding, training and teacher runs against the paper's
+loops, Hugging Face's `generate` and `Trainer`, and one request at a time.
+
+    python -m distill.bench [--quick] [--student RUN_OR_STUDENT] [--threads N] [--out DIR]
+
+Prints a table and writes ``bench.json`` (a list of rows ``{"benchmark", "ours", "baseline", "unit",
+"ratio", "setting"}``, ``ratio`` > 1 meaning ours is better) into ``DIR`` (default
+``$DISTILL_OUTPUT_DIR/bench/<time>``). Every comparison first checks that both sides produce the same
+output where they must (greedy decodes), then times them alternately. ``--quick`` runs each for a few
+seconds (a smoke test; its figures mean little). Timings are wall clock on this machine: run nothing else
+meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from distill.measurement.decoding import LMScorer, decode_tokens, left_pad
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def best_time(fn: Callable[[], Any], repeats: int) -> float:
+    """The fastest of ``repeats`` runs, in seconds (the least disturbed by other work on the machine)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def row(benchmark: str, ours: float, baseline: float, unit: str, setting: str, higher_is_better: bool = True) -> dict:
+    ratio = ours / baseline if higher_is_better else baseline / ours
+    return {"benchmark": benchmark, "ours": round(ours, 3), "baseline": round(baseline, 3), "unit": unit,
+            "ratio": round(ratio, 2), "setting": setting}
+
+
+# --- decoding --------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def paper_loop(models: list[torch.nn.Module], combine: Callable[[list[torch.Tensor]], torch.Tensor],
+               prompts: list[list[int]], eos_id: int, pad_id: int, max_new_tokens: int) -> list[list[int]]:
+    """The reference code's decoding: at every token, every model re-runs over the whole prefix (no cache)."""
+    ids, mask = left_pad(prompts, pad_id)
+    outputs: list[list[int]] = [[] for _ in prompts]
+    done = torch.zeros(len(prompts), dtype=torch.bool)
+    for _ in range(max_new_tokens):
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        outs = [m(input_ids=ids, attention_mask=mask, position_ids=positions, output_hidden_states=True)
+                for m in models]
+        tokens = combine(outs).argmax(-1)
+        tokens = torch.where(done, torch.full_like(tokens, pad_id), tokens)
+        for r in torch.nonzero(~done).flatten().tolist():
+            outputs[r].append(int(tokens[r]))
+        done |= tokens == eos_id
+        if bool(done.all()):
+            break
+        ids = torch.cat([ids, tokens[:, None]], dim=1)
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+    return outputs
+
+
+@torch.no_grad()
+def hf_generate(model: torch.nn.Module, prompts: list[list[int]], eos_id: int, pad_id: int,
+                max_new_tokens: int) -> list[list[int]]:
+    """Transformers' greedy ``generate`` on the same left-padded prompts, cut after EOS like ours."""
+    ids, mask = left_pad(prompts, pad_id)
+    out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+                         eos_token_id=eos_id, pad_token_id=pad_id)[:, ids.shape[1]:].tolist()
+    return [row[: row.index(eos_id) + 1] if eos_id in row else row for row in out]
+
+
+def decoding_rows(student, problems, batch_sizes: list[int], max_new_tokens: int, repeats: int) -> list[dict]:
+    from distill.algorithms.ilql import ILQLScorer, ValueHeads
+
+    model = student.model.eval()
+    prompts = [student.prompt_ids(p.text) for p in problems]
+    heads = ValueHeads(model.config.hidden_size, model.get_output_embeddings().weight.shape[0]).eval()
+    rows = []
+    for bs in batch_sizes:
+        batches = [prompts[i:i + bs] for i in range(0, len(prompts), bs)]
+
+        def ours():
+            return [o for b in batches for o in decode_tokens(LMScorer(model), b, student.eos_id, student.pad_id,
+                                                              max_new_tokens=max_new_tokens)]
+
+        def theirs():
+            return [o for b in batches for o in paper_loop([model], lambda outs: outs[0].logits[:, -1], b,
+                                                           student.eos_id, student.pad_id, max_new_tokens)]
+
+        def generate():
+            return [o for b in batches for o in hf_generate(model, b, student.eos_id, student.pad_id, max_new_tokens)]
+
+        reference = ours()
+        assert theirs() == reference, "the paper's loop and ours decode differently"
+        assert generate() == reference, "generate() and ours decode differently"
+        t_ours, t_paper, t_gen = (best_time(f, repeats) for f in (ours, theirs, generate))
+        n = len(prompts)
+        setting = f"batch {bs}, {n} problems"
+        rows.append(row("decode_vs_paper_loop", n / t_ours, n / t_paper, "problems/s", setting))
+        rows.append(row("decode_vs_generate", n / t_ours, n / t_gen, "problems/s", setting))
+
+        def guided():
+            return [o for b in batches for o in decode_tokens(ILQLScorer(model, model, heads, 1.0), b, student.eos_id,
+                                                              student.pad_id, max_new_tokens=max_new_tokens)]
+
+        def guided_paper():
+            def combine(outs):
+                logp = torch.log_softmax(outs[0].logits[:, -1].float(), -1)
+                return logp + heads.target_advantage(outs[1].hidden_states[-1][:, -1])
+            return [o for b in batches for o in paper_loop([model, model], combine, b, student.eos_id,
+                                                           student.pad_id, max_new_tokens)]
+
+        assert guided() == guided_paper(), "value-guided decoding differs from its no-cache reference"
+        t_guided, t_guided_paper = best_time(guided, repeats), best_time(guided_paper, repeats)
+        rows.append(row("ilql_decode_vs_paper_loop", n / t_guided, n / t_guided_paper, "problems/s", setting))
+    return rows
+
+
+# --- training --------------------------------------------------------------------------------------
+
+def lightning_tokens_per_s(student, items, batch_size: int, steps: int, pad_to: int | None) -> tuple[float, float]:
+    """(useful tokens/s, steps/s) of our BC training for ``steps`` steps; ``pad_to`` pads every batch to that
+    length (the paper's batching: the data set's longest episode) instead of the batch's longest."""
+    import pytorch_lightning as pl
+
+    from distill.training.episodes import EpisodeDataModule
+
+    useful = {"tokens": 0}
+
+    class Counted(EpisodeDataModule):
+        def train_dataloader(self):
+            loader = super().train_dataloader()
+            inner = loader.collate_fn
+
+            def count(batch_items):
+                batch = inner(batch_items)
+                useful["tokens"] += int(batch["attention_mask"].sum())
+                if pad_to is not None:
+                    extra = pad_to - batch["input_ids"].shape[1]
+                    batch = {k: torch.nn.functional.pad(v, (0, extra), value=student.pad_id if k == "input_ids" else 0)
+                             for k, v in batch.items()}
+                return batch
+
+            loader.collate_fn = count
+            return loader
+
+    module = bc_module(student, steps)
+    trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         limit_val_batches=0, enable_model_summary=False, num_sanity_val_steps=0)
+    data = Counted(items, items[:1], student.pad_id, batch_size=batch_size)
+    start = time.perf_counter()
+    trainer.fit(module, data)
+    seconds = time.perf_counter() - start
+    return useful["tokens"] / seconds, steps / seconds
+
+
+def bc_module(student, steps: int):
+    """The BC objective with the main job's hyper-parameters (conf/algorithm/bc.yaml)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["algorithm=bc"])
+    student.model.train()
+    return instantiate(cfg.algorithm.module, model=student.model, total_steps=steps)
+
+
+def hf_trainer_tokens_per_s(student, items, batch_size: int, steps: int, strategy: str) -> tuple[float, float]:
+    """(useful tokens/s, steps/s) of Transformers' ``Trainer`` on the same model, data, batch size, learning
+    rate and steps, with its padding collator (labels -100 off the sub-question tokens, as our loss)."""
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    rows = [{"input_ids": it["input_ids"], "attention_mask": [1] * len(it["input_ids"]),
+             "labels": [t if a else -100 for t, a in zip(it["input_ids"], it["action_mask"])]} for it in items]
+    pad = DataCollatorForSeq2Seq(student.tokenizer, padding=True, label_pad_token_id=-100)
+    useful = {"tokens": 0}
+
+    def collate(batch):
+        out = pad(batch)
+        useful["tokens"] += int(out["attention_mask"].sum())
+        return out
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(output_dir=tmp, max_steps=steps, per_device_train_batch_size=batch_size,
+                                 learning_rate=3e-4, weight_decay=0.01, warmup_steps=10, lr_scheduler_type="cosine",
+                                 adam_beta2=0.95, max_grad_norm=1.0, use_cpu=True, report_to=[], save_strategy="no",
+                                 logging_strategy="no", disable_tqdm=True, dataloader_num_workers=0,
+                                 train_sampling_strategy=strategy, seed=0)
+        student.model.train()
+        trainer = Trainer(model=student.model, args=args, train_dataset=rows, data_collator=collate)
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+    return useful["tokens"] / seconds, steps / seconds
+
+
+def matmul_peak_flops(n: int, repeats: int) -> float:
+    """This machine's fp32 matrix-multiply throughput, FLOP/s: the best of ``repeats`` n x n products."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    return 2 * n**3 / best_time(lambda: torch.mm(a, b), repeats)
+
+
+def training_rows(make_student, items, batch_size: int, steps: int, repeats: int, peak: float) -> list[dict]:
+    longest = max(len(it["input_ids"]) for it in items)
+    measured: dict[str, tuple[float, float]] = {}
+    for _ in range(repeats):  # alternate the contenders; keep each one's best run
+        for name, fn in [("ours", lambda s: lightning_tokens_per_s(s, items, batch_size, steps, None)),
+                         ("pad_to_longest", lambda s: lightning_tokens_per_s(s, items, batch_size, steps, longest)),
+                         ("hf_random", lambda s: hf_trainer_tokens_per_s(s, items, batch_size, steps, "random")),
+                         ("hf_grouped", lambda s: hf_trainer_tokens_per_s(s, items, batch_size, steps,
+                                                                          "group_by_length"))]:
+            result = fn(make_student())
+            measured[name] = max(measured.get(name, (0.0, 0.0)), result)
+    setting = f"batch {batch_size}, {steps} steps"
+    ours = measured["ours"][0]
+    params = sum(p.numel() for p in make_student().model.parameters())
+    return [
+        row("train_vs_pad_to_longest", ours, measured["pad_to_longest"][0], "useful tokens/s", setting),
+        row("train_vs_hf_trainer", ours, measured["hf_random"][0], "useful tokens/s", setting + ", HF random sampler"),
+        row("train_vs_hf_trainer", ours, measured["hf_grouped"][0], "useful tokens/s", setting + ", HF group_by_length"),
+        row("train_steps_per_s", measured["ours"][1], measured["hf_grouped"][1], "steps/s", setting + ", vs HF group_by_length"),
+        # forward + backward is about 6 FLOPs per parameter per token (attention's share left out)
+        {"benchmark": "train_mfu", "ours": round(6 * params * ours / peak, 3), "baseline": None, "unit": "share of peak",
+         "ratio": None, "setting": f"{params:,} parameters, peak {peak / 1e9:.1f} GFLOP/s fp32 matmul"},
+    ]
+
+
+# --- the LLM teacher -------------------------------------------------------------------------------
+
+def teacher_rows(n_problems: int, latency: float, concurrency: int) -> list[dict]:
+    """Problems per minute of a teacher run (decompose, answer, judge) against the local Messages API server
+    with ``latency`` seconds per request: the default concurrency against one request at a time."""
+    from distill.core.contracts import Problem
+    from distill.core.teacher_runs import annotate
+    from distill.llm.anthropic_client import AnthropicClient
+    from distill.llm.local_server import serve
+    from distill.llm.roles import LLMAnswerer, LLMJudge, LLMTeacher
+
+    problems = [Problem(f"b{i}", f"Ann has {i + 3} apples and buys {i + 5} more. How many apples does she have?",
+                        float(2 * i + 8)) for i in range(n_problems)]
+    server = serve(delay=latency)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def run(concurrency: int, batch: list[Problem]) -> float:
+        llm = AnthropicClient(model="claude-bench", prices={"input": 1.0, "output": 5.0}, cache_path=None,
+                              concurrency=concurrency, api_key="x", base_url=url)
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            annotate(batch, LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3),
+                     LLMAnswerer(llm, max_tokens=512), LLMJudge(llm, n_votes=3, max_tokens=200), n_samples=4,
+                     records_path=Path(tmp) / "r.jsonl", batch_size=len(batch))
+            return 60 * len(batch) / (time.perf_counter() - start)
+
+    try:
+        run(concurrency, problems[:1])  # warm-up: imports and the first connection are paid here, by neither
+        rates = {"ours": run(concurrency, problems), "sequential": run(1, problems)}
+    finally:
+        server.shutdown()
+    return [row("teacher_vs_sequential", rates["ours"], rates["sequential"], "problems/min",
+                f"{n_problems} problems x 4 samples, {latency * 1000:.0f} ms per request, {concurrency} in flight")]
+
+
+# --- the command -----------------------------------------------------------------------------------
+
+def setup(student_path: str | None, n_train: int, n_test: int):
+    """Problems and a student: a saved one, or a fresh small one with its tokenizer trained on the data."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from distill.core.parts import build_parts
+    from distill.core.teacher_runs import annotate_batch
+    from distill.students import Student, student_folder
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"dataset.sizes.train={n_train}", f"dataset.sizes.test={n_test}"])
+    parts = build_parts(cfg)
+    train_problems, test_problems = parts.dataset.load("train"), parts.dataset.load("test")
+    records, _ = annotate_batch(train_problems, parts.teacher, parts.answerer, parts.judge, 1)
+    corpus = [r.problem for r in records] + [q for r in records for q in r.subquestions]
+
+    def make_student():
+        torch.manual_seed(0)
+        return Student.load(student_folder(student_path)) if student_path else instantiate(cfg.student)(corpus=corpus)
+
+    return make_student, records, test_problems
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m distill.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds per benchmark (smoke test)")
+    parser.add_argument("--student", default=None, help="a saved student or run folder (default: a fresh small student)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--problems", type=int, default=500, help="test problems decoded per setting")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per contender (the best counts)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for bench.json")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = args.out or Path(os.environ.get("DISTILL_OUTPUT_DIR", "outputs")) / "bench" / datetime.now().strftime(
+        "%Y-%m-%d_%H-%M-%S")
+    quick = args.quick
+    make_student, records, test_problems = setup(args.student, 200 if quick else 2000, 32 if quick else args.problems)
+    student = make_student()
+    items = [{"input_ids": e.input_ids, "action_mask": e.action_mask}
+             for e in (student.episode(r.problem, r.subquestions) for r in records)]
+    repeats = 1 if quick else args.repeats
+    rows = []
+    rows += decoding_rows(student, test_problems, [1, 16] if quick else [1, 64], 24 if quick else 64, repeats)
+    peak = matmul_peak_flops(256 if quick else 2048, 3 if quick else 10)
+    rows += training_rows(make_student, items, 16, 10 if quick else 300, repeats, peak)
+    rows += teacher_rows(2 if quick else 16, 0.02 if quick else 0.15, 8)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(rows, indent=2) + "\n")
+    width = max(len(r["benchmark"]) for r in rows)
+    print(f"{'benchmark':{width}s}  {'ours':>10s}  {'baseline':>10s}  {'ratio':>6s}  unit; setting")
+    for r in rows:
+        base = "" if r["baseline"] is None else f"{r['baseline']:10.3f}"
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:6.2f}"
+        print(f"{r['benchmark']:{width}s}  {r['ours']:10.3f}  {base:>10s}  {ratio:>6s}  {r['unit']}; {r['setting']}")
+    print(f"bench.json in {out}")
+
+
+if __name__ == "__main__":
+    main()
