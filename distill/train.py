@@ -10,6 +10,7 @@ Writes into the run's output folder: ``teacher_records.jsonl`` (the teacher run,
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from pytorch_lightning.loggers import WandbLogger
 
 from distill.core.parts import build_parts
 from distill.core.secrets import redact
+from distill.core.teacher_runs import TeacherRunStopped
 from distill.measurement.results import log_test, print_summary, side_by_side, write_results
 from distill.synthetic.decisions import decision_token_margins
 from distill.training.fitting import FitSettings, fit, initial_student, stage_cache_dir
@@ -94,6 +96,11 @@ def main(cfg: DictConfig) -> float:
     except KeyboardInterrupt as stop:
         print(f"\nstopped: {stop or 'interrupted'}. Resume: the same command with hydra.run.dir={out_dir}")
         sys.exit(130)
+    except TeacherRunStopped as stop:  # one line, not a traceback (HYDRA_FULL_ERROR=1 shows it)
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {stop}")
+        sys.exit(1)
     print_summary(results, out_dir)
     return results["student"]["accuracy"]
 

@@ -73,3 +73,18 @@ def test_an_api_key_given_on_the_command_line_reaches_no_file(tmp_path, data_dir
     assert leaks == []
     assert "***redacted***" in (out / ".hydra" / "overrides.yaml").read_text()
     assert json.loads((out / "summary.json").read_text())["teacher"]["client"]["api_key"] == "***redacted***"
+
+
+def test_the_main_job_stops_with_one_line_when_its_teacher_run_cannot_go_on(tmp_path, data_dir):
+    server = serve(status=401)
+    env = {**os.environ, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+           "ANTHROPIC_API_KEY": "x", "DISTILL_DATA_DIR": str(data_dir), "HYDRA_FULL_ERROR": ""}
+    try:
+        done = subprocess.run([sys.executable, "-m", "distill.train", "teacher=anthropic", "dataset=gsm8k",
+                               "dataset.limit=3", "logger=none", f"hydra.run.dir={tmp_path / 'run'}",
+                               f"paths.output_dir={tmp_path}"], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=300)
+    finally:
+        server.shutdown()
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    assert "error: the teacher run stopped: authentication failed" in done.stdout

@@ -16,6 +16,10 @@ from distill.llm.client import FatalCallError, add_usage
 from distill.core.final_answer import is_correct
 
 
+class TeacherRunStopped(RuntimeError):
+    """A teacher run inside a training run stopped early (budget, circuit breaker, a call no retry can fix)."""
+
+
 @dataclass
 class TeacherRun:
     records: list[Record]

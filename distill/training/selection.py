@@ -8,7 +8,7 @@ from pathlib import Path
 
 from distill.core.parts import Parts
 from distill.core.records import Record, read_records
-from distill.core.teacher_runs import annotate
+from distill.core.teacher_runs import TeacherRunStopped, annotate
 
 
 def training_records(records_path: str | None, parts: Parts, samples_per_problem: int,
@@ -23,7 +23,7 @@ def training_records(records_path: str | None, parts: Parts, samples_per_problem
     problems = parts.dataset.load("train")
     run = annotate(problems, parts.teacher, parts.answerer, parts.judge, samples_per_problem, teacher_run_path)
     if run.stopped:
-        raise RuntimeError(f"the teacher run stopped: {run.stopped}. Finished problems are kept in "
+        raise TeacherRunStopped(f"the teacher run stopped: {run.stopped}. Finished problems are kept in "
                            f"{teacher_run_path}: re-run the same command with the same hydra.run.dir to resume")
     if run.failed:
         print(f"{len(run.failed)} problems failed in the teacher run (re-run into the same folder to retry)")
