@@ -17,15 +17,13 @@ log-probabilities are computed once, before training, and stored with the pairs.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
 from distill.algorithms.bc import DecodesAlone
 from distill.algorithms.optim import adamw_with_schedule
-from distill.core.records import Record
+from distill.core.records import Record, group_by_problem
 from distill.students import Student
 from distill.training.episodes import collate
 
@@ -40,11 +38,8 @@ def preference_pairs(records: list[Record], min_usefulness_gap: float | None) ->
     """(chosen, rejected) pairs among the samples of each problem: every right sample over every wrong one;
     with ``min_usefulness_gap``, also among samples equally right, the more useful over the less useful by
     at least that gap. Pairs of identical decompositions are left out."""
-    groups: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        groups[r.problem_id].append(r)
     pairs = []
-    for group in groups.values():
+    for group in group_by_problem(records).values():
         for a in group:
             for b in group:
                 if a.subquestions == b.subquestions:

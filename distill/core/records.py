@@ -177,6 +177,11 @@ def records_from_line(line: str, path: str | os.PathLike, number: int) -> list[R
         row = json.loads(line)
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+    return records_from_item(row, path, number)
+
+
+def records_from_item(row: Any, path: str | os.PathLike, number: int) -> list[Record]:
+    """The records of one parsed JSON value; an error names ``path:number`` and what is wrong."""
     try:
         if not isinstance(row, dict):
             raise ValueError(f"expected a JSON object, got {type(row).__name__}")
@@ -196,7 +201,7 @@ def read_records(path: str | os.PathLike) -> list[Record]:
         if first.lstrip().startswith("["):  # one line holding a JSON list
             rows = json.loads(first + fh.read())
             return [r for number, row in enumerate(rows, 1)
-                    for r in records_from_line(json.dumps(row), f"{path} (JSON list), item", number)]
+                    for r in records_from_item(row, f"{path} (JSON list), item", number)]
         return [record for number, line in enumerate([first, *fh], 1) if line.strip()
                 for record in records_from_line(line, path, number)]
 
@@ -219,6 +224,14 @@ def append_records(fh, records: list[Record]) -> None:
     fh.write("".join(json.dumps(record.to_dict()) + "\n" for record in records))
     fh.flush()
     os.fsync(fh.fileno())
+
+
+def group_by_problem(records: Iterable[Record]) -> dict[str, list[Record]]:
+    """Each problem's records (its samples), problems in the order first seen."""
+    groups: dict[str, list[Record]] = {}
+    for r in records:
+        groups.setdefault(r.problem_id, []).append(r)
+    return groups
 
 
 def write_paper_dataset(path: str | os.PathLike, records: Iterable[Record]) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from tqdm import tqdm
 
 from distill.core.contracts import Answerer, Decomposition, Judge, Problem, Teacher
-from distill.core.records import Record, append_records, records_from_line
+from distill.core.records import Record, append_records, group_by_problem, records_from_line
 from distill.llm.client import FatalCallError, add_usage
 from distill.core.final_answer import is_correct
 
@@ -75,7 +75,7 @@ def annotate(
             except KeyboardInterrupt:
                 run.stopped = "interrupted (Ctrl-C)"
                 break
-            for problem_records in _by_problem(records):
+            for problem_records in group_by_problem(records).values():
                 append_records(fh, problem_records)
             add_usage(spent, usage_totals(records)["all"])
             run.records.extend(records)
@@ -88,20 +88,13 @@ def annotate(
                 run.stopped = f"endpoint unreachable: every call of the last {len(batch)} problems failed to connect " \
                               f"({next(iter(failed.values()))})"
             elif max_consecutive_failures is not None and streak >= max_consecutive_failures:
-                run.stopped = (f"circuit breaker: {streak} problems failed in a row (last: "
-                               f"{failed[batch[-1].problem_id] if batch[-1].problem_id in failed else next(iter(failed.values()))})")
+                # a streak reaching the end of the batch: its last problem failed
+                run.stopped = f"circuit breaker: {streak} problems failed in a row (last: {failed[batch[-1].problem_id]})"
             if run.stopped:
                 break
     wanted = {p.problem_id for p in problems}
     run.records = [r for r in run.records if r.problem_id in wanted]
     return run
-
-
-def _by_problem(records: list[Record]) -> list[list[Record]]:
-    groups: dict[str, list[Record]] = {}
-    for r in records:
-        groups.setdefault(r.problem_id, []).append(r)
-    return list(groups.values())
 
 
 def resume_records(records_path: Path, n_samples: int) -> list[Record]:
@@ -264,9 +257,7 @@ def feedback_analysis(records: Iterable[Record]) -> dict[str, Any] | None:
 def summarize(records: Iterable[Record]) -> dict[str, Any]:
     """Headline statistics of a teacher run."""
     records = list(records)
-    by_problem: dict[str, list[Record]] = {}
-    for r in records:
-        by_problem.setdefault(r.problem_id, []).append(r)
+    by_problem = group_by_problem(records)
     scores = [u for r in records for u in (r.usefulness or [])]
     errors = Counter(e for r in records for e in r.meta.get("errors", []))
     n = max(len(records), 1)
