@@ -22,7 +22,6 @@ from distill.core.secrets import redact
 from distill.measurement.decoding import LMScorer
 from distill.measurement.results import print_summary, side_by_side, write_results
 from distill.students import Student, student_folder
-from distill.synthetic.decisions import decision_token_margins
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -41,10 +40,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     problems = parts.dataset.load(cfg.dataset.split)
     results, student_records, teacher_records = side_by_side(
         student, problems, parts.teacher, parts.answerer, parts.judge, parts.dataset.records(cfg.dataset.split),
-        scorers, cfg.eval.batch_size)
-    margins = decision_token_margins(student, problems, (trunk, heads) if value_model is not None else None)
-    if margins is not None:
-        results["student"]["decision_margins"] = margins
+        scorers, cfg.eval.batch_size, (trunk, heads) if value_model is not None else None)
     results.update(split=cfg.dataset.split, ckpt_path=str(folder), config=redact(OmegaConf.to_container(cfg, resolve=True)))
     write_results(out_dir, results, student_records, teacher_records)
     return results

@@ -28,7 +28,6 @@ from distill.core.parts import build_parts
 from distill.core.secrets import redact
 from distill.core.teacher_runs import TeacherRunStopped
 from distill.measurement.results import log_test, print_summary, side_by_side, write_results
-from distill.synthetic.decisions import decision_token_margins
 from distill.training.fitting import FitSettings, fit, initial_student, stage_cache_dir
 from distill.training.selection import select_records, training_records
 
@@ -51,19 +50,21 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     if not selected:
         raise ValueError(f"algorithm={cfg.algorithm.name} kept none of {len(records)} records: loosen its filter")
 
+    config = redact(OmegaConf.to_container(cfg, resolve=True))  # what the run writes and logs of its config
     logger = instantiate(cfg.logger, save_dir=str(out_dir)) if cfg.get("logger") else False
     if logger:
-        logger.log_hyperparams(redact(OmegaConf.to_container(cfg, resolve=True)))
+        logger.log_hyperparams(config)
     settings = FitSettings(
         batch_size=cfg.data.batch_size, val_fraction=cfg.data.val_fraction, seed=cfg.seed,
         val_problems=parts.dataset.load("validation")[: cfg.data.max_val_problems], answerer=parts.answerer,
         decode_batch_size=cfg.eval.batch_size, trainer=cfg.trainer, keep_truncated=cfg.data.keep_truncated,
     )
     stage = cfg.algorithm.get("pretrain")
+    # everything that determines the first stage (the split evaluated on does not)
+    dataset = {k: v for k, v in config["dataset"].items() if k != "split"}
     cache = stage_cache_dir(cfg.stage_cache, stage=stage, student=cfg.student, data=cfg.data, seed=cfg.seed,
-                            dataset={k: v for k, v in OmegaConf.to_container(cfg.dataset, resolve=True).items() if k != "split"}, teacher=cfg.teacher,
-                            answerer=cfg.answerer, judge=cfg.get("judge"), trainer=cfg.trainer,
-                            decode_batch_size=cfg.eval.batch_size) if stage is not None else None
+                            dataset=dataset, teacher=cfg.teacher, answerer=cfg.answerer, judge=cfg.get("judge"),
+                            trainer=cfg.trainer, decode_batch_size=cfg.eval.batch_size) if stage is not None else None
     student, pretrain = initial_student(cfg.algorithm.init_from, cfg.student, records, stage, settings, out_dir, cache)
     module, training = fit(cfg.algorithm.module, cfg.trainer.max_steps, student, selected, settings, out_dir, logger)
     student.save(out_dir / "student")
@@ -72,14 +73,11 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     problems = parts.dataset.load(cfg.dataset.split)
     results, student_records, teacher_records = side_by_side(
         student, problems, parts.teacher, parts.answerer, parts.judge, parts.dataset.records(cfg.dataset.split),
-        module.scorers(student, cfg.eval.betas), cfg.eval.batch_size)
-    margins = decision_token_margins(student, problems, module.value_model())
-    if margins is not None:
-        results["student"]["decision_margins"] = margins
+        module.scorers(student, cfg.eval.betas), cfg.eval.batch_size, module.value_model())
     results.update(split=cfg.dataset.split, train={**training, "teacher_records": len(records)})
     if pretrain:
         results["pretrain"] = pretrain
-    results["config"] = redact(OmegaConf.to_container(cfg, resolve=True))
+    results["config"] = config
     results["wall_seconds"] = round(time.perf_counter() - start, 1)
     write_results(out_dir, results, student_records, teacher_records)
     log_test(logger, results, student_records)

@@ -12,14 +12,18 @@ from distill.core.contracts import Answerer, Judge, Problem, ScorerFactories, Te
 from distill.core.records import Record, write_json, write_records
 from distill.measurement.rows import evaluate_student, evaluate_teacher
 from distill.students import Student
+from distill.synthetic.decisions import decision_token_margins
 
 
 def side_by_side(student: Student, problems: list[Problem], teacher: Teacher, answerer: Answerer,
                  judge: Judge | None, given: list[Record] | None, scorers: ScorerFactories,
-                 batch_size: int) -> tuple[dict[str, Any], list[Record], list[Record]]:
+                 batch_size: int, value_model: tuple[Any, Any] | None = None
+                 ) -> tuple[dict[str, Any], list[Record], list[Record]]:
     """The student's row (once per decoding in ``scorers``; the first is the main row, the others go
     under ``student_variants``), the teacher's row on the same problems (from ``given`` decompositions
-    when the data set has them), the gap, and the records of both."""
+    when the data set has them), the gap, and the records of both. On synthetic problems the main row
+    also holds the decision-token margins (with the critic's advantage gaps when there is a
+    ``value_model``: trunk and heads)."""
     variants: dict[str, dict[str, Any]] = {}
     student_records: list[Record] = []
     for label, factory in scorers.items():
@@ -29,6 +33,9 @@ def side_by_side(student: Student, problems: list[Problem], teacher: Teacher, an
         if len(variants) == 1:
             student_records = records
     main = next(iter(variants))
+    margins = decision_token_margins(student, problems, value_model)
+    if margins is not None:
+        variants[main]["decision_margins"] = margins
     teacher_metrics, teacher_records = evaluate_teacher(teacher, problems, answerer, judge, given)
     results = {
         "student": variants[main],
