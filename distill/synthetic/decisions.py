@@ -32,21 +32,37 @@ if TYPE_CHECKING:
 HABITS = ("merge_division", "cut_long", "ask_starts_with")
 
 
+def decision_points(world: WorldProblem, cut_long_min_steps: int = 4) -> dict[str, int]:
+    """Per habit whose feature the problem has, the quantity its decision turns on: the first non-final
+    division step (merge_division), the second-to-last step (cut_long), the needed "starts with" given
+    (ask_starts_with)."""
+    gold = world.gold_order()
+    out: dict[str, int] = {}
+    divisions = [i for i in gold if world.quantities[i].op == "div" and i != world.target]
+    if divisions:
+        out["merge_division"] = divisions[0]
+    if world.n_steps >= cut_long_min_steps:
+        out["cut_long"] = gold[-2]
+    givens = sorted(world.ancestors(world.target) & world.given_indices())
+    starts = [i for i in givens if world.quantities[i].phrasing == "starts with"]
+    if starts:
+        out["ask_starts_with"] = starts[0]
+    return out
+
+
 def gold_branch(world: WorldProblem, asked: list[int | None], cut_long_min_steps: int = 4) -> dict[str, bool]:
     """For each habit whose decision point this problem has, whether ``asked`` (the quantity each question
     names, None where it names none) takes the gold branch there."""
     gold = world.gold_order()
     out: dict[str, bool] = {}
-    divisions = [i for i in gold if world.quantities[i].op == "div" and i != world.target]
-    if divisions:
-        step = divisions[0]
-        after = gold[gold.index(step) + 1]
-        out["merge_division"] = step in asked and (after not in asked or asked.index(step) < asked.index(after))
-    if world.n_steps >= cut_long_min_steps:
-        out["cut_long"] = gold[-2] in asked
-    givens = world.ancestors(world.target) & world.given_indices()
-    if any(world.quantities[i].phrasing == "starts with" for i in givens):
-        out["ask_starts_with"] = bool(asked) and asked[0] in world.needed()
+    for habit, quantity in decision_points(world, cut_long_min_steps).items():
+        if habit == "merge_division":  # the division step asked for, before the step built on it
+            after = gold[gold.index(quantity) + 1]
+            out[habit] = quantity in asked and (after not in asked or asked.index(quantity) < asked.index(after))
+        elif habit == "cut_long":  # the chain goes on past the point where the habit stops
+            out[habit] = quantity in asked
+        else:  # ask_starts_with: the first question asks for a needed derived quantity, not the given
+            out[habit] = bool(asked) and asked[0] in world.needed()
     return out
 
 
@@ -78,17 +94,11 @@ def habit_branches(world: WorldProblem, cut_long_min_steps: int = 4) -> dict[str
     paraphrase of every question), which part ways at that decision."""
     gold = world.gold_order()
     ask = lambda order: [world.quantities[i].questions()[0] for i in order]  # noqa: E731
-    out = {}
-    divisions = [i for i in gold if world.quantities[i].op == "div" and i != world.target]
-    if divisions:
-        out["merge_division"] = (ask(gold), ask([i for i in gold if i != divisions[0]]))
-    if world.n_steps >= cut_long_min_steps:
-        out["cut_long"] = (ask(gold), ask(gold[:-2]))
-    givens = sorted(world.ancestors(world.target) & world.given_indices())
-    starts = [i for i in givens if world.quantities[i].phrasing == "starts with"]
-    if starts:
-        out["ask_starts_with"] = (ask(gold), ask([starts[0], *gold]))
-    return out
+    habit_orders = {"merge_division": lambda q: [i for i in gold if i != q],
+                    "cut_long": lambda q: gold[:-2],
+                    "ask_starts_with": lambda q: [q, *gold]}
+    return {habit: (ask(gold), ask(habit_orders[habit](quantity)))
+            for habit, quantity in decision_points(world, cut_long_min_steps).items()}
 
 
 @torch.no_grad()
