@@ -9,6 +9,8 @@ Reads every ``results.json`` below the given run or multirun folders and writes,
 - ``cost.md`` / ``.csv``: parameters, decode latency per problem, peak memory; the teacher's tokens and
   dollars per 1,000 problems where its usage was recorded;
 - ``accuracy_vs_params.png``: accuracy against student parameters, the LLM as a line per answerer;
+- ``cascade.md`` / ``.csv`` and ``accuracy_vs_cost.png``, for runs with a ``cascade.json`` (``distill.cascade``):
+  accuracy against dollars for each student alone, its cascade and the LLM, and operating points;
 - ``runs.csv``: one line per run (accuracy, the teacher's, other decodings such as ILQL's betas, folder);
 - ``report.md``: all of the above plus the runs that are missing or failed;
 and logs the tables and the plot to W&B (offline unless WANDB_MODE says otherwise) as a ``report`` run.
@@ -56,6 +58,7 @@ class Run:
     decisions: dict[str, float]
     garbled_rate: float | None
     accuracy_by_steps: dict[str, float]  # synthetic world: accuracy per chain length
+    cascade: dict[str, Any] | None = None  # the run's cascade.json (distill.cascade), if it has one
 
 
 @dataclass
@@ -100,6 +103,7 @@ def read_run(path: Path) -> Run:
         decisions={h: d["gold_rate"] for h, d in (student.get("decisions") or {}).items()},
         garbled_rate=student.get("garbled_rate"),
         accuracy_by_steps=student.get("accuracy_by_steps") or {},
+        cascade=json.loads((path.parent / "cascade.json").read_text()) if (path.parent / "cascade.json").exists() else None,
     )
 
 
@@ -194,6 +198,97 @@ def cost_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def cascade_curve(run: Run) -> list[dict[str, Any]]:
+    """The test curve of the score a run's cascade chose, by validation deferral share."""
+    score = run.cascade["target"]["score"]
+    return sorted((p for p in run.cascade["points"] if p["score"] == score and not p["chosen"]),
+                  key=lambda p: p["val_share"])
+
+
+def cascade_table(runs: list[Run], budget_share: float) -> tuple[list[str], list[list[str]]]:
+    """Per answerer and student: the student alone, the chosen cascade, the LLM, and two operating points
+    read off each seed's curve (mean [95% t-interval] over seeds; costs in dollars per 1,000 problems)."""
+    header = ["answerer", "student", "score (val AUC)", "student alone", "cascade (chosen on validation)",
+              "deferred", "LLM", "same accuracy as the LLM at", f"best accuracy at {budget_share:.0%} of the LLM's cost"]
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for r in runs:
+        if r.cascade:
+            groups[r.answerer, r.student].append(r)
+
+    def acc_cost(accuracies: list[float], costs: list[float]) -> str:
+        return f"{mean_interval(accuracies).text()} at ${1000 * statistics.fmean(costs):.3g}"
+
+    rows = []
+    for (answerer, student), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0].params)):
+        cs = [r.cascade for r in group]
+        scores = sorted({c["target"]["score"] for c in cs})
+        aucs = [a for c in cs if (a := c["confidence"][c["target"]["score"]]["val_roc_auc"]) is not None]
+        match, under_budget, unmatched = [], [], 0
+        for r in group:
+            llm = r.cascade["llm"]
+            reaching = [p["cost"] for p in cascade_curve(r) if p["accuracy"] >= llm["accuracy"]]
+            if reaching:
+                match.append(min(reaching) / llm["cost"])
+            else:
+                unmatched += 1
+            affordable = [p["accuracy"] for p in cascade_curve(r) if p["cost"] <= budget_share * llm["cost"]]
+            under_budget.append(max(affordable) if affordable else r.cascade["student"]["accuracy"])
+        matched = f"{mean_interval(match).text()} of its cost" if match else "never"
+        if match and unmatched:
+            matched += f" (never in {unmatched} of {len(group)} seeds)"
+        rows.append([
+            answerer, student,
+            f"{'/'.join(scores)} ({mean_interval(aucs).text() if aucs else 'n/a'})",
+            acc_cost([c["student"]["accuracy"] for c in cs], [c["student"]["cost"] for c in cs]),
+            acc_cost([c["chosen"]["accuracy"] for c in cs], [c["chosen"]["cost"] for c in cs]),
+            mean_interval([c["chosen"]["deferred"] for c in cs]).text(),
+            acc_cost([c["llm"]["accuracy"] for c in cs], [c["llm"]["cost"] for c in cs]),
+            matched, mean_interval(under_budget).text(),
+        ])
+    return header, rows
+
+
+def plot_cost(runs: list[Run], path: Path) -> None:
+    """Accuracy against dollars per 1,000 problems: each student alone, its cascade curve (the chosen score,
+    mean over seeds per validation deferral share, 95% intervals), and the LLM alone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colors = plt.get_cmap("tab10")
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for r in runs:
+        if r.cascade:
+            groups[r.answerer, r.student].append(r)
+    for i, ((answerer, student), group) in enumerate(sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0].params))):
+        curves = [cascade_curve(r) for r in group]
+        xs, ys, errs = [], [], [[], []]
+        for j in range(min(len(c) for c in curves)):
+            iv = mean_interval([c[j]["accuracy"] for c in curves])
+            xs.append(1000 * statistics.fmean(c[j]["cost"] for c in curves))
+            ys.append(iv.mean)
+            errs[0].append(iv.mean - iv.low if iv.low is not None else 0.0)
+            errs[1].append(iv.high - iv.mean if iv.high is not None else 0.0)
+        label = f"{student}, {answerer}"
+        ax.errorbar(xs, ys, yerr=errs, color=colors(i), marker=".", capsize=2, label=f"cascade: {label}")
+        student_iv = mean_interval([r.cascade["student"]["accuracy"] for r in group])
+        ax.plot(1000 * statistics.fmean(r.cascade["student"]["cost"] for r in group), student_iv.mean, "o",
+                color=colors(i), markersize=8, label=f"student alone: {label}")
+        llm = mean_interval([r.cascade["llm"]["accuracy"] for r in group])
+        ax.plot(1000 * statistics.fmean(r.cascade["llm"]["cost"] for r in group), llm.mean, "*", color="black",
+                markersize=12, label=f"LLM alone, {answerer}" if i == 0 or answerer != sorted(groups)[i - 1][0] else None)
+    ax.set_xscale("symlog", linthresh=1e-3)
+    ax.set_xlabel("dollars per 1,000 problems (symlog)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Student first, LLM when unsure")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def markdown(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -252,7 +347,7 @@ def plot(runs: list[Run], path: Path) -> None:
     plt.close(fig)
 
 
-def build_report(folders: list[Path], out: Path) -> dict[str, Any]:
+def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> dict[str, Any]:
     runs, failed = find_runs(folders)
     if not runs:
         raise SystemExit(f"no results.json below {', '.join(map(str, folders))}"
@@ -292,6 +387,17 @@ def build_report(folders: list[Path], out: Path) -> dict[str, Any]:
     sections.append("## Accuracy against student size\n\n![accuracy against parameters](accuracy_vs_params.png)\n\n"
                     "Each point: one algorithm and student size under one answerer, mean over seeds with its "
                     "95% interval; dashed/dotted lines: the LLM's own decompositions.\n")
+    if any(r.cascade for r in runs):
+        header, rows = cascade_table(runs, budget_share)
+        (out / "cascade.md").write_text(markdown(header, rows))
+        write_csv(out / "cascade.csv", header, rows)
+        tables["cascade"] = (header, rows)
+        plot_cost(runs, out / "accuracy_vs_cost.png")
+        sections.append("## Student first, LLM when unsure (distill.cascade)\n\n"
+                        "Dollars per 1,000 test problems (nominal prices where no usage was recorded: see each "
+                        "run's cascade.json). The cascade's threshold and score were chosen on the validation "
+                        "split; the two operating points on the right are read off each seed's test curve.\n\n"
+                        f"{markdown(header, rows)}\n![accuracy against cost](accuracy_vs_cost.png)\n")
     sections.append("## Missing or failed runs\n\n" + ("\n".join(f"- {m}" for m in all_missing) or "none") + "\n")
     (out / "report.md").write_text("\n".join(sections))
     return {"runs": len(runs), "missing": all_missing, "tables": tables, "out": out}
@@ -304,7 +410,9 @@ def log_to_wandb(report: dict[str, Any], name: str, project: str = "distill") ->
                      dir=str(report["out"]), mode=os.environ.get("WANDB_MODE", "offline"))
     for key, (header, rows) in report["tables"].items():
         run.log({key: wandb.Table(columns=header, data=rows)})
-    run.log({"accuracy_vs_params": wandb.Image(str(report["out"] / "accuracy_vs_params.png"))})
+    for plot_name in ("accuracy_vs_params", "accuracy_vs_cost"):
+        if (report["out"] / f"{plot_name}.png").exists():
+            run.log({plot_name: wandb.Image(str(report["out"] / f"{plot_name}.png"))})
     run.summary["n_runs"] = report["runs"]
     run.summary["n_missing"] = len(report["missing"])
     run.finish()
@@ -316,10 +424,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="report folder (default outputs/reports/NAME)")
     parser.add_argument("--name", default=None, help="report name and W&B group (default: first folder's name)")
     parser.add_argument("--no-wandb", action="store_true", help="do not log the report to W&B")
+    parser.add_argument("--budget-share", type=float, default=0.5,
+                        help="cascade table: best accuracy within this share of the LLM's cost (default 0.5)")
     args = parser.parse_args(argv)
     name = args.name or args.folders[0].resolve().name
     out = args.out or Path("outputs") / "reports" / name
-    report = build_report(args.folders, out)
+    report = build_report(args.folders, out, args.budget_share)
     if not args.no_wandb:
         log_to_wandb(report, name)
     print((out / "report.md").read_text())

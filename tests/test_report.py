@@ -100,3 +100,38 @@ def test_a_multirun_sweep_of_two_tiny_runs_gives_a_report(tmp_path):
     assert header == "algorithm,scratch-tiny,average" and rows[0].startswith("bc,") and "[" in rows[0]
     assert "2 runs, 0 missing or failed" in report.stdout
     assert list((tmp_path / "rep" / "wandb").glob("offline-run-*"))
+
+
+def fake_cascade(folder, seed, curve, llm=(0.7, 0.002), student=(0.6, 0.0001)):
+    """A cascade.json whose chosen score's test curve is ``curve``: (accuracy, cost) per validation share."""
+    shares = [i / (len(curve) - 1) for i in range(len(curve))]
+    points = [{"score": "agreement", "val_share": s, "threshold": 0.5, "deferred": s, "accuracy": a, "cost": c,
+               "chosen": False} for s, (a, c) in zip(shares, curve)]
+    points.append({"score": "sequence_prob", "val_share": 0.0, "threshold": 0.1, "deferred": 0.0, "accuracy": 0.0,
+                   "cost": 0.0, "chosen": False})  # another score's curve: ignored by the table
+    chosen = {**points[1], "chosen": True, "val_share": None}
+    (folder / "cascade.json").write_text(json.dumps({
+        "confidence": {"agreement": {"roc_auc": 0.8, "val_roc_auc": 0.8 + 0.02 * seed}},
+        "target": {"kind": "accuracy", "value": 0.7, "score": "agreement"},
+        "points": points + [chosen], "chosen": chosen,
+        "student": {"accuracy": student[0], "cost": student[1]}, "llm": {"accuracy": llm[0], "cost": llm[1]}}))
+
+
+def test_report_cascade_table_and_cost_plot(tmp_path):
+    runs = tmp_path / "sweep"
+    curves = [[(0.60, 0.0001), (0.72, 0.0011), (0.70, 0.0021)],   # reaches the LLM's 0.7 at 0.0011 = 55% of its cost
+              [(0.62, 0.0001), (0.69, 0.0011), (0.71, 0.0021)]]   # only when everything goes to the LLM: 105%
+    for seed, curve in enumerate(curves):
+        fake_run(runs / f"s{seed}", "dpo", "small", 100, seed, curve[0][0])
+        fake_cascade(runs / f"s{seed}", seed, curve)
+    fake_run(runs / "no_cascade", "bc", "small", 100, 0, 0.5)  # runs without cascade.json are left out
+    report = build_report([runs], tmp_path / "report", budget_share=0.5)
+    header, rows = report["tables"]["cascade"]
+    (row,) = rows
+    cell = dict(zip(header, row))
+    assert cell["score (val AUC)"].startswith("agreement (0.810")
+    assert cell["same accuracy as the LLM at"].startswith("0.800 [")  # mean of 0.55 and 1.05
+    assert cell["best accuracy at 50% of the LLM's cost"].startswith("0.610 [")  # only the first points are affordable
+    assert cell["LLM"] == "0.700 [0.700, 0.700] at $2"
+    assert (tmp_path / "report" / "accuracy_vs_cost.png").stat().st_size > 0
+    assert "Student first, LLM when unsure" in (tmp_path / "report" / "report.md").read_text()

@@ -81,6 +81,34 @@ class DecodeMemory:
 
 
 @torch.no_grad()
+def decode_actions(
+    student: Student,
+    problems: list[Problem],
+    batch_size: int = 64,
+    max_new_tokens: int = 96,
+    scorer_factory: Callable[[], Scorer] | None = None,
+    desc: str = "student decomposes",
+    sample: bool = False,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> list[list[int]]:
+    """The action tokens the student generates for each problem (batched, KV-cached; prompts of similar
+    length together); greedy unless ``sample``."""
+    student.model.eval()
+    scorer_factory = scorer_factory or (lambda: LMScorer(student.model))
+    order = sorted(range(len(problems)), key=lambda i: len(problems[i].text))
+    results: list[list[int]] = [[] for _ in problems]
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
+        rows = order[start:start + batch_size]
+        prompts = [student.prompt_ids(problems[i].text) for i in rows]
+        budget = min(max_new_tokens, student.max_length - max(len(p) for p in prompts))
+        outputs = decode_tokens(scorer_factory(), prompts, student.eos_id, student.pad_id, max_new_tokens=budget,
+                                sample=sample, temperature=temperature, generator=generator)
+        for i, out in zip(rows, outputs):
+            results[i] = out
+    return results
+
+
 def decompose(
     student: Student,
     problems: list[Problem],
@@ -89,19 +117,9 @@ def decompose(
     scorer_factory: Callable[[], Scorer] | None = None,
     desc: str = "student decomposes",
 ) -> list[list[str]]:
-    """Greedy decompositions of each problem (batched, KV-cached; prompts of similar length together)."""
-    student.model.eval()
-    scorer_factory = scorer_factory or (lambda: LMScorer(student.model))
-    order = sorted(range(len(problems)), key=lambda i: len(problems[i].text))
-    results: list[list[str]] = [[] for _ in problems]
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
-        rows = order[start:start + batch_size]
-        prompts = [student.prompt_ids(problems[i].text) for i in rows]
-        budget = min(max_new_tokens, student.max_length - max(len(p) for p in prompts))
-        outputs = decode_tokens(scorer_factory(), prompts, student.eos_id, student.pad_id, max_new_tokens=budget)
-        for i, out in zip(rows, outputs):
-            results[i] = student.parse(out)
-    return results
+    """Greedy decompositions of each problem: the sub-questions of :func:`decode_actions`."""
+    return [student.parse(out) for out in
+            decode_actions(student, problems, batch_size, max_new_tokens, scorer_factory, desc)]
 
 
 def score_decompositions(
