@@ -180,11 +180,11 @@ def print_cascade(result: dict[str, Any], out_dir: Path) -> None:
         print(f"{name:16s} {auc(c['roc_auc'])} {auc(c['val_roc_auc'])}")
     s, llm, ch = result["student"], result["llm"], result["chosen"]
     print(f"\n{'':10s} {'accuracy':>9s} {'deferred':>9s} {'$ / 1k problems':>16s}")
-    print(f"{'student':10s} {s['accuracy']:9.3f} {0.0:9.3f} {1000 * s['cost']:16.3f}")
-    print(f"{'cascade':10s} {ch['accuracy']:9.3f} {ch['deferred']:9.3f} {1000 * ch['cost']:16.3f}  "
+    print(f"{'student':10s} {s['accuracy']:9.3f} {0.0:9.3f} {1000 * s['cost']:16.4g}")
+    print(f"{'cascade':10s} {ch['accuracy']:9.3f} {ch['deferred']:9.3f} {1000 * ch['cost']:16.4g}  "
           f"(defer {result['target']['score']} < {ch['threshold']}; target {result['target']['kind']} "
           f"{result['target']['value']:.3f} on {result['val_split']})")
-    print(f"{'LLM':10s} {llm['accuracy']:9.3f} {1.0:9.3f} {1000 * llm['cost']:16.3f}  ({llm['cost_source']} prices)")
+    print(f"{'LLM':10s} {llm['accuracy']:9.3f} {1.0:9.3f} {1000 * llm['cost']:16.4g}  ({llm['cost_source']} prices)")
     print(f"cascade in {out_dir / 'cascade.json'}")
 
 

@@ -27,6 +27,7 @@ from pytorch_lightning.loggers import WandbLogger
 from distill.core.parts import build_parts
 from distill.core.secrets import redact
 from distill.core.teacher_runs import TeacherRunStopped
+from distill.review.apply import human_review
 from distill.measurement.results import log_test, print_summary, side_by_side, write_results
 from distill.training.fitting import FitSettings, fit, initial_student, stage_cache_dir
 from distill.training.selection import select_records, training_records
@@ -45,6 +46,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
     records = training_records(cfg.data.records_path, parts, cfg.data.samples_per_problem,
                                out_dir / "teacher_records.jsonl")
+    records, review = human_review(records, parts, cfg.data.review_path, cfg.data.records_path, cfg.reward)
     selected = select_records(records, cfg.algorithm.min_correctness, cfg.algorithm.min_usefulness,
                               cfg.data.keep_truncated)
     if not selected:
@@ -64,7 +66,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     dataset = {k: v for k, v in config["dataset"].items() if k != "split"}
     cache = stage_cache_dir(cfg.stage_cache, stage=stage, student=cfg.student, data=cfg.data, seed=cfg.seed,
                             dataset=dataset, teacher=cfg.teacher, answerer=cfg.answerer, judge=cfg.get("judge"),
-                            trainer=cfg.trainer, decode_batch_size=cfg.eval.batch_size) if stage is not None else None
+                            trainer=cfg.trainer, decode_batch_size=cfg.eval.batch_size,
+                            review=review and review["digest"]) if stage is not None else None
     student, pretrain = initial_student(cfg.algorithm.init_from, cfg.student, records, stage, settings, out_dir, cache)
     module, training = fit(cfg.algorithm.module, cfg.trainer.max_steps, student, selected, settings, out_dir, logger)
     student.save(out_dir / "student")
@@ -77,6 +80,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     results.update(split=cfg.dataset.split, train={**training, "teacher_records": len(records)})
     if pretrain:
         results["pretrain"] = pretrain
+    if review:
+        results["review"] = review
     results["config"] = config
     results["wall_seconds"] = round(time.perf_counter() - start, 1)
     write_results(out_dir, results, student_records, teacher_records)

@@ -88,3 +88,16 @@ def test_feedback_analysis_counts_flags_against_wrong_answers():
     assert result["precision"] == 0.5 and result["recall"] == 0.5
     # scores 1 - min: wrong {1.0, 0.0}, right {0.7, 0.0}: wins 1 + 1 + 0 + 0.5 = 2.5 of 4
     assert result["roc_auc"] == pytest.approx(0.625)
+
+
+def test_feedback_analysis_counts_a_missing_step_as_doubt():
+    """A judge that votes on missing steps: its doubt is the larger of 1 - min usefulness and the share
+    of "missing" votes, and records without sub-questions count when that vote exists."""
+    def record(usefulness, correct, missing):
+        return Record("p", "x", ["q"] * len(usefulness), 1.0, correct, usefulness, meta={"missing_step": missing})
+    records = [record([1.0], 0.0, 1.0), record([], 0.0, 2 / 3), record([0.0], 1.0, 0.0), record([1.0], 1.0, 1 / 3)]
+    result = feedback_analysis(records)
+    assert result["n_records"] == 4 and result["flagged_rate"] == 0.75
+    assert result["precision"] == pytest.approx(2 / 3) and result["recall"] == 1.0
+    # doubts: wrong {1.0, 0.667}, right {1.0, 0.333}: wins 0.5 + 1 + 0 + 1 = 2.5 of 4
+    assert result["roc_auc"] == pytest.approx(0.625)

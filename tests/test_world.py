@@ -3,7 +3,7 @@ import pytest
 
 from distill.synthetic.answerer import solve
 from distill.synthetic.dataset import SyntheticDataset
-from distill.synthetic.judge import SyntheticJudge, useful_flags
+from distill.synthetic.judge import misses_a_step, SyntheticJudge, useful_flags
 from distill.synthetic.world import Quantity, SyntheticProblem, WorldConfig, WorldProblem, generate_split
 from distill.core.final_answer import extract_final_answer
 
@@ -77,10 +77,27 @@ def test_judge_votes_noise():
     w = chain_problem()
     p = SyntheticProblem("x", w.text, 9.0, w)
     qs = ["How many apples does Anna have?", "How many apples does Tom have?"]
-    assert SyntheticJudge(n_votes=5, noise=0.0).judge([p], [qs])[0].usefulness == [1.0, 0.0]
+    assert SyntheticJudge(n_votes=5, noise=0.0, seed=0, check_missing=False).judge([p], [qs])[0].usefulness == [1.0, 0.0]
     # with noise 0.5 and many votes, scores drift to the middle
-    scores = SyntheticJudge(n_votes=400, noise=0.5).judge([p], [qs])[0].usefulness
+    scores = SyntheticJudge(n_votes=400, noise=0.5, seed=0, check_missing=False).judge([p], [qs])[0].usefulness
     assert all(0.4 < s < 0.6 for s in scores)
+
+
+def test_judge_notices_a_missing_step_without_touching_usefulness():
+    w = chain_problem()
+    p = SyntheticProblem("x", w.text, 9.0, w)
+    whole = ["How many apples does Anna have?", "How many apples does Ben have?", "How many apples does Cara have?"]
+    skip = ["How many apples does Anna have?", "How many apples does Cara have?"]  # Ben, a needed step, never asked
+    exact = SyntheticJudge(n_votes=5, noise=0.0, seed=0, check_missing=True)
+    assert [j.meta["missing_step"] for j in exact.judge([p, p], [whole, skip])] == [0.0, 1.0]
+    assert misses_a_step(w, whole[1:])  # Anna missing
+    assert not misses_a_step(w, whole[:2])  # the target itself may be left to the answerer
+    noisy = SyntheticJudge(n_votes=3, noise=0.3, seed=0, check_missing=True).judge([p], [skip])[0]
+    plain = SyntheticJudge(n_votes=3, noise=0.3, seed=0, check_missing=False).judge([p], [skip])[0]
+    assert noisy.usefulness == plain.usefulness and plain.meta == {}
+    shares = [j.meta["missing_step"] for j in SyntheticJudge(n_votes=1000, noise=0.3, seed=0, check_missing=True)
+              .judge([p], [skip])]
+    assert shares[0] == pytest.approx(0.7, abs=0.05)
 
 
 def test_generation_is_deterministic_by_seed():

@@ -232,17 +232,26 @@ def roc_auc(scores: list[float], labels: list[bool]) -> float | None:
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
+def judge_doubt(record: Record) -> float | None:
+    """How strongly the judge doubts a decomposition: 1 - the usefulness of its least useful sub-question,
+    or the share of votes that a needed step is missing (judges that check it), whichever is larger."""
+    parts = [1 - min(record.usefulness)] if record.usefulness else []
+    if "missing_step" in record.meta:
+        parts.append(record.meta["missing_step"])
+    return max(parts) if parts else None
+
+
 def feedback_analysis(records: Iterable[Record]) -> dict[str, Any] | None:
     """How well the judge's negative votes predict a wrong final answer (the paper's feedback check).
 
-    Prediction: some sub-question got a majority of "No" votes (usefulness < 0.5). ROC AUC ranks
-    records by 1 - their lowest usefulness.
+    Prediction: the judge's doubt is above one half (some sub-question got a majority of "No" votes, or
+    a majority says a needed step is missing). ROC AUC ranks records by their doubt.
     """
-    scored = [r for r in records if r.usefulness and r.answer_correctness is not None]
+    scored = [(r, d) for r in records if (d := judge_doubt(r)) is not None and r.answer_correctness is not None]
     if not scored:
         return None
-    wrong = [not r.answer_correctness for r in scored]
-    flagged = [min(r.usefulness) < 0.5 for r in scored]
+    wrong = [not r.answer_correctness for r, _ in scored]
+    flagged = [d > 0.5 for _, d in scored]
     hits = sum(f and w for f, w in zip(flagged, wrong))
     return {
         "n_records": len(scored),
@@ -250,7 +259,7 @@ def feedback_analysis(records: Iterable[Record]) -> dict[str, Any] | None:
         "flagged_rate": sum(flagged) / len(scored),
         "precision": hits / sum(flagged) if any(flagged) else None,
         "recall": hits / sum(wrong) if any(wrong) else None,
-        "roc_auc": roc_auc([1 - min(r.usefulness) for r in scored], wrong),
+        "roc_auc": roc_auc([d for _, d in scored], wrong),
     }
 
 

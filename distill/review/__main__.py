@@ -1,0 +1,131 @@
+"""Human review of a teacher run's records.
+
+    python -m distill.review RUN_OR_RECORDS [--host 127.0.0.1] [--port 8765] [--reviewer NAME] [--token T]
+    python -m distill.review export RUN_OR_RECORDS [--out labels.jsonl]
+    python -m distill.review stats RUN_OR_RECORDS
+    python -m distill.review simulate RUN_OR_RECORDS --n 200 [--order queue|random] [--noise 0.1] [dataset overrides]
+
+RUN_OR_RECORDS is a run folder (its ``teacher_records.jsonl``) or a records file; labels live in
+``review.sqlite`` beside the records. ``simulate`` labels with the synthetic world's exact oracle, through
+the same store (pass the run's ``dataset.*`` overrides so that its problems can be rebuilt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import random
+import secrets
+import sys
+from pathlib import Path
+
+from distill.core.records import read_records, write_json
+from distill.review.queue import QueueItem, build_queue
+from distill.review.store import STORE_FILE, LabelStore
+
+COMMANDS = ("export", "stats", "simulate")
+
+
+def open_run(path: str) -> tuple[Path, list, LabelStore]:
+    from distill.review.app import records_file
+
+    records_path = records_file(path)
+    return records_path, read_records(records_path), LabelStore(records_path.parent / STORE_FILE)
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from distill.review.app import ReviewApp, build_app, is_loopback
+
+    records_path, records, store = open_run(args.run)
+    token = args.token
+    if not is_loopback(args.host) and not token:
+        token = secrets.token_urlsafe(16)  # never open to a network without one
+    state = ReviewApp(records, build_queue(records, args.random_share, seed=args.seed), store, args.reviewer, token)
+    url = f"http://{args.host}:{args.port}/" + (f"?token={token}" if token else "")
+    print(f"reviewing {len(records)} records of {records_path} as {args.reviewer}; labels in {store.path}\nopen {url}")
+    uvicorn.run(build_app(state), host=args.host, port=args.port, log_level="warning")
+
+
+def export(args: argparse.Namespace) -> None:
+    records_path, _, store = open_run(args.run)
+    out = Path(args.out or records_path.parent / "review_labels.jsonl")
+    with out.open("w") as fh:
+        for (key, reviewer), label in sorted(store.labels().items()):
+            problem_id, sample = key.rsplit("/", 1)
+            fh.write(json.dumps({"record_key": key, "problem_id": problem_id, "sample_index": int(sample),
+                                 "reviewer": reviewer, **label,
+                                 "useful": [label["useful"].get(i) for i in range(max(label["useful"], default=-1) + 1)]})
+                     + "\n")
+    print(f"labels of {len({k for k, _ in store.labels()})} records written to {out}")
+
+
+def stats(args: argparse.Namespace) -> None:
+    from distill.review.agreement import review_stats
+
+    records_path, records, store = open_run(args.run)
+    result = review_stats(records, store)
+    write_json(records_path.parent / "review_stats.json", result)
+    r = result["random_stratum"]
+    fmt = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
+    print(f"reviewers {', '.join(result['reviewers']) or 'none'}: {result['records_reviewed']} records reviewed, "
+          f"{result['records_rejected']} rejected, {result['records_edited']} edited")
+    print(f"AI judge against people on {result['subquestions_labelled']} sub-questions: kappa {fmt(result['kappa'])}; "
+          f"judge's 'not useful': precision {fmt(result['judge_not_useful_precision'])}, "
+          f"recall {fmt(result['judge_not_useful_recall'])}")
+    for name, count in result["confusion"].items():
+        print(f"  {name:28s} {count}")
+    ci = r["wrong_or_useless_ci95"]
+    print(f"random stratum ({r['n']} records): wrong or useless {fmt(r['wrong_or_useless_share'])}"
+          + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""))
+    print(f"written to {records_path.parent / 'review_stats.json'}")
+
+
+def simulate(args: argparse.Namespace) -> None:
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from distill.review.oracle import simulate_review
+
+    records_path, records, store = open_run(args.run)
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=args.overrides)
+    problems = {p.problem_id: p for p in instantiate(cfg.dataset).load("train")}
+    if args.order == "queue":
+        items = build_queue(records, args.random_share, seed=args.seed)[: args.n]
+    else:
+        items = [QueueItem(i, "random") for i in random.Random(args.seed).sample(range(len(records)), args.n)]
+    n = simulate_review(store, records, items, problems, args.reviewer, args.noise, args.seed)
+    print(f"{args.reviewer} labelled {n} records ({args.order} order, noise {args.noise}) into {store.path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv.pop(0) if argv and argv[0] in COMMANDS else "serve"
+    parser = argparse.ArgumentParser(prog=f"python -m distill.review{'' if command == 'serve' else ' ' + command}",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", help="a run folder (teacher_records.jsonl) or a records file")
+    parser.add_argument("--random-share", type=float, default=0.2, help="share of the queue drawn uniformly (default 0.2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the queue's random stratum")
+    if command == "serve":
+        parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; others need a token)")
+        parser.add_argument("--port", type=int, default=8765)
+        parser.add_argument("--reviewer", default=getpass.getuser(), help="your name on the labels")
+        parser.add_argument("--token", default=None, help="access token (generated when binding beyond loopback)")
+    elif command == "export":
+        parser.add_argument("--out", default=None, help="JSONL file (default review_labels.jsonl beside the records)")
+    elif command == "simulate":
+        parser.add_argument("--n", type=int, required=True, help="records to label")
+        parser.add_argument("--order", choices=("queue", "random"), default="queue")
+        parser.add_argument("--noise", type=float, default=0.0, help="probability that a label flips")
+        parser.add_argument("--reviewer", default="oracle")
+        parser.add_argument("overrides", nargs="*", help="config overrides that rebuild the run's data set (dataset.*)")
+    args = parser.parse_args(argv)
+    {"serve": serve, "export": export, "stats": stats, "simulate": simulate}[command](args)
+
+
+if __name__ == "__main__":
+    main()

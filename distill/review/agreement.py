@@ -1,0 +1,96 @@
+"""How far the AI judge agrees with people, and how much of the teacher's data is wrong or useless.
+
+On every sub-question a person labelled: the judge says "useful" when most of its votes did; the person
+when most reviewers did. From those pairs: Cohen's kappa, the confusion matrix, and the precision and
+recall of the judge's "not useful". From the queue's uniform random stratum only (unbiased): the share
+of records that are wrong (a wrong final answer) or useless (a person marked a sub-question not useful),
+with a 95% Wilson interval.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+from typing import Any
+
+from distill.core.records import Record
+from distill.review.store import LabelStore, record_key
+
+
+def cohens_kappa(a: list[bool], b: list[bool]) -> float | None:
+    """Agreement of two raters beyond chance; None when chance agreement is total (one label only)."""
+    n = len(a)
+    if n == 0:
+        return None
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    pa, pb = sum(a) / n, sum(b) / n
+    expected = pa * pb + (1 - pa) * (1 - pb)
+    return None if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float] | None:
+    if n == 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def review_stats(records: list[Record], store: LabelStore) -> dict[str, Any]:
+    by_key = {record_key(r): r for r in records}
+    reviews = store.reviews()
+    judge, human = [], []
+    for key, review in reviews.items():
+        record = by_key.get(key)
+        if record is None or not record.usefulness:
+            continue
+        for position, share in review.useful.items():
+            if position < len(record.usefulness):
+                judge.append(record.usefulness[position] >= 0.5)
+                human.append(share >= 0.5)
+    pairs = list(zip(judge, human))
+    confusion = {"judge useful, human useful": sum(j and h for j, h in pairs),
+                 "judge useful, human not": sum(j and not h for j, h in pairs),
+                 "judge not, human useful": sum(not j and h for j, h in pairs),
+                 "judge not, human not": sum(not j and not h for j, h in pairs)}
+    flagged = confusion["judge not, human useful"] + confusion["judge not, human not"]
+    useless = confusion["judge useful, human not"] + confusion["judge not, human not"]
+
+    # the random stratum: records shown from it, whatever reviewer labelled them
+    random_keys = {(a["record_key"]) for a in store.actions() if a["stratum"] == "random"}
+    sampled = [(by_key[k], reviews[k]) for k in sorted(random_keys) if k in by_key and k in reviews]
+    bad = [not r.answer_correctness or any(share < 0.5 for share in review.useful.values()) for r, review in sampled]
+    rejected = [review.decision == "reject" for _, review in sampled]
+
+    labels = store.labels()
+    reviewers = sorted({reviewer for _, reviewer in labels})
+    between = {}
+    for x, y in combinations(reviewers, 2):  # agreement between people, on sub-questions both labelled
+        a, b = [], []
+        for (key, reviewer), label in labels.items():
+            other = labels.get((key, y)) if reviewer == x else None
+            if other:
+                for position in set(label["useful"]) & set(other["useful"]):
+                    a.append(bool(label["useful"][position]))
+                    b.append(bool(other["useful"][position]))
+        between[f"{x} vs {y}"] = {"n": len(a), "kappa": cohens_kappa(a, b)}
+    return {
+        "reviewers": reviewers,
+        "records_reviewed": len(reviews),
+        "records_rejected": sum(r.decision == "reject" for r in reviews.values()),
+        "records_edited": sum(r.edit is not None for r in reviews.values()),
+        "subquestions_labelled": len(pairs),
+        "kappa": cohens_kappa(judge, human),
+        "confusion": confusion,
+        "judge_not_useful_precision": confusion["judge not, human not"] / flagged if flagged else None,
+        "judge_not_useful_recall": confusion["judge not, human not"] / useless if useless else None,
+        "random_stratum": {
+            "n": len(sampled),
+            "wrong_or_useless_share": sum(bad) / len(sampled) if sampled else None,
+            "wrong_or_useless_ci95": wilson_interval(sum(bad), len(sampled)),
+            "rejected_share": sum(rejected) / len(sampled) if sampled else None,
+            "rejected_ci95": wilson_interval(sum(rejected), len(sampled)),
+        },
+        "between_reviewers": between,
+    }

@@ -1,0 +1,140 @@
+"""Human labels of a teacher run, in SQLite beside its records (``review.sqlite``).
+
+Every action is one row, committed at once (a killed server loses nothing): a sub-question marked useful
+or not, a decomposition accepted or rejected, a decomposition edited. Undo marks a reviewer's latest
+action undone; nothing is deleted, so the log shows who did what and when. A reviewer's current label is
+their latest action of each kind; several reviewers are merged by :meth:`LabelStore.reviews`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distill.core.records import Record
+
+KINDS = ("useful", "decision", "edit")
+DECISIONS = ("accept", "reject")
+STORE_FILE = "review.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_key TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    kind TEXT NOT NULL,          -- useful | decision | edit
+    position INTEGER,            -- the sub-question, for kind = useful
+    value TEXT NOT NULL,         -- JSON: 0 or 1 (useful), "accept" or "reject" (decision), [sub-questions] (edit)
+    stratum TEXT,                -- the review queue's stratum the record was shown from
+    created REAL NOT NULL,       -- seconds since the epoch
+    undone INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS actions_record ON actions (record_key);
+"""
+
+
+def record_key(record: Record) -> str:
+    """A record's identity within its run: the problem and the sample."""
+    return f"{record.problem_id}/{record.sample_index}"
+
+
+@dataclass
+class Review:
+    """What people said of one record, merged over reviewers."""
+    useful: dict[int, float] = field(default_factory=dict)  # sub-question -> share of reviewers saying useful
+    decision: str | None = None  # reject when at least half of the reviewers who decided rejected
+    edit: list[str] | None = None  # the latest edit by anyone
+    reviewers: list[str] = field(default_factory=list)
+
+
+class LabelStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()  # one connection shared by the server's threads
+        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._db.executescript(_SCHEMA)
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add(self, key: str, reviewer: str, kind: str, value: Any, position: int | None = None,
+            stratum: str | None = None) -> int:
+        """Record one action (committed before returning); its id."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown label kind {kind!r}; valid: {', '.join(KINDS)}")
+        if kind == "useful" and (value not in (0, 1) or position is None or position < 0):
+            raise ValueError(f"a usefulness label is 0 or 1 for a sub-question position, got {value!r} at {position!r}")
+        if kind == "decision" and value not in DECISIONS:
+            raise ValueError(f"a decision is one of {', '.join(DECISIONS)}, got {value!r}")
+        if kind == "edit" and (not isinstance(value, list) or not all(isinstance(q, str) and q.strip() for q in value)):
+            raise ValueError("an edit is a list of non-empty sub-questions")
+        if not reviewer:
+            raise ValueError("a label needs a reviewer name")
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "INSERT INTO actions (record_key, reviewer, kind, position, value, stratum, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, reviewer, kind, position, json.dumps(value), stratum, time.time()))
+        return int(cursor.lastrowid)
+
+    def undo(self, reviewer: str) -> dict[str, Any] | None:
+        """Mark the reviewer's latest action undone; that action, or None when there is nothing to undo."""
+        with self._lock, self._db:
+            row = self._db.execute(
+                "SELECT id, record_key, kind, position, value FROM actions WHERE reviewer = ? AND undone = 0 "
+                "ORDER BY id DESC LIMIT 1", (reviewer,)).fetchone()
+            if row is None:
+                return None
+            self._db.execute("UPDATE actions SET undone = 1 WHERE id = ?", (row[0],))
+        return {"id": row[0], "record_key": row[1], "kind": row[2], "position": row[3], "value": json.loads(row[4])}
+
+    def actions(self, include_undone: bool = False) -> list[dict[str, Any]]:
+        """The action log, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, record_key, reviewer, kind, position, value, stratum, created, undone FROM actions "
+                + ("" if include_undone else "WHERE undone = 0 ") + "ORDER BY id").fetchall()
+        names = ("id", "record_key", "reviewer", "kind", "position", "value", "stratum", "created", "undone")
+        return [{**dict(zip(names, row)), "value": json.loads(row[5]), "undone": bool(row[8])} for row in rows]
+
+    def labels(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Each reviewer's current labels of each record: (record, reviewer) -> {useful, decision, edit,
+        stratum, updated}; the latest action of each kind (and position) wins."""
+        current: dict[tuple[str, str], dict[str, Any]] = {}
+        for a in self.actions():
+            label = current.setdefault((a["record_key"], a["reviewer"]),
+                                       {"useful": {}, "decision": None, "edit": None, "stratum": a["stratum"]})
+            if a["kind"] == "useful":
+                label["useful"][a["position"]] = a["value"]
+            else:
+                label[a["kind"]] = a["value"]
+            label["updated"] = a["created"]
+        return current
+
+    def reviews(self) -> dict[str, Review]:
+        """Labels merged over reviewers, per record."""
+        merged: dict[str, Review] = {}
+        votes: dict[str, list[str]] = {}
+        useful: dict[str, dict[int, list[int]]] = {}
+        edited: dict[str, tuple[float, list[str]]] = {}
+        for (key, reviewer), label in self.labels().items():
+            review = merged.setdefault(key, Review())
+            review.reviewers.append(reviewer)
+            for position, value in label["useful"].items():
+                useful.setdefault(key, {}).setdefault(position, []).append(value)
+            if label["decision"]:
+                votes.setdefault(key, []).append(label["decision"])
+            if label["edit"] and (key not in edited or label["updated"] > edited[key][0]):
+                edited[key] = (label["updated"], label["edit"])
+        for key, review in merged.items():
+            review.useful = {p: sum(v) / len(v) for p, v in sorted(useful.get(key, {}).items())}
+            if votes.get(key):
+                review.decision = "reject" if 2 * votes[key].count("reject") >= len(votes[key]) else "accept"
+            review.edit = edited[key][1] if key in edited else None
+        return merged

@@ -1,0 +1,210 @@
+"""Human review: the label store, the queue, reviews applied to training data, agreement statistics,
+the simulated reviewer, and the web app's safety (escaping, token, CSRF) through Starlette's client."""
+
+import json
+
+import pytest
+from starlette.testclient import TestClient
+
+from distill.core.records import Record
+from distill.review.agreement import cohens_kappa, review_stats, wilson_interval
+from distill.review.app import ReviewApp, build_app
+from distill.review.apply import apply_reviews
+from distill.review.oracle import oracle_labels
+from distill.review.queue import build_queue
+from distill.review.store import LabelStore, record_key
+from distill.synthetic.answerer import SyntheticAnswerer
+from distill.synthetic.world import SyntheticProblem
+from test_world import chain_problem
+
+
+def test_store_commits_every_action_and_undo_marks_the_latest(tmp_path):
+    store = LabelStore(tmp_path / "review.sqlite")
+    store.add("p/0", "ann", "useful", 1, position=0, stratum="random")
+    store.add("p/0", "ann", "useful", 0, position=0)  # a change of mind: the latest wins
+    store.add("p/0", "ann", "decision", "reject")
+    # a second connection (another process, or the server after a kill) sees every action at once
+    other = LabelStore(tmp_path / "review.sqlite")
+    assert other.labels()[("p/0", "ann")]["useful"] == {0: 0} and other.labels()[("p/0", "ann")]["decision"] == "reject"
+    assert store.undo("ann")["kind"] == "decision"
+    assert other.labels()[("p/0", "ann")]["decision"] is None
+    assert store.undo("bob") is None
+    assert len(store.actions(include_undone=True)) == 3 and len(store.actions()) == 2  # nothing deleted
+
+
+def test_store_rejects_bad_labels(tmp_path):
+    store = LabelStore(tmp_path / "review.sqlite")
+    with pytest.raises(ValueError, match="valid: useful, decision, edit"):
+        store.add("p/0", "ann", "stars", 5)
+    with pytest.raises(ValueError, match="accept, reject"):
+        store.add("p/0", "ann", "decision", "maybe")
+    with pytest.raises(ValueError, match="0 or 1"):
+        store.add("p/0", "ann", "useful", 1)  # no position
+    with pytest.raises(ValueError, match="non-empty"):
+        store.add("p/0", "ann", "edit", ["ok", " "])
+
+
+def test_reviews_merge_reviewers(tmp_path):
+    store = LabelStore(tmp_path / "review.sqlite")
+    for reviewer, useful, decision in [("ann", 1, "accept"), ("bob", 0, "reject"), ("cy", 1, "accept")]:
+        store.add("p/0", reviewer, "useful", useful, position=1)
+        store.add("p/0", reviewer, "decision", decision)
+    store.add("q/0", "ann", "decision", "accept")
+    store.add("q/0", "bob", "decision", "reject")  # a tie rejects
+    store.add("q/0", "bob", "edit", ["first", "second"])
+    reviews = store.reviews()
+    assert reviews["p/0"].useful == {1: pytest.approx(2 / 3)} and reviews["p/0"].decision == "accept"
+    assert reviews["q/0"].decision == "reject" and reviews["q/0"].edit == ["first", "second"]
+    assert sorted(reviews["p/0"].reviewers) == ["ann", "bob", "cy"]
+
+
+def rec(pid, usefulness, correct, sample=0, **meta):
+    return Record(pid, f"problem {pid}", [f"q{i}" for i in range(len(usefulness))], 1.0, correct, usefulness,
+                  sample_index=sample, meta=meta)
+
+
+def test_queue_strata_order_and_random_sample():
+    records = [rec("split", [1.0, 2 / 3], 1.0), rec("liked-wrong", [1.0, 1.0], 0.0),
+               rec("habit", [1.0], 1.0, errors=["asks_given"]), rec("plain", [1.0], 1.0),
+               rec("split2", [1 / 3], 0.0), rec("plain2", [1.0], 1.0)]
+    queue = build_queue(records, random_share=0.0)
+    by = {records[i.index].problem_id: i.stratum for i in queue}
+    assert by == {"split": "split_votes", "split2": "split_votes", "liked-wrong": "liked_but_wrong",
+                  "habit": "frequent_errors", "plain": "rest", "plain2": "rest"}
+    # one of each leading stratum in turn, then the second split record, then the rest
+    assert [i.stratum for i in queue][:4] == ["split_votes", "liked_but_wrong", "frequent_errors", "split_votes"]
+    assert sorted(i.index for i in queue) == list(range(6))
+    sampled = build_queue(records, random_share=0.5, seed=3)
+    assert sum(i.stratum == "random" for i in sampled) == 3 and sampled[0].stratum == "random"
+    assert [i.index for i in sampled] == [i.index for i in build_queue(records, random_share=0.5, seed=3)]
+
+
+def test_apply_reviews_rejects_edits_and_human_usefulness():
+    w = chain_problem()
+    problem = SyntheticProblem("x", w.text, 9.0, w)
+    original = Record("x", w.text, ["How many apples does Cara have?"], 9.0, 0.0, [1.0], teacher="t", sample_index=1)
+    kept_one = rec("k", [1.0, 1.0], 1.0)
+    dropped = rec("d", [1.0], 1.0)
+    unreviewed = rec("u", [0.5], 1.0)
+    store_reviews = {
+        record_key(kept_one): _review(useful={1: 0.0}),
+        record_key(dropped): _review(decision="reject"),
+        record_key(original): _review(edit=["How many apples does Anna have?", "How many apples does Ben have?",
+                                            "How many apples does Cara have?"]),
+    }
+    records = [original, kept_one, dropped, unreviewed]
+    out, counts = apply_reviews(records, store_reviews, {"x": problem}, SyntheticAnswerer(k=1), None,
+                                human_usefulness=True)
+    assert counts == {"reviewed": 3, "rejected": 1, "edited": 1, "human_usefulness_labels": 1, "left_unreviewed": 0}
+    ids = [r.problem_id for r in out]
+    assert "d" not in ids and ids.count("x") == 1
+    edited = next(r for r in out if r.problem_id == "x")
+    assert edited.teacher == "human" and edited.answer_correctness == 1.0 and edited.sample_index == 1
+    assert edited.meta["edited_from"] == "x/1"
+    assert next(r for r in out if r.problem_id == "k").usefulness == [1.0, 0.0]  # the person's label wins
+    # without reward=human, labels leave the AI's usefulness; human_only drops what nobody reviewed
+    out, _ = apply_reviews(records, store_reviews, {"x": problem}, SyntheticAnswerer(k=1), None, human_only=True)
+    assert next(r for r in out if r.problem_id == "k").usefulness == [1.0, 1.0] and "u" not in [r.problem_id for r in out]
+
+
+def _review(useful=None, decision=None, edit=None):
+    from distill.review.store import Review
+
+    return Review(useful=useful or {}, decision=decision, edit=edit, reviewers=["ann"])
+
+
+def test_kappa_and_wilson_worked_by_hand():
+    # observed 0.75; p_a = p_b = 0.5: expected 0.5; kappa = 0.25 / 0.5
+    assert cohens_kappa([True, True, False, False], [True, False, False, False]) == pytest.approx(0.5)
+    assert cohens_kappa([True, False], [True, False]) == 1.0 and cohens_kappa([True], [True]) is None
+    low, high = wilson_interval(5, 10)
+    assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
+
+
+def test_review_stats_against_the_judge(tmp_path):
+    records = [rec("a", [1.0, 0.0], 1.0), rec("b", [1.0, 1.0], 0.0), rec("c", [0.0], 1.0)]
+    store = LabelStore(tmp_path / "review.sqlite")
+    # a: the person agrees on both; b: the person finds q1 useless (the judge said useful); c: the judge's
+    # "not useful" is wrong. From the random stratum: a (right, one useless question) and b (wrong)
+    for key, labels, stratum in [("a/0", [1, 0], "random"), ("b/0", [1, 0], "random"), ("c/0", [1], "split_votes")]:
+        for position, value in enumerate(labels):
+            store.add(key, "ann", "useful", value, position=position, stratum=stratum)
+    store.add("b/0", "ann", "decision", "reject", stratum="random")
+    stats = review_stats(records, store)
+    assert stats["confusion"] == {"judge useful, human useful": 2, "judge useful, human not": 1,
+                                  "judge not, human useful": 1, "judge not, human not": 1}
+    assert stats["judge_not_useful_precision"] == 0.5 and stats["judge_not_useful_recall"] == 0.5
+    # observed 3/5; judge useful 3/5, human useful 3/5: expected 0.52; kappa = 0.08 / 0.48
+    assert stats["kappa"] == pytest.approx(1 / 6)
+    assert stats["random_stratum"]["n"] == 2 and stats["random_stratum"]["wrong_or_useless_share"] == 1.0
+    assert stats["random_stratum"]["rejected_share"] == 0.5
+
+
+def test_oracle_labels_are_the_worlds_verdict():
+    w = chain_problem()
+    problem = SyntheticProblem("x", w.text, 9.0, w)
+    good = Record("x", w.text, ["How many apples does Anna have?", "How many apples does Ben have?"], 9.0, 1.0, None)
+    habit = Record("x", w.text, ["How many apples does Tom have?", "How many apples does Anna have?"], 9.0, 0.0, None)
+    assert oracle_labels(problem, good) == ([1, 1], "accept")
+    assert oracle_labels(problem, habit) == ([0, 1], "reject")
+
+
+@pytest.fixture
+def app_state(tmp_path):
+    records = [rec("p1", [1.0, 0.0], 1.0), Record("evil", "<script>alert(1)</script> & more",
+                                                 ["<img src=x onerror=alert(2)>"], 1.0, 0.0, [1.0],
+                                                 answerer_output="<b>Final answer: 3</b>")]
+    return ReviewApp(records, build_queue(records, 0.0), LabelStore(tmp_path / "review.sqlite"), "ann")
+
+
+def test_record_text_renders_as_text(app_state):
+    client = TestClient(build_app(app_state))
+    pos = app_state.keys.index("evil/0")
+    page = client.get(f"/item/{pos}").text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
+    assert "<img src=x" not in page and "<b>Final" not in page
+
+
+def test_labels_need_the_csrf_token_and_persist(app_state):
+    client = TestClient(build_app(app_state))
+    pos = app_state.keys.index("p1/0")  # two sub-questions
+    body = {"pos": pos, "kind": "useful", "value": 0, "position": 1}
+    assert client.post("/api/label", json=body).status_code == 403
+    assert client.post("/api/label", json=body, headers={"X-CSRF-Token": "guess"}).status_code == 403
+    headers = {"X-CSRF-Token": app_state.csrf}
+    assert client.post("/api/label", json=body, headers={**headers, "Origin": "http://evil.example"}).status_code == 403
+    assert client.post("/api/label", json=body, headers=headers).status_code == 200
+    assert client.post("/api/label", json={**body, "position": 7}, headers=headers).status_code == 400
+    assert client.post("/api/label", json={"pos": pos, "kind": "decision", "value": "accept"}, headers=headers).json()[
+        "progress"]["all"] == [1, 2]
+    assert app_state.store.labels()[("p1/0", "ann")]["useful"] == {1: 0}
+    home = client.get("/", follow_redirects=False)  # the first record not yet decided
+    assert home.status_code == 303 and home.headers["location"] == f"/item/{1 - pos}"
+    assert client.post("/api/undo", headers=headers).json() == {
+        "undone": {"id": 2, "record_key": "p1/0", "kind": "decision", "position": None, "value": "accept"}, "pos": pos}
+
+
+def test_a_token_protects_every_route(app_state):
+    app_state.token = "s3cret"
+    client = TestClient(build_app(app_state))
+    assert client.get("/item/0").status_code == 401
+    assert client.get("/api/progress").status_code == 401
+    assert client.post("/api/label", json={}, headers={"X-CSRF-Token": app_state.csrf}).status_code == 401
+    assert client.get("/item/0?token=wrong").status_code == 401
+    assert client.get("/item/0?token=s3cret").status_code == 200
+    assert client.get("/item/0").status_code == 200  # the cookie set by the first visit
+    assert TestClient(build_app(app_state)).get("/api/progress", headers={"Authorization": "Bearer s3cret"}).json()[
+        "all"] == [0, 2]
+    # the command generates a token whenever it binds beyond loopback
+    from distill.review.app import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
+
+
+def test_records_file_names_what_it_needs(tmp_path):
+    from distill.review.app import records_file
+
+    with pytest.raises(FileNotFoundError, match="no teacher_records.jsonl"):
+        records_file(tmp_path)
+    (tmp_path / "teacher_records.jsonl").write_text(json.dumps(rec("a", [1.0], 1.0).to_dict()) + "\n")
+    assert records_file(tmp_path) == tmp_path / "teacher_records.jsonl"
