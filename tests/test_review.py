@@ -204,7 +204,7 @@ def test_a_token_protects_every_route(app_state):
 def test_records_file_names_what_it_needs(tmp_path):
     from distill.review.app import records_file
 
-    with pytest.raises(FileNotFoundError, match="no teacher_records.jsonl"):
+    with pytest.raises(FileNotFoundError, match="has none of teacher_records.jsonl, records.jsonl"):
         records_file(tmp_path)
     (tmp_path / "teacher_records.jsonl").write_text(json.dumps(rec("a", [1.0], 1.0).to_dict()) + "\n")
     assert records_file(tmp_path) == tmp_path / "teacher_records.jsonl"

@@ -235,13 +235,18 @@ def is_loopback(host: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
+RUN_RECORDS = ("teacher_records.jsonl", "records.jsonl")
+
+
 def records_file(path: str | Path) -> Path:
-    """The records a review is of: a records file, or a run folder's ``teacher_records.jsonl``."""
+    """The records a review is of: a records file, or the records of a run folder (``teacher_records.jsonl``
+    of distill.train, ``records.jsonl`` of distill.generate)."""
     path = Path(path)
     if path.is_dir():
-        if not (path / "teacher_records.jsonl").exists():
-            raise FileNotFoundError(f"{path} has no teacher_records.jsonl: give a run folder or a records file")
-        return path / "teacher_records.jsonl"
+        for name in RUN_RECORDS:
+            if (path / name).exists():
+                return path / name
+        raise FileNotFoundError(f"{path} has none of {', '.join(RUN_RECORDS)}: give a run folder or a records file")
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such run folder or records file")
     return path
