@@ -208,3 +208,14 @@ def test_records_file_names_what_it_needs(tmp_path):
         records_file(tmp_path)
     (tmp_path / "teacher_records.jsonl").write_text(json.dumps(rec("a", [1.0], 1.0).to_dict()) + "\n")
     assert records_file(tmp_path) == tmp_path / "teacher_records.jsonl"
+
+
+def test_reward_human_without_labels_is_a_clear_error(tmp_path):
+    from conftest import compose_config
+    from distill.review.apply import human_review
+
+    cfg = compose_config("train", ["reward=human"])
+    with pytest.raises(ValueError, match="reward=human needs human labels: no review.sqlite beside"):
+        human_review([], None, None, str(tmp_path / "records.jsonl"), cfg.reward)
+    with pytest.raises(FileNotFoundError, match="no such label store"):
+        human_review([], None, str(tmp_path / "missing.sqlite"), None, cfg.reward)
