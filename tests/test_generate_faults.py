@@ -88,3 +88,65 @@ def test_the_main_job_stops_with_one_line_when_its_teacher_run_cannot_go_on(tmp_
         server.shutdown()
     assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
     assert "error: the teacher run stopped: authentication failed" in done.stdout
+
+
+def test_adaptive_limit_halves_on_429_and_grows_back():
+    import asyncio
+
+    from distill.llm.anthropic_client import AdaptiveLimit
+
+    limit = AdaptiveLimit(8)
+    limit.saw_429(0)
+    limit.saw_429(0)  # sent under the old limit: the same congestion, counted once
+    assert limit.limit == 4 and limit.rate_limited == 2 and limit.generation == 1
+    limit.saw_429(1)
+    assert limit.limit == 2
+    limit.succeeded(0)  # a success of a request sent before the cut does not raise the limit
+    assert limit.successes == 0
+    limit.succeeded(2)
+    limit.succeeded(2)
+    assert limit.limit == 3  # after `limit` successes, one more
+    for limit_now in range(3, 8):
+        for _ in range(limit_now):
+            limit.succeeded(limit.generation)
+    assert limit.limit == 8
+    limit.succeeded(limit.generation)
+    assert limit.limit == 8  # never above the configured concurrency
+    for _ in range(10):
+        limit.saw_429(limit.generation)
+    assert limit.limit == 1  # never below one
+    fixed = AdaptiveLimit(8, adaptive=False)
+    fixed.saw_429(0)
+    assert fixed.limit == 8 and fixed.rate_limited == 1
+
+    async def peak_in_flight(limiter: AdaptiveLimit) -> int:
+        peak = 0
+
+        async def one():
+            nonlocal peak
+            await limiter.acquire()
+            peak = max(peak, limiter.in_flight)
+            await asyncio.sleep(0.01)
+            await limiter.release()
+        await asyncio.gather(*(one() for _ in range(20)))
+        return peak
+
+    assert asyncio.run(peak_in_flight(AdaptiveLimit(3))) == 3
+
+
+def test_the_client_adapts_to_a_server_that_rate_limits():
+    """16 requests allowed in flight against a server that serves 2 at once and answers 429 beyond: every
+    request ends up served (the SDK's retries and a lower limit), and the limit came down."""
+    from distill.llm.anthropic_client import AnthropicClient
+    from distill.llm.client import ChatRequest
+
+    server = serve(delay=0.05, max_in_flight=2)
+    try:
+        llm = AnthropicClient(model="m", prices={"input": 1.0, "output": 5.0}, cache_path=None, concurrency=16,
+                              max_retries=8, api_key="x", base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        replies = llm.complete([ChatRequest("Break the math problem", f"Tom has {i} apples.", 50) for i in range(24)])
+    finally:
+        server.shutdown()
+    assert all(r.error is None for r in replies)
+    assert server.state.rate_limited > 0 and llm.limit.rate_limited == server.state.rate_limited
+    assert llm.limit.limit < 16

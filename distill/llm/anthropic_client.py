@@ -1,8 +1,10 @@
 """Claude through the official ``anthropic`` SDK (2.x): concurrent requests or Message Batches.
 
 Every reply is cached by a hash of model, prompt and parameters, so a re-run never pays twice; the
-SDK retries 408/409/429/5xx (honouring ``retry-after-ms``) and when its retries run out the item comes
-back with ``error`` set and stays undone. Authentication, permission and bad-request errors stop the
+transient failures (408/409/429/5xx, connection errors) are retried ``max_retries`` times (honouring
+``retry-after-ms``), and when the retries run out the item comes back with ``error`` set and stays undone.
+The number of requests in flight adapts to the server: a 429 halves it (retries wait behind the limit
+like any request), and runs of successes raise it back to ``concurrency``. Authentication, permission and bad-request errors stop the
 run at once: retrying them cannot help. ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` are honoured,
 so any server implementing the Messages API works.
 """
@@ -10,6 +12,7 @@ so any server implementing the Messages API works.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from typing import Any
 
@@ -32,6 +35,57 @@ FATAL_ERRORS = {
 }
 
 
+class AdaptiveLimit:
+    """At most ``limit`` requests in flight, adapted to the server (additive increase, multiplicative
+    decrease, as TCP does): a 429 halves the limit, and every ``limit`` successes raise it by one, up to
+    ``maximum``. Only requests started under the current limit move it: the 429s of requests sent before a
+    cut are the same congestion, already answered, and count once."""
+
+    def __init__(self, maximum: int, adaptive: bool = True) -> None:
+        if maximum < 1:
+            raise ValueError(f"concurrency must be at least 1, got {maximum}")
+        self.maximum = self.limit = maximum
+        self.adaptive = adaptive
+        self.in_flight = self.successes = self.rate_limited = self.generation = 0
+        self._free = asyncio.Condition()
+
+    async def acquire(self) -> int:
+        """Wait for a free slot; the generation of the limit the request starts under."""
+        async with self._free:
+            await self._free.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+            return self.generation
+
+    async def release(self) -> None:
+        async with self._free:
+            self.in_flight -= 1
+            self._free.notify_all()
+
+    def saw_429(self, generation: int) -> None:
+        self.rate_limited += 1
+        if self.adaptive and generation == self.generation:
+            self.limit, self.successes, self.generation = max(1, self.limit // 2), 0, self.generation + 1
+
+    def succeeded(self, generation: int) -> None:
+        if self.adaptive and generation == self.generation:
+            self.successes += 1
+            if self.successes >= self.limit and self.limit < self.maximum:
+                self.limit, self.successes, self.generation = self.limit + 1, 0, self.generation + 1
+
+
+def retry_delay(err: Exception, attempt: int) -> float:
+    """Seconds before retrying: the server's ``retry-after-ms`` / ``retry-after`` when it sent one (up to a
+    minute), else exponential backoff from 0.5 s (capped at 8 s) with jitter, as the SDK does."""
+    headers = getattr(getattr(err, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            if name in headers and 0 <= float(headers[name]) * scale <= 60:
+                return float(headers[name]) * scale
+        except ValueError:
+            pass
+    return min(8.0, 0.5 * 2 ** attempt) * (1 - 0.25 * random.random())
+
+
 def fatal(err: anthropic.APIStatusError) -> FatalCallError:
     """One line naming the cause; the SDK's exception stays attached as the cause."""
     hint = next(text for kind, text in FATAL_ERRORS.items() if isinstance(err, kind))
@@ -45,7 +99,8 @@ class AnthropicClient:
         model: str,
         prices: dict[str, float],
         cache_path: str | None,
-        concurrency: int = 8,
+        concurrency: int = 16,
+        adaptive_concurrency: bool = True,
         max_retries: int = 4,
         timeout: float = 120.0,
         mode: str = "messages",
@@ -59,12 +114,15 @@ class AnthropicClient:
         if mode not in ("messages", "batch"):
             raise ValueError(f"mode must be 'messages' or 'batch', not {mode!r}")
         self.model, self.mode, self.concurrency = model, mode, concurrency
+        self.adaptive_concurrency = adaptive_concurrency
+        self.limit: AdaptiveLimit | None = None  # the last concurrent run's limiter (its 429 count, final limit)
         self.prices = Prices(**prices)
         self.poll_seconds = poll_seconds
         self.cache = ResponseCache(cache_path)
         self.name = name or model
         self.transport = transport
         # None lets the SDK read ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL
+        self.max_retries = max_retries
         self.client_args: dict[str, Any] = dict(api_key=api_key, base_url=base_url, max_retries=max_retries,
                                                 timeout=timeout, _strict_response_validation=strict)
         self.batch_errors: dict[str, str] = {}
@@ -118,27 +176,38 @@ class AnthropicClient:
         return Completion(text, usage, truncated=getattr(message, "stop_reason", None) == "max_tokens")
 
     def _sdk(self, asynchronous: bool):
-        if asynchronous:
+        if asynchronous:  # the concurrent path retries itself, behind its adaptive limit
             http = httpx2.AsyncClient(transport=self.transport) if self.transport else None
-            return anthropic.AsyncAnthropic(**self.client_args, http_client=http)
+            return anthropic.AsyncAnthropic(**{**self.client_args, "max_retries": 0}, http_client=http)
         http = httpx2.Client(transport=self.transport) if self.transport else None
         return anthropic.Anthropic(**self.client_args, http_client=http)
 
     # --- Messages API, bounded concurrency -----------------------------------------------------
     async def _complete_concurrently(self, todo: dict[str, ChatRequest], desc: str) -> dict[str, Completion]:
-        limit = asyncio.Semaphore(self.concurrency)
+        limit = self.limit = AdaptiveLimit(self.concurrency, self.adaptive_concurrency)
         bar = tqdm(total=len(todo), desc=f"{self.name} {desc}".strip(), unit="request", leave=False)
 
         async def one(client: anthropic.AsyncAnthropic, key: str, request: ChatRequest) -> tuple[str, Completion]:
-            async with limit:
+            for attempt in range(self.max_retries + 1):
+                generation = await limit.acquire()  # a retry queues behind the limit like any request
                 try:
                     message = await client.messages.create(**self._params(request))
+                    limit.succeeded(generation)
+                    break
                 except TRANSIENT_ERRORS as err:
-                    return key, Completion("", {}, error=f"{type(err).__name__}: {err}")
+                    error = err
+                    if isinstance(err, anthropic.RateLimitError):
+                        limit.saw_429(generation)
                 except ValueError as err:  # a 200 whose body is not JSON
                     return key, Completion("", {}, error=f"malformed reply (not JSON): {err}")
+                finally:
+                    await limit.release()
+                if attempt == self.max_retries:
+                    return key, Completion("", {}, error=f"{type(error).__name__}: {error}")
+                await asyncio.sleep(retry_delay(error, attempt))
             completion = self._completion(message, batch=False)
             self.cache.put(key, completion)  # durable before the next request starts (errors are not kept)
+            bar.set_postfix(in_flight=f"<={limit.limit}", rate_limited=limit.rate_limited, refresh=False)
             bar.update(1)
             return key, completion
 

@@ -1,16 +1,20 @@
 """A small local server implementing the Messages API: offline tests, benchmarks and demos of the LLM path.
 
     python -m distill.llm.local_server --port 8765 --log /tmp/requests.jsonl [--delay 0.05] [--status 429]
+        [--max-in-flight 8] [--rate-limit-share 0.1]
 
 Replies are deterministic functions of the request: "Q1: ..." lines for the decomposition prompt, "A1:
 ... Final answer: N" for the answer prompt, "Q1: Yes/No" for the judge. ``usage`` mimics prompt caching:
 a system block seen before is read from the cache. Every served request is appended to the log file.
+Rate limits, as an API enforces them: ``max_in_flight`` answers 429 to a request that arrives while that
+many are being served, ``rate_limit_share`` answers 429 to that share of requests at random (seeded).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import threading
 import time
@@ -37,11 +41,30 @@ def reply_text(system: str, user: str) -> str:
 class MessagesState:
     """Shared by the handler threads: which system blocks were seen (prompt caching) and the log."""
 
-    def __init__(self, log_path: Path | None, delay: float, status: int = 200):
+    def __init__(self, log_path: Path | None, delay: float, status: int = 200, max_in_flight: int | None = None,
+                 rate_limit_share: float = 0.0, seed: int = 0):
         self.lock = threading.Lock()
         self.seen_systems: set[str] = set()
         self.log_path, self.delay = log_path, delay
         self.status = status  # anything but 200: every request gets this error (fault injection)
+        self.max_in_flight, self.rate_limit_share = max_in_flight, rate_limit_share
+        self.in_flight = self.rate_limited = 0
+        self.rng = random.Random(seed)
+
+    def admit(self) -> bool:
+        """Whether a request arriving now is served (else: 429), counting it in flight if so."""
+        with self.lock:
+            refused = (self.max_in_flight is not None and self.in_flight >= self.max_in_flight) \
+                or self.rng.random() < self.rate_limit_share
+            if refused:
+                self.rate_limited += 1
+            else:
+                self.in_flight += 1
+            return not refused
+
+    def done(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
 
     def message(self, body: dict) -> dict:
         system = "".join(block["text"] for block in body.get("system", []))
@@ -73,16 +96,22 @@ def make_handler(state: MessagesState):
             if self.path.rstrip("/") != "/v1/messages":
                 self.send_error(404)
                 return
-            time.sleep(state.delay)
-            if state.status != 200:
+            status = state.status
+            if status == 200 and not state.admit():
+                status = 429
+            else:
+                time.sleep(state.delay)
+                if status == 200:
+                    state.done()
+            if status != 200:
                 kinds = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
                          429: "rate_limit_error", 529: "overloaded_error"}
-                payload = json.dumps({"type": "error", "error": {"type": kinds.get(state.status, "api_error"),
+                payload = json.dumps({"type": "error", "error": {"type": kinds.get(status, "api_error"),
                                                                  "message": "injected fault"}}).encode()
             else:
                 payload = json.dumps(state.message(body)).encode()
-            self.send_response(state.status)
-            if state.status == 429:
+            self.send_response(status)
+            if status == 429:
                 self.send_header("retry-after-ms", "1")
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(payload)))
@@ -96,10 +125,13 @@ def make_handler(state: MessagesState):
     return Handler
 
 
-def serve(port: int = 0, log_path: Path | None = None, delay: float = 0.0, status: int = 200) -> ThreadingHTTPServer:
-    """Start the server on a thread; ``server.server_address[1]`` is its port; ``status`` other than 200
-    answers every request with that error."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(MessagesState(log_path, delay, status)))
+def serve(port: int = 0, log_path: Path | None = None, delay: float = 0.0, status: int = 200,
+          max_in_flight: int | None = None, rate_limit_share: float = 0.0) -> ThreadingHTTPServer:
+    """Start the server on a thread; ``server.server_address[1]`` is its port, ``server.state`` its state;
+    ``status`` other than 200 answers every request with that error."""
+    state = MessagesState(log_path, delay, status, max_in_flight, rate_limit_share)
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(state))
+    server.state = state
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -110,8 +142,10 @@ if __name__ == "__main__":
     parser.add_argument("--log", type=Path, default=None, help="append each request's JSON body here")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each reply")
     parser.add_argument("--status", type=int, default=200, help="answer every request with this HTTP error")
+    parser.add_argument("--max-in-flight", type=int, default=None, help="429 beyond this many requests at once")
+    parser.add_argument("--rate-limit-share", type=float, default=0.0, help="429 to this share of requests")
     args = parser.parse_args()
-    server = serve(args.port, args.log, args.delay, args.status)
+    server = serve(args.port, args.log, args.delay, args.status, args.max_in_flight, args.rate_limit_share)
     print(f"Messages API on http://127.0.0.1:{server.server_address[1]}", flush=True)
     try:
         threading.Event().wait()
