@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+import pytorch_lightning as pl
 import torch
 
 from distill.measurement.decoding import LMScorer, decode_tokens, left_pad
@@ -239,37 +240,147 @@ def training_rows(make_student, items, batch_size: int, steps: int, repeats: int
 
 # --- the LLM teacher -------------------------------------------------------------------------------
 
-def teacher_rows(n_problems: int, latency: float, concurrency: int) -> list[dict]:
+def teacher_rows(n_problems: int, latency: float) -> list[dict]:
     """Problems per minute of a teacher run (decompose, answer, judge) against the local Messages API server
-    with ``latency`` seconds per request: the default concurrency against one request at a time."""
+    with ``latency`` seconds per request: our default client settings (``conf/client/anthropic.yaml``) against
+    one request at a time; then against a server that rate-limits (429 beyond half our concurrency, and to 5%
+    of requests at random), adaptive concurrency against the same client with adaptation off."""
+    from omegaconf import OmegaConf
+
     from distill.core.contracts import Problem
     from distill.core.teacher_runs import annotate
     from distill.llm.anthropic_client import AnthropicClient
     from distill.llm.local_server import serve
     from distill.llm.roles import LLMAnswerer, LLMJudge, LLMTeacher
 
+    defaults = OmegaConf.load(CONF / "client" / "anthropic.yaml")
+    concurrency, max_retries = defaults.concurrency, defaults.max_retries
     problems = [Problem(f"b{i}", f"Ann has {i + 3} apples and buys {i + 5} more. How many apples does she have?",
                         float(2 * i + 8)) for i in range(n_problems)]
-    server = serve(delay=latency)
-    url = f"http://127.0.0.1:{server.server_address[1]}"
 
-    def run(concurrency: int, batch: list[Problem]) -> float:
+    def run(batch: list[Problem], url: str, **client) -> tuple[float, int]:
         llm = AnthropicClient(model="claude-bench", prices={"input": 1.0, "output": 5.0}, cache_path=None,
-                              concurrency=concurrency, api_key="x", base_url=url)
+                              max_retries=max_retries, api_key="x", base_url=url, **client)
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            annotate(batch, LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3),
-                     LLMAnswerer(llm, max_tokens=512), LLMJudge(llm, n_votes=3, max_tokens=200), n_samples=4,
-                     records_path=Path(tmp) / "r.jsonl", batch_size=len(batch))
-            return 60 * len(batch) / (time.perf_counter() - start)
+            result = annotate(batch, LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3),
+                              LLMAnswerer(llm, max_tokens=512), LLMJudge(llm, n_votes=3, max_tokens=200), n_samples=4,
+                              records_path=Path(tmp) / "r.jsonl", batch_size=len(batch))
+            return 60 * len(batch) / (time.perf_counter() - start), len(result.failed)
 
-    try:
-        run(concurrency, problems[:1])  # warm-up: imports and the first connection are paid here, by neither
-        rates = {"ours": run(concurrency, problems), "sequential": run(1, problems)}
-    finally:
-        server.shutdown()
-    return [row("teacher_vs_sequential", rates["ours"], rates["sequential"], "problems/min",
-                f"{n_problems} problems x 4 samples, {latency * 1000:.0f} ms per request, {concurrency} in flight")]
+    rows = []
+    for limits, contenders in [({}, {"ours": {"concurrency": concurrency}, "sequential": {"concurrency": 1}}),
+                               ({"max_in_flight": concurrency // 2, "rate_limit_share": 0.05},
+                                {"ours": {"concurrency": concurrency},
+                                 "fixed": {"concurrency": concurrency, "adaptive_concurrency": False}})]:
+        server = serve(delay=latency, **limits)
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            run(problems[:1], url, concurrency=1)  # warm-up: imports and the first connection, paid by neither
+            results = {name: run(problems, url, **client) for name, client in contenders.items()}
+        finally:
+            server.shutdown()
+        (ours, ours_failed), (base, base_failed) = results.values()
+        setting = f"{n_problems} problems x 4 samples, {latency * 1000:.0f} ms per request, {concurrency} in flight"
+        if limits:
+            rows.append(row("teacher_rate_limited", ours, base, "problems/min",
+                            f"{setting}; server: 429 beyond {limits['max_in_flight']} in flight and to 5% at random; "
+                            f"adaptive against fixed concurrency; failed problems {ours_failed} against {base_failed}"))
+        else:
+            rows.append(row("teacher_vs_sequential", ours, base, "problems/min", setting))
+    return rows
+
+
+# --- time to accuracy ------------------------------------------------------------------------------
+
+class TrainClock(pl.Callback):
+    """Training seconds (validation excluded) and val/accuracy at each validation."""
+
+    def __init__(self) -> None:
+        self.curve: list[tuple[int, float, float]] = []  # (step, training seconds, val/accuracy)
+
+    def on_train_start(self, trainer, module) -> None:
+        self.start, self.paused = time.perf_counter(), 0.0
+
+    def on_validation_start(self, trainer, module) -> None:
+        self.pause_at = time.perf_counter()
+
+    def on_validation_end(self, trainer, module) -> None:
+        elapsed = self.pause_at - self.start - self.paused
+        self.paused += time.perf_counter() - self.pause_at
+        accuracy = trainer.callback_metrics.get("val/accuracy")
+        if accuracy is not None:
+            self.curve.append((trainer.global_step, elapsed, float(accuracy)))
+
+
+GROUPS = ("decode", "train", "teacher", "time_to_accuracy")
+OLD_RECIPE = {"batch_size": 16, "lr": 3e-4, "warmup_steps": 100, "steps": 1500, "precision": "32-true"}
+
+
+def default_recipe() -> dict[str, Any]:
+    """The main job's first stage as configured (``conf/``): what ``python -m distill.train`` trains first."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train")
+    stage = cfg.algorithm.pretrain
+    return {"batch_size": cfg.data.batch_size, "lr": stage.module.lr, "warmup_steps": stage.module.warmup_steps,
+            "steps": stage.steps, "precision": cfg.trainer.precision}
+
+
+def time_to_accuracy_rows(new: dict[str, Any], quick: bool, probe_every: int) -> list[dict]:
+    """Training time until the main job's first stage (Filtered BC on the default teacher run) first reaches
+    the validation accuracy that the old recipe ends with: the old recipe against ``new``. Validation decodes
+    (every ``probe_every`` steps, all validation problems) are not counted; the test accuracy of each
+    recipe's best checkpoint is reported beside."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from distill.core.parts import build_parts
+    from distill.core.teacher_runs import annotate_batch
+    from distill.measurement.rows import evaluate_student
+    from distill.training.fitting import FitSettings, fit
+    from distill.training.selection import select_records
+
+    sizes = ["dataset.sizes.train=100", "dataset.sizes.validation=20", "dataset.sizes.test=20"] if quick else []
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=sizes)
+    parts = build_parts(cfg)
+    records, _ = annotate_batch(parts.dataset.load("train"), parts.teacher, parts.answerer, parts.judge,
+                                cfg.data.samples_per_problem)
+    stage = cfg.algorithm.pretrain
+    selected = select_records(records, stage.min_correctness, stage.min_usefulness)
+    corpus = [r.problem for r in records] + [q for r in records for q in r.subquestions]
+    val_problems, test_problems = parts.dataset.load("validation"), parts.dataset.load("test")
+
+    curves, tests = {}, {}
+    for name, recipe in (("old", {**OLD_RECIPE, **({"steps": 20} if quick else {})}), ("new", new)):
+        pl.seed_everything(0, workers=True)
+        student = instantiate(cfg.student)(corpus=corpus)
+        trainer = OmegaConf.merge(cfg.trainer, {"val_check_interval": probe_every, "precision": recipe["precision"],
+                                                "enable_progress_bar": False})
+        settings = FitSettings(batch_size=recipe["batch_size"], val_fraction=cfg.data.val_fraction, seed=0,
+                               val_problems=val_problems, answerer=parts.answerer,
+                               decode_batch_size=cfg.eval.batch_size, trainer=trainer)
+        objective = OmegaConf.merge(stage.module, {"lr": recipe["lr"], "warmup_steps": recipe["warmup_steps"]})
+        clock = TrainClock()
+        with tempfile.TemporaryDirectory() as tmp:
+            fit(objective, recipe["steps"], student, selected, settings, Path(tmp), False, callbacks=[clock])
+        curves[name] = clock.curve
+        tests[name] = evaluate_student(student, test_problems, parts.answerer, None)[0]["accuracy"]
+    target = curves["old"][-1][2]
+    reached = {name: next((t for _, t, a in curve if a >= target), None) for name, curve in curves.items()}
+    old_time, new_time = reached["old"], reached["new"]
+    recipe_text = ", ".join(f"{k} {v}" for k, v in new.items())
+    setting = (f"first stage to val accuracy {target:.3f} (the old recipe's final, {len(val_problems)} problems); "
+               f"old: batch 16, lr 3e-4, 1500 steps, fp32; new: {recipe_text}; "
+               f"test accuracy old {tests['old']:.3f}, new {tests['new']:.3f}; curves (step, s, acc): "
+               f"old {[(s, round(t, 1), a) for s, t, a in curves['old']]}, new {[(s, round(t, 1), a) for s, t, a in curves['new']]}")
+    if new_time is None:
+        return [{"benchmark": "time_to_accuracy", "ours": None, "baseline": round(old_time, 1), "unit": "s",
+                 "ratio": 0.0, "setting": "new recipe never reached the target; " + setting}]
+    return [row("time_to_accuracy", new_time, old_time, "s", setting, higher_is_better=False)]
 
 
 # --- the command -----------------------------------------------------------------------------------
@@ -305,30 +416,49 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--problems", type=int, default=500, help="test problems decoded per setting")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per contender (the best counts)")
     parser.add_argument("--out", type=Path, default=None, help="folder for bench.json")
+    parser.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS), help="benchmark groups to run")
+    parser.add_argument("--new-recipe", nargs="*", default=[], metavar="KEY=VALUE",
+                        help=f"time_to_accuracy: change the new recipe (keys: {', '.join(OLD_RECIPE)}; default: conf/)")
+    parser.add_argument("--probe-every", type=int, default=100, help="time_to_accuracy: steps between validations")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     out = args.out or Path(os.environ.get("DISTILL_OUTPUT_DIR", "outputs")) / "bench" / datetime.now().strftime(
         "%Y-%m-%d_%H-%M-%S")
     quick = args.quick
-    make_student, records, test_problems = setup(args.student, 200 if quick else 2000, 32 if quick else args.problems)
-    student = make_student()
-    items = [{"input_ids": e.input_ids, "action_mask": e.action_mask}
-             for e in (student.episode(r.problem, r.subquestions) for r in records)]
     repeats = 1 if quick else args.repeats
     rows = []
-    rows += decoding_rows(student, test_problems, [1, 16] if quick else [1, 64], 24 if quick else 64, repeats)
-    peak = matmul_peak_flops(256 if quick else 2048, 3 if quick else 10)
-    rows += training_rows(make_student, items, 16, 10 if quick else 300, repeats, peak)
-    rows += teacher_rows(2 if quick else 16, 0.02 if quick else 0.15, 8)
+    if {"decode", "train"} & set(args.only):
+        make_student, records, test_problems = setup(args.student, 200 if quick else 2000, 32 if quick else args.problems)
+        student = make_student()
+        items = [{"input_ids": e.input_ids, "action_mask": e.action_mask}
+                 for e in (student.episode(r.problem, r.subquestions) for r in records)]
+    if "decode" in args.only:
+        rows += decoding_rows(student, test_problems, [1, 16] if quick else [1, 64], 24 if quick else 64, repeats)
+    if "train" in args.only:
+        peak = matmul_peak_flops(256 if quick else 2048, 3 if quick else 10)
+        rows += training_rows(make_student, items, 16, 10 if quick else 300, repeats, peak)
+    if "teacher" in args.only:
+        rows += teacher_rows(2 if quick else 16, 0.02 if quick else 0.15)
+    if "time_to_accuracy" in args.only:
+        new = default_recipe()
+        for item in args.new_recipe:
+            key, _, value = item.partition("=")
+            if key not in OLD_RECIPE:
+                raise SystemExit(f"--new-recipe {item}: unknown key; valid: {', '.join(OLD_RECIPE)}")
+            new[key] = type(OLD_RECIPE[key])(value)
+        if quick:
+            new["steps"] = 20
+        rows += time_to_accuracy_rows(new, quick, 10 if quick else args.probe_every)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(rows, indent=2) + "\n")
     width = max(len(r["benchmark"]) for r in rows)
     print(f"{'benchmark':{width}s}  {'ours':>10s}  {'baseline':>10s}  {'ratio':>6s}  unit; setting")
     for r in rows:
         base = "" if r["baseline"] is None else f"{r['baseline']:10.3f}"
+        ours = "never" if r["ours"] is None else f"{r['ours']:10.3f}"
         ratio = "" if r["ratio"] is None else f"{r['ratio']:6.2f}"
-        print(f"{r['benchmark']:{width}s}  {r['ours']:10.3f}  {base:>10s}  {ratio:>6s}  {r['unit']}; {r['setting']}")
+        print(f"{r['benchmark']:{width}s}  {ours:>10s}  {base:>10s}  {ratio:>6s}  {r['unit']}; {r['setting']}")
     print(f"bench.json in {out}")
 
 

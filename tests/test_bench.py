@@ -10,10 +10,18 @@ def test_quick_bench_writes_every_row(tmp_path, capsys):
     rows = json.loads((tmp_path / "bench.json").read_text())
     names = {r["benchmark"] for r in rows}
     assert names >= {"decode_vs_paper_loop", "decode_vs_generate", "ilql_decode_vs_paper_loop", "train_vs_pad_to_longest",
-                     "train_vs_hf_trainer", "teacher_vs_sequential", "train_mfu"}
+                     "train_vs_hf_trainer", "teacher_vs_sequential", "teacher_rate_limited", "train_mfu",
+                     "time_to_accuracy"}
     assert {r["setting"] for r in rows if r["benchmark"] == "decode_vs_paper_loop"} == {"batch 1, 32 problems",
                                                                                        "batch 16, 32 problems"}
     for r in rows:
         assert set(r) == {"benchmark", "ours", "baseline", "unit", "ratio", "setting"}
-        assert r["ours"] > 0 and (r["ratio"] is None or r["ratio"] > 0)
+        assert (r["ours"] is None and r["ratio"] == 0.0) or (r["ours"] > 0 and (r["ratio"] is None or r["ratio"] > 0))
     assert "bench.json in" in capsys.readouterr().out
+
+
+def test_new_recipe_keys_are_checked(tmp_path):
+    import pytest
+
+    with pytest.raises(SystemExit, match="unknown key; valid: batch_size, lr"):
+        bench.main(["--quick", "--only", "time_to_accuracy", "--new-recipe", "learning_rate=1", "--out", str(tmp_path)])

@@ -43,9 +43,10 @@ class FitSettings:
 
 
 def fit(objective: DictConfig, max_steps: int, student: Student, records: list[Record], settings: FitSettings,
-        out_dir: Path, logger: Logger | bool) -> tuple[Objective, dict[str, Any]]:
+        out_dir: Path, logger: Logger | bool, callbacks: list[pl.Callback] | None = None) -> tuple[Objective, dict[str, Any]]:
     """Train ``student`` with the objective config ``objective`` (a ``_target_`` LightningModule) for
-    ``max_steps``; restore the weights of the best validation accuracy. Whole problems are held out."""
+    ``max_steps``; restore the weights of the best validation accuracy. Whole problems are held out.
+    ``callbacks``: more Lightning callbacks (the benchmark's clock)."""
     module = require(instantiate(objective, model=student.model, total_steps=max_steps), Objective,
                      "algorithm.module")
     train, val = split_by_problem(records, settings.val_fraction, settings.seed)
@@ -62,7 +63,8 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
     validation = GenerationValidation(student, settings.val_problems, settings.answerer, settings.decode_batch_size,
                                       scorer_factory=main_decoding)
     trainer: pl.Trainer = instantiate(settings.trainer, max_steps=max_steps, logger=logger,
-                                      callbacks=[validation, checkpoint, resumable], default_root_dir=str(out_dir))
+                                      callbacks=[validation, checkpoint, resumable, *(callbacks or [])],
+                                      default_root_dir=str(out_dir))
     module.train()  # pretrained weights load in eval mode; Lightning keeps submodules' modes as found
     start = time.perf_counter()
     if last.exists():
