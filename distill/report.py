@@ -198,9 +198,9 @@ def cost_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def cascade_curve(run: Run) -> list[dict[str, Any]]:
-    """The test curve of the score a run's cascade chose, by validation deferral share."""
-    score = run.cascade["target"]["score"]
+def cascade_curve(run: Run, score: str | None = None) -> list[dict[str, Any]]:
+    """The test curve of a score (default: the one the run's cascade chose), by validation deferral share."""
+    score = score or run.cascade["target"]["score"]
     return sorted((p for p in run.cascade["points"] if p["score"] == score and not p["chosen"]),
                   key=lambda p: p["val_share"])
 
@@ -233,7 +233,7 @@ def cascade_table(runs: list[Run], budget_share: float) -> tuple[list[str], list
                 unmatched += 1
             affordable = [p["accuracy"] for p in cascade_curve(r) if p["cost"] <= budget_share * llm["cost"]]
             under_budget.append(max(affordable) if affordable else r.cascade["student"]["accuracy"])
-        matched = f"{mean_interval(match).text()} of its cost" if match else "never"
+        matched = f"{percent(mean_interval(match))} of its cost" if match else "never"
         if match and unmatched:
             matched += f" (never in {unmatched} of {len(group)} seeds)"
         rows.append([
@@ -245,6 +245,35 @@ def cascade_table(runs: list[Run], budget_share: float) -> tuple[list[str], list
             acc_cost([c["llm"]["accuracy"] for c in cs], [c["llm"]["cost"] for c in cs]),
             matched, mean_interval(under_budget).text(),
         ])
+    return header, rows
+
+
+def percent(iv: Interval) -> str:
+    """A share as a percentage with two significant digits (shares of a cost span orders of magnitude)."""
+    text = f"{100 * iv.mean:.2g}%"
+    return text if iv.low is None else f"{text} [{100 * max(iv.low, 0.0):.2g}%, {100 * iv.high:.2g}%]"
+
+
+def confidence_table(runs: list[Run], shares: tuple[float, ...] = (0.1, 0.2, 0.3)) -> tuple[list[str], list[list[str]]]:
+    """Per answerer, student and confidence score: ROC AUC for a right answer on test, and the cascade's test
+    accuracy and deferred share at validation deferral shares ``shares`` (mean [95% t-interval] over seeds)."""
+    header = ["answerer", "student", "score", "ROC AUC (test)",
+              *[f"accuracy / deferred at {s:.0%} (validation)" for s in shares]]
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for r in runs:
+        if r.cascade:
+            groups[r.answerer, r.student].append(r)
+    rows = []
+    for (answerer, student), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0].params)):
+        for score in sorted({s for r in group for s in r.cascade["confidence"]}):
+            aucs = [a for r in group if (a := r.cascade["confidence"].get(score, {}).get("roc_auc")) is not None]
+            cells = []
+            for share in shares:
+                points = [p for r in group for p in r.cascade["points"]
+                          if p["score"] == score and p["val_share"] is not None and abs(p["val_share"] - share) < 1e-9]
+                cells.append(f"{mean_interval([p['accuracy'] for p in points]).text()} / "
+                             f"{statistics.fmean(p['deferred'] for p in points):.3f}" if points else "n/a")
+            rows.append([answerer, student, score, mean_interval(aucs).text() if aucs else "n/a", *cells])
     return header, rows
 
 
@@ -262,7 +291,16 @@ def plot_cost(runs: list[Run], path: Path) -> None:
     for r in runs:
         if r.cascade:
             groups[r.answerer, r.student].append(r)
-    for i, ((answerer, student), group) in enumerate(sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0].params))):
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0].params))
+    for i, ((answerer, student), group) in enumerate(ordered):
+        if len(ordered) == 1:  # one student: every score's curve, thin, beside the chosen one
+            chosen = group[0].cascade["target"]["score"]
+            for j, score in enumerate(sorted({s for r in group for s in r.cascade["confidence"]} - {chosen})):
+                others = [cascade_curve(r, score) for r in group]
+                n = min(len(c) for c in others)
+                ax.plot([1000 * statistics.fmean(c[k]["cost"] for c in others) for k in range(n)],
+                        [statistics.fmean(c[k]["accuracy"] for c in others) for k in range(n)],
+                        linestyle=":", marker=".", color=colors(j + 1), linewidth=1, label=f"cascade on {score}")
         curves = [cascade_curve(r) for r in group]
         xs, ys, errs = [], [], [[], []]
         for j in range(min(len(c) for c in curves)):
@@ -272,7 +310,8 @@ def plot_cost(runs: list[Run], path: Path) -> None:
             errs[0].append(iv.mean - iv.low if iv.low is not None else 0.0)
             errs[1].append(iv.high - iv.mean if iv.high is not None else 0.0)
         label = f"{student}, {answerer}"
-        ax.errorbar(xs, ys, yerr=errs, color=colors(i), marker=".", capsize=2, label=f"cascade: {label}")
+        score = group[0].cascade["target"]["score"]
+        ax.errorbar(xs, ys, yerr=errs, color=colors(i), marker=".", capsize=2, label=f"cascade on {score}: {label}")
         student_iv = mean_interval([r.cascade["student"]["accuracy"] for r in group])
         ax.plot(1000 * statistics.fmean(r.cascade["student"]["cost"] for r in group), student_iv.mean, "o",
                 color=colors(i), markersize=8, label=f"student alone: {label}")
@@ -282,8 +321,8 @@ def plot_cost(runs: list[Run], path: Path) -> None:
     ax.set_xscale("symlog", linthresh=1e-3)
     ax.set_xlabel("dollars per 1,000 problems (symlog)")
     ax.set_ylabel("test accuracy")
-    ax.set_title("Student first, LLM when unsure")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Student first, LLM when unsure (mean over seeds)")
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -398,6 +437,12 @@ def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> d
                         "run's cascade.json). The cascade's threshold and score were chosen on the validation "
                         "split; the two operating points on the right are read off each seed's test curve.\n\n"
                         f"{markdown(header, rows)}\n![accuracy against cost](accuracy_vs_cost.png)\n")
+        header, rows = confidence_table(runs)
+        write_csv(out / "confidence.csv", header, rows)
+        tables["confidence"] = (header, rows)
+        sections.append("### Confidence scores\n\nHow well each score tells the student's right answers from its "
+                        "wrong ones (ROC AUC on test), and the cascade deferring on it: test accuracy / deferred "
+                        f"share, the threshold chosen on validation for each share.\n\n{markdown(header, rows)}")
     sections.append("## Missing or failed runs\n\n" + ("\n".join(f"- {m}" for m in all_missing) or "none") + "\n")
     (out / "report.md").write_text("\n".join(sections))
     return {"runs": len(runs), "missing": all_missing, "tables": tables, "out": out}

@@ -130,8 +130,23 @@ def test_report_cascade_table_and_cost_plot(tmp_path):
     (row,) = rows
     cell = dict(zip(header, row))
     assert cell["score (val AUC)"].startswith("agreement (0.810")
-    assert cell["same accuracy as the LLM at"].startswith("0.800 [")  # mean of 0.55 and 1.05
+    assert cell["same accuracy as the LLM at"].startswith("80% [")  # mean of 55% and 105%
     assert cell["best accuracy at 50% of the LLM's cost"].startswith("0.610 [")  # only the first points are affordable
     assert cell["LLM"] == "0.700 [0.700, 0.700] at $2"
     assert (tmp_path / "report" / "accuracy_vs_cost.png").stat().st_size > 0
     assert "Student first, LLM when unsure" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_report_confidence_table_per_score(tmp_path):
+    runs = tmp_path / "sweep"
+    for seed in range(2):
+        fake_run(runs / f"s{seed}", "dpo", "small", 100, seed, 0.6)
+        # eleven points: validation shares 0, 0.1, ..., 1; at 20% the accuracy is 0.7 (seed 0) and 0.8 (seed 1)
+        curve = [(0.6 + (0.1 * (seed + 1) if i == 2 else 0.0), 0.0001 * (i + 1)) for i in range(11)]
+        fake_cascade(runs / f"s{seed}", seed, curve)
+    header, rows = build_report([runs], tmp_path / "report")["tables"]["confidence"]
+    (cells,) = [dict(zip(header, row)) for row in rows]  # scores with a confidence entry only
+    assert cells["score"] == "agreement" and cells["ROC AUC (test)"].startswith("0.800")
+    assert cells["accuracy / deferred at 20% (validation)"].startswith("0.750 [") \
+        and cells["accuracy / deferred at 20% (validation)"].endswith("/ 0.200")
+    assert cells["accuracy / deferred at 10% (validation)"].startswith("0.600 [")

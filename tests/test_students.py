@@ -3,7 +3,7 @@ import torch
 
 from conftest import scratch_student
 
-from distill.algorithms.bc import action_nll
+from distill.algorithms.bc import action_logps, masked_nll
 from distill.training.episodes import LengthBucketSampler, collate
 from distill.measurement.decoding import LMScorer, decode_tokens, greedy_uncached
 from distill.students.student import Student
@@ -41,20 +41,40 @@ def test_loss_mask_excludes_prompt_and_padding(problems):
     batch = collate(items, s.pad_id)
     torch.manual_seed(0)
     logits = torch.randn(*batch["input_ids"].shape, 200)
-    base = action_nll(logits, batch["input_ids"], batch["action_mask"])
+    base = masked_nll(logits, batch["input_ids"], batch["action_mask"])
     # position t predicts token t + 1: logits at positions whose next token is prompt or padding
     # must not matter, logits predicting an action token must
     predicts_action = torch.zeros_like(batch["action_mask"], dtype=torch.bool)
     predicts_action[:, :-1] = batch["action_mask"][:, 1:].bool()
     changed = logits.clone()
     changed[~predicts_action] = torch.randn_like(changed[~predicts_action]) * 10
-    assert torch.allclose(action_nll(changed, batch["input_ids"], batch["action_mask"]), base)
+    assert torch.allclose(masked_nll(changed, batch["input_ids"], batch["action_mask"]), base)
     changed = logits.clone()
     changed[predicts_action] += torch.randn_like(changed[predicts_action]) * 10
-    assert not torch.allclose(action_nll(changed, batch["input_ids"], batch["action_mask"]), base)
+    assert not torch.allclose(masked_nll(changed, batch["input_ids"], batch["action_mask"]), base)
     # padding is really there in this batch, and masked
     assert (batch["attention_mask"] == 0).any()
     assert (batch["action_mask"][batch["attention_mask"] == 0] == 0).all()
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_action_logps_equal_the_full_logits_on_action_positions(problems, arch):
+    """The output layer on action positions only gives the same log-probabilities as the whole forward pass."""
+    s = student_for(problems, arch=arch)
+    items = []
+    for p in problems[:4]:
+        e = s.episode(p.text, ["How many apples does Tom have?", "How many pencils does Dan have?"][: 1 + len(items) % 2])
+        items.append({"input_ids": e.input_ids, "action_mask": e.action_mask})
+    batch = collate(items, s.pad_id)
+    s.model.eval()
+    with torch.no_grad():
+        logits = s.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        full = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+        fast = action_logps(s.model, batch["input_ids"], batch["attention_mask"], batch["action_mask"])
+    mask = batch["action_mask"][:, 1:].bool()
+    assert torch.allclose(fast[mask], full[mask], atol=1e-5) and (fast[~mask] == 0).all()
+    nll = masked_nll(logits, batch["input_ids"], batch["action_mask"])
+    assert torch.allclose(-fast.sum() / mask.sum(), nll, atol=1e-5)
 
 
 def test_length_buckets_cover_every_item_once():

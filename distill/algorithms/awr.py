@@ -20,7 +20,7 @@ from collections import defaultdict
 import pytorch_lightning as pl
 import torch
 
-from distill.algorithms.bc import DecodesAlone, masked_nll
+from distill.algorithms.bc import DecodesAlone, action_logps
 from distill.algorithms.optim import adamw_with_schedule
 from distill.core.records import Record
 from distill.students import Student
@@ -68,8 +68,9 @@ class AWRModule(DecodesAlone, pl.LightningModule):
         return items
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        return masked_nll(logits, batch["input_ids"], batch["action_mask"] * batch["weight"][:, None])
+        logps = action_logps(self.model, batch["input_ids"], batch["attention_mask"], batch["action_mask"])
+        weights = batch["action_mask"][:, 1:] * batch["weight"][:, None]
+        return -(logps * weights).sum() / weights.sum().clamp(min=1e-8)
 
     def training_step(self, batch, batch_idx):
         loss = self.loss(batch)

@@ -29,9 +29,19 @@ def masked_nll(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor
     return (nll.view_as(weights) * weights).sum() / weights.sum().clamp(min=1e-8)
 
 
-def action_nll(logits: torch.Tensor, input_ids: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood of the action tokens."""
-    return masked_nll(logits, input_ids, action_mask)
+def action_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                 action_mask: torch.Tensor) -> torch.Tensor:
+    """log p(token t + 1 | tokens up to t) where token t + 1 is an action, 0 elsewhere ([batch, length - 1]).
+
+    The output layer runs on those positions only: prompt and padding positions, most of a batch, never
+    reach it (the same values as slicing the full logits, for a fraction of the cost).
+    """
+    hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, :-1]
+    keep = action_mask[:, 1:] > 0
+    logits = model.get_output_embeddings()(hidden[keep]).float()
+    out = torch.zeros(keep.shape, dtype=logits.dtype, device=logits.device)
+    out[keep] = -F.cross_entropy(logits, input_ids[:, 1:][keep], reduction="none")
+    return out
 
 
 class DecodesAlone:
@@ -69,13 +79,14 @@ class BCModule(DecodesAlone, pl.LightningModule):
         return items
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if not self.hparams.prompt_loss_weight:
+            logps = action_logps(self.model, batch["input_ids"], batch["attention_mask"], batch["action_mask"])
+            return -logps.sum() / batch["action_mask"][:, 1:].sum().clamp(min=1)
         logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        loss = action_nll(logits, batch["input_ids"], batch["action_mask"])
-        if self.hparams.prompt_loss_weight:
-            # language modelling on the problem text too: a denser signal for learning to copy names
-            prompt_mask = batch["attention_mask"] * (1 - batch["action_mask"])
-            loss = loss + self.hparams.prompt_loss_weight * masked_nll(logits, batch["input_ids"], prompt_mask)
-        return loss
+        # language modelling on the problem text too: a denser signal for learning to copy names
+        prompt_mask = batch["attention_mask"] * (1 - batch["action_mask"])
+        return masked_nll(logits, batch["input_ids"], batch["action_mask"]) \
+            + self.hparams.prompt_loss_weight * masked_nll(logits, batch["input_ids"], prompt_mask)
 
     def training_step(self, batch, batch_idx):
         loss = self.loss(batch)

@@ -21,7 +21,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from distill.algorithms.bc import DecodesAlone
+from distill.algorithms.bc import DecodesAlone, action_logps
 from distill.algorithms.optim import adamw_with_schedule
 from distill.core.records import Record, group_by_problem
 from distill.students import Student
@@ -55,10 +55,7 @@ def preference_pairs(records: list[Record], min_usefulness_gap: float | None) ->
 def sequence_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                    action_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum of the action tokens' log-probabilities per sequence, and their number ([B] each)."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
-    token_logps = torch.log_softmax(logits, -1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
-    mask = action_mask[:, 1:].float()
-    return (token_logps * mask).sum(-1), mask.sum(-1)
+    return action_logps(model, input_ids, attention_mask, action_mask).sum(-1), action_mask[:, 1:].float().sum(-1)
 
 
 def dpo_loss(chosen: torch.Tensor, rejected: torch.Tensor, ref_chosen: torch.Tensor, ref_rejected: torch.Tensor,

@@ -29,7 +29,7 @@ condition() {  # condition seed
     [ -f "$dir/records.jsonl" ] || cp "$OUT/teacher_run/records.jsonl" "$dir/records.jsonl"
   fi
   $PY -m distill.train data.records_path="$dir/records.jsonl" reward=$reward seed="$seed" threads=1 '~logger' \
-      skip_done=true hydra.run.dir="$dir/run" > "$dir/train.log" 2>&1
+      skip_done=true stage_cache="$OUT/stages" hydra.run.dir="$dir/run" > "$dir/train.log" 2>&1
   cp "$dir/run/results.json" "$keep/results.json"
   echo "done $name"
 }
