@@ -41,3 +41,9 @@ for job in "${jobs_list[@]}"; do
   condition $job &
 done
 wait
+
+# one report per condition (mean over seeds with 95% t-intervals): report/<condition>/report.md
+for cond in queue random none; do
+  $PY -m distill.report experiments/human_review/runs/${cond}_seed{0,1,2} --name "human_review_$cond" \
+      --out "experiments/human_review/report/$cond" --no-wandb > /dev/null
+done
