@@ -328,11 +328,11 @@ def default_recipe() -> dict[str, Any]:
             "steps": stage.steps, "precision": cfg.trainer.precision}
 
 
-def time_to_accuracy_rows(new: dict[str, Any], quick: bool, probe_every: int) -> list[dict]:
+def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: int) -> list[dict]:
     """Training time until the main job's first stage (Filtered BC on the default teacher run) first reaches
-    the validation accuracy that the old recipe ends with: the old recipe against ``new``. Validation decodes
-    (every ``probe_every`` steps, all validation problems) are not counted; the test accuracy of each
-    recipe's best checkpoint is reported beside."""
+    the validation accuracy that the old recipe ends with: the old recipe against each of ``news`` (one row
+    each). Validation decodes (every ``probe_every`` steps, all validation problems) are not counted; the test
+    accuracy of each recipe's best checkpoint is reported beside."""
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
@@ -355,7 +355,7 @@ def time_to_accuracy_rows(new: dict[str, Any], quick: bool, probe_every: int) ->
     val_problems, test_problems = parts.dataset.load("validation"), parts.dataset.load("test")
 
     curves, tests = {}, {}
-    for name, recipe in (("old", {**OLD_RECIPE, **({"steps": 20} if quick else {})}), ("new", new)):
+    for name, recipe in [("old", {**OLD_RECIPE, **({"steps": 20} if quick else {})}), *enumerate(news)]:
         pl.seed_everything(0, workers=True)
         student = instantiate(cfg.student)(corpus=corpus)
         trainer = OmegaConf.merge(cfg.trainer, {"val_check_interval": probe_every, "precision": recipe["precision"],
@@ -370,17 +370,21 @@ def time_to_accuracy_rows(new: dict[str, Any], quick: bool, probe_every: int) ->
         curves[name] = clock.curve
         tests[name] = evaluate_student(student, test_problems, parts.answerer, None)[0]["accuracy"]
     target = curves["old"][-1][2]
-    reached = {name: next((t for _, t, a in curve if a >= target), None) for name, curve in curves.items()}
-    old_time, new_time = reached["old"], reached["new"]
-    recipe_text = ", ".join(f"{k} {v}" for k, v in new.items())
-    setting = (f"first stage to val accuracy {target:.3f} (the old recipe's final, {len(val_problems)} problems); "
-               f"old: batch 16, lr 3e-4, 1500 steps, fp32; new: {recipe_text}; "
-               f"test accuracy old {tests['old']:.3f}, new {tests['new']:.3f}; curves (step, s, acc): "
-               f"old {[(s, round(t, 1), a) for s, t, a in curves['old']]}, new {[(s, round(t, 1), a) for s, t, a in curves['new']]}")
-    if new_time is None:
-        return [{"benchmark": "time_to_accuracy", "ours": None, "baseline": round(old_time, 1), "unit": "s",
-                 "ratio": 0.0, "setting": "new recipe never reached the target; " + setting}]
-    return [row("time_to_accuracy", new_time, old_time, "s", setting, higher_is_better=False)]
+    old_time = next(t for _, t, a in curves["old"] if a >= target)
+    rows = []
+    for i, new in enumerate(news):
+        new_time = next((t for _, t, a in curves[i] if a >= target), None)
+        setting = (f"first stage to val accuracy {target:.3f} (the old recipe's final, {len(val_problems)} problems); "
+                   f"old: batch 16, lr 3e-4, 1500 steps, fp32; new: {', '.join(f'{k} {v}' for k, v in new.items())}; "
+                   f"test accuracy old {tests['old']:.3f}, new {tests[i]:.3f}; curves (step, s, acc): "
+                   f"old {[(s, round(t, 1), a) for s, t, a in curves['old']]}, "
+                   f"new {[(s, round(t, 1), a) for s, t, a in curves[i]]}")
+        if new_time is None:
+            rows.append({"benchmark": "time_to_accuracy", "ours": None, "baseline": round(old_time, 1), "unit": "s",
+                         "ratio": 0.0, "setting": "the new recipe never reached the target; " + setting})
+        else:
+            rows.append(row("time_to_accuracy", new_time, old_time, "s", setting, higher_is_better=False))
+    return rows
 
 
 # --- the command -----------------------------------------------------------------------------------
@@ -417,8 +421,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per contender (the best counts)")
     parser.add_argument("--out", type=Path, default=None, help="folder for bench.json")
     parser.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS), help="benchmark groups to run")
-    parser.add_argument("--new-recipe", nargs="*", default=[], metavar="KEY=VALUE",
-                        help=f"time_to_accuracy: change the new recipe (keys: {', '.join(OLD_RECIPE)}; default: conf/)")
+    parser.add_argument("--new-recipe", nargs="+", action="append", default=None, metavar="KEY=VALUE",
+                        help=f"time_to_accuracy: a recipe to compare, as changes to the configured one (keys: "
+                             f"{', '.join(OLD_RECIPE)}); repeat for several (default: the configured recipe)")
     parser.add_argument("--probe-every", type=int, default=100, help="time_to_accuracy: steps between validations")
     args = parser.parse_args(argv)
     if args.threads:
@@ -441,15 +446,16 @@ def main(argv: list[str] | None = None) -> None:
     if "teacher" in args.only:
         rows += teacher_rows(2 if quick else 16, 0.02 if quick else 0.15)
     if "time_to_accuracy" in args.only:
-        new = default_recipe()
-        for item in args.new_recipe:
-            key, _, value = item.partition("=")
-            if key not in OLD_RECIPE:
-                raise SystemExit(f"--new-recipe {item}: unknown key; valid: {', '.join(OLD_RECIPE)}")
-            new[key] = type(OLD_RECIPE[key])(value)
-        if quick:
-            new["steps"] = 20
-        rows += time_to_accuracy_rows(new, quick, 10 if quick else args.probe_every)
+        news = []
+        for changes in args.new_recipe or [[]]:
+            new = default_recipe()
+            for item in changes:
+                key, _, value = item.partition("=")
+                if key not in OLD_RECIPE:
+                    raise SystemExit(f"--new-recipe {item}: unknown key; valid: {', '.join(OLD_RECIPE)}")
+                new[key] = type(OLD_RECIPE[key])(value)
+            news.append({**new, **({"steps": 20} if quick else {})})
+        rows += time_to_accuracy_rows(news, quick, 10 if quick else args.probe_every)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(rows, indent=2) + "\n")
     width = max(len(r["benchmark"]) for r in rows)
