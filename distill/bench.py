@@ -241,7 +241,7 @@ def training_rows(make_student, items, batch_size: int, steps: int, repeats: int
 # --- the LLM teacher -------------------------------------------------------------------------------
 
 def teacher_rows(n_problems: int, latency: float) -> list[dict]:
-    """Problems per minute of a teacher run (decompose, answer, judge) against the local Messages API server
+    """Finished problems per minute of a teacher run (decompose, answer, judge) against the local Messages API server
     with ``latency`` seconds per request: our default client settings (``conf/client/anthropic.yaml``) against
     one request at a time; then against a server that rate-limits (429 beyond half our concurrency, and to 5%
     of requests at random), adaptive concurrency against the same client with adaptation off."""
@@ -266,7 +266,8 @@ def teacher_rows(n_problems: int, latency: float) -> list[dict]:
             result = annotate(batch, LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3),
                               LLMAnswerer(llm, max_tokens=512), LLMJudge(llm, n_votes=3, max_tokens=200), n_samples=4,
                               records_path=Path(tmp) / "r.jsonl", batch_size=len(batch))
-            return 60 * len(batch) / (time.perf_counter() - start), len(result.failed)
+            # problems that finished: a failed problem is not work done, however fast it failed
+            return 60 * (len(batch) - len(result.failed)) / (time.perf_counter() - start), len(result.failed)
 
     rows = []
     for limits, contenders in [({}, {"ours": {"concurrency": concurrency}, "sequential": {"concurrency": 1}}),

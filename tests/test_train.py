@@ -78,6 +78,28 @@ def test_tiny_fit_lowers_loss_and_changes_parameters(compose_cfg, tmp_path):
     assert all(not torch.equal(a, b) for a, b in zip(before, student.model.parameters()))
 
 
+@pytest.mark.parametrize("precision,fused", [("32-true", True), ("bf16-mixed", False)])
+def test_optimizer_is_fused_except_under_autocast(tmp_path, precision, fused):
+    """The fused AdamW kernel in full precision; under mixed precision Lightning cannot clip a fused
+    optimizer's gradients, so the unfused one, and training with clipping runs."""
+    from conftest import named_bandit_records, scratch_student
+
+    import pytorch_lightning as pl
+
+    records = named_bandit_records()
+    student = scratch_student([r.problem for r in records] + [q for r in records for q in r.subquestions],
+                              n_layer=1, d_model=16, n_head=2, d_ff=32)
+    module = objective("bc", student.model, 3)
+    from distill.training.episodes import EpisodeDataModule
+
+    items = module.make_items(student, records)
+    trainer = pl.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         limit_val_batches=0, enable_model_summary=False, precision=precision, gradient_clip_val=1.0)
+    trainer.fit(module, EpisodeDataModule(items, items, student.pad_id, batch_size=8))
+    assert trainer.global_step == 3
+    assert trainer.optimizers[0].defaults["fused"] is fused
+
+
 def test_wandb_logger_runs_offline(compose_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")

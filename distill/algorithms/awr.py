@@ -83,4 +83,5 @@ class AWRModule(DecodesAlone, pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return adamw_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps)
+        return adamw_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps,
+                                   self.trainer.precision)

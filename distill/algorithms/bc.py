@@ -99,4 +99,4 @@ class BCModule(DecodesAlone, pl.LightningModule):
     def configure_optimizers(self):
         h = self.hparams
         return adamw_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps,
-                                   h.total_steps)
+                                   h.total_steps, self.trainer.precision)

@@ -141,4 +141,5 @@ class DPOModule(DecodesAlone, pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return adamw_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps)
+        return adamw_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps,
+                                   self.trainer.precision)

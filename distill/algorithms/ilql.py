@@ -260,7 +260,8 @@ class ILQLModule(pl.LightningModule):
     def configure_optimizers(self):
         h = self.hparams
         return adamw_with_schedule(list(self.trunk.parameters()) + list(self.heads.parameters()), h.lr,
-                                   h.weight_decay, h.warmup_steps, h.total_steps)
+                                   h.weight_decay, h.warmup_steps, h.total_steps,
+                                   self.trainer.precision)
 
 
 def load_value_model(folder: str | Path, policy: nn.Module) -> tuple[nn.Module, ValueHeads, dict[str, Any]] | None:
