@@ -16,6 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime
@@ -250,7 +253,6 @@ def teacher_rows(n_problems: int, latency: float) -> list[dict]:
     from distill.core.contracts import Problem
     from distill.core.teacher_runs import annotate
     from distill.llm.anthropic_client import AnthropicClient
-    from distill.llm.local_server import serve
     from distill.llm.roles import LLMAnswerer, LLMJudge, LLMTeacher
 
     defaults = OmegaConf.load(CONF / "client" / "anthropic.yaml")
@@ -274,13 +276,19 @@ def teacher_rows(n_problems: int, latency: float) -> list[dict]:
                                ({"max_in_flight": concurrency // 2, "rate_limit_share": 0.05},
                                 {"ours": {"concurrency": concurrency},
                                  "fixed": {"concurrency": concurrency, "adaptive_concurrency": False}})]:
-        server = serve(delay=latency, **limits)
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+        # the server in its own process, as a remote API is: its work does not hold this process's interpreter
+        port = free_port()
+        flags = [f"--{k.replace('_', '-')}={v}" for k, v in limits.items()]
+        server = subprocess.Popen([sys.executable, "-m", "distill.llm.local_server", f"--port={port}",
+                                   f"--delay={latency}", *flags], stdout=subprocess.PIPE, text=True)
+        url = f"http://127.0.0.1:{port}"
         try:
+            server.stdout.readline()  # "Messages API on ...": listening
             run(problems[:1], url, concurrency=1)  # warm-up: imports and the first connection, paid by neither
             results = {name: run(problems, url, **client) for name, client in contenders.items()}
         finally:
-            server.shutdown()
+            server.terminate()
+            server.wait()
         (ours, ours_failed), (base, base_failed) = results.values()
         setting = f"{n_problems} problems x 4 samples, {latency * 1000:.0f} ms per request, {concurrency} in flight"
         if limits:
@@ -386,6 +394,12 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
         else:
             rows.append(row("time_to_accuracy", new_time, old_time, "s", setting, higher_is_better=False))
     return rows
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # --- the command -----------------------------------------------------------------------------------
