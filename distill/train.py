@@ -33,10 +33,15 @@ from distill.training.fitting import FitSettings, fit, initial_student, stage_ca
 from distill.training.selection import select_records, training_records
 
 
+SWEEP_OBJECTIVES = ("test_accuracy", "val_accuracy")
+
+
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     if cfg.get("skip_done") and (out_dir / "results.json").exists():
         print(f"skipped: {out_dir} already has results.json (skip_done=true)")
         return json.loads((out_dir / "results.json").read_text())
+    if cfg.sweep_objective not in SWEEP_OBJECTIVES:
+        raise ValueError(f"sweep_objective={cfg.sweep_objective!r}; valid: {', '.join(SWEEP_OBJECTIVES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)
@@ -69,7 +74,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                             trainer=cfg.trainer, decode_batch_size=cfg.eval.batch_size,
                             review=review and review["digest"]) if stage is not None else None
     student, pretrain = initial_student(cfg.algorithm.init_from, cfg.student, records, stage, settings, out_dir, cache)
-    module, training = fit(cfg.algorithm.module, cfg.trainer.max_steps, student, selected, settings, out_dir, logger)
+    # a budget in episodes (recipe searches compare batch sizes at equal data) sets the steps
+    steps = cfg.data.episodes // cfg.data.batch_size if cfg.data.get("episodes") else cfg.trainer.max_steps
+    module, training = fit(cfg.algorithm.module, steps, student, selected, settings, out_dir, logger)
     student.save(out_dir / "student")
     module.save_extras(out_dir / "student")
 
@@ -105,7 +112,9 @@ def main(cfg: DictConfig) -> float:
         print(f"error: {stop}")
         sys.exit(1)
     print_summary(results, out_dir)
-    return results["student"]["accuracy"]
+    # what a sweeper optimises: test accuracy, or (recipe searches) the best validation accuracy
+    return results["train"]["best_val_accuracy"] if cfg.get("sweep_objective") == "val_accuracy" \
+        else results["student"]["accuracy"]
 
 
 if __name__ == "__main__":
