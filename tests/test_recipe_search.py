@@ -17,14 +17,14 @@ SHRINK = ["student=tiny", "dataset.sizes.train=60", "dataset.sizes.validation=10
 
 def sweep(tmp_path):
     return subprocess.run([sys.executable, "-m", "distill.train", "-m", "--config-name", "sweep_recipe",
-                           f"paths.output_dir={tmp_path}", *SHRINK], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+                           f"paths.output_dir={tmp_path}", f"hydra.sweep.dir={tmp_path}/recipes", *SHRINK],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
 def test_recipe_search_optimises_validation_accuracy_at_a_fixed_budget_and_resumes(tmp_path):
     first = sweep(tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
-    folder = tmp_path / "recipe_search" / "scratch-tiny"
+    folder = tmp_path / "recipes"
     runs = [json.loads((folder / str(i) / "results.json").read_text()) for i in range(2)]
     for r in runs:
         assert r["config"]["algorithm"]["name"] == "filtered_bc"
