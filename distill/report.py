@@ -198,6 +198,15 @@ def cost_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def cascade_groups(runs: list[Run]) -> list[tuple[tuple[str, str], list[Run]]]:
+    """Runs with a cascade.json, grouped by (answerer, student), by answerer then student size."""
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for r in runs:
+        if r.cascade:
+            groups[r.answerer, r.student].append(r)
+    return sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0].params))
+
+
 def cascade_curve(run: Run, score: str | None = None) -> list[dict[str, Any]]:
     """The test curve of a score (default: the one the run's cascade chose), by validation deferral share."""
     score = score or run.cascade["target"]["score"]
@@ -210,16 +219,11 @@ def cascade_table(runs: list[Run], budget_share: float) -> tuple[list[str], list
     read off each seed's curve (mean [95% t-interval] over seeds; costs in dollars per 1,000 problems)."""
     header = ["answerer", "student", "score (val AUC)", "student alone", "cascade (chosen on validation)",
               "deferred", "LLM", "same accuracy as the LLM at", f"best accuracy at {budget_share:.0%} of the LLM's cost"]
-    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
-    for r in runs:
-        if r.cascade:
-            groups[r.answerer, r.student].append(r)
-
     def acc_cost(accuracies: list[float], costs: list[float]) -> str:
         return f"{mean_interval(accuracies).text()} at ${1000 * statistics.fmean(costs):.3g}"
 
     rows = []
-    for (answerer, student), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0].params)):
+    for (answerer, student), group in cascade_groups(runs):
         cs = [r.cascade for r in group]
         scores = sorted({c["target"]["score"] for c in cs})
         aucs = [a for c in cs if (a := c["confidence"][c["target"]["score"]]["val_roc_auc"]) is not None]
@@ -259,12 +263,8 @@ def confidence_table(runs: list[Run], shares: tuple[float, ...] = (0.1, 0.2, 0.3
     accuracy and deferred share at validation deferral shares ``shares`` (mean [95% t-interval] over seeds)."""
     header = ["answerer", "student", "score", "ROC AUC (test)",
               *[f"accuracy / deferred at {s:.0%} (validation)" for s in shares]]
-    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
-    for r in runs:
-        if r.cascade:
-            groups[r.answerer, r.student].append(r)
     rows = []
-    for (answerer, student), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0].params)):
+    for (answerer, student), group in cascade_groups(runs):
         for score in sorted({s for r in group for s in r.cascade["confidence"]}):
             aucs = [a for r in group if (a := r.cascade["confidence"].get(score, {}).get("roc_auc")) is not None]
             cells = []
@@ -287,11 +287,7 @@ def plot_cost(runs: list[Run], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colors = plt.get_cmap("tab10")
-    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
-    for r in runs:
-        if r.cascade:
-            groups[r.answerer, r.student].append(r)
-    ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0].params))
+    ordered = cascade_groups(runs)
     for i, ((answerer, student), group) in enumerate(ordered):
         if len(ordered) == 1:  # one student: every score's curve, thin, beside the chosen one
             chosen = group[0].cascade["target"]["score"]
@@ -317,7 +313,7 @@ def plot_cost(runs: list[Run], path: Path) -> None:
                 color=colors(i), markersize=8, label=f"student alone: {label}")
         llm = mean_interval([r.cascade["llm"]["accuracy"] for r in group])
         ax.plot(1000 * statistics.fmean(r.cascade["llm"]["cost"] for r in group), llm.mean, "*", color="black",
-                markersize=12, label=f"LLM alone, {answerer}" if i == 0 or answerer != sorted(groups)[i - 1][0] else None)
+                markersize=12, label=f"LLM alone, {answerer}" if i == 0 or answerer != ordered[i - 1][0][0] else None)
     ax.set_xscale("symlog", linthresh=1e-3)
     ax.set_xlabel("dollars per 1,000 problems (symlog)")
     ax.set_ylabel("test accuracy")
