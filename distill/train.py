@@ -81,10 +81,16 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     module.save_extras(out_dir / "student")
 
     problems = parts.dataset.load(cfg.dataset.split)
+    scorers = module.scorers(student, cfg.eval.betas)
     results, student_records, teacher_records = side_by_side(
         student, problems, parts.teacher, parts.answerer, parts.judge, parts.dataset.records(cfg.dataset.split),
-        module.scorers(student, cfg.eval.betas), cfg.eval.batch_size, module.value_model())
+        scorers, cfg.eval.batch_size, module.value_model())
     results.update(split=cfg.dataset.split, train={**training, "teacher_records": len(records)})
+    for split in cfg.eval.also_splits:  # e.g. ood: generalisation beyond the training chains (main decoding only)
+        main = next(iter(scorers))
+        extra, _, _ = side_by_side(student, parts.dataset.load(split), parts.teacher, parts.answerer, parts.judge,
+                                   parts.dataset.records(split), {main: scorers[main]}, cfg.eval.batch_size)
+        results.setdefault("splits", {})[split] = {k: extra[k] for k in ("student", "teacher", "gap")}
     if pretrain:
         results["pretrain"] = pretrain
     if review:

@@ -7,7 +7,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = ["dataset", "teacher", "answerer", "judge", "student", "algorithm", "reward", "trainer", "logger"]
+GROUPS = ["dataset", "teacher", "answerer", "judge", "student", "recipe", "algorithm", "reward", "trainer", "logger"]
 
 
 def choices(group):
@@ -89,3 +89,43 @@ def test_every_first_stage_composes_under_every_objective_that_has_one(compose_c
         cfg = compose_cfg("train", [f"algorithm={algorithm}", f"stage@algorithm.pretrain={stage}"])
         pretrain = OmegaConf.to_container(cfg.algorithm.pretrain, resolve=True)
         assert pretrain["name"] == stage and pretrain["steps"] > 0 and "_target_" in pretrain["module"]
+
+
+def test_every_student_has_a_recipe_and_trains_with_it(compose_cfg):
+    """``recipe: ${student}``: each size's learning rate, batch, warm-up and steps reach every from-scratch
+    objective and first stage, unless overridden."""
+    assert choices("recipe") == choices("student")
+    for student in choices("student"):
+        recipe = OmegaConf.load(CONF / "recipe" / f"{student}.yaml")
+        for experiment in ("synthetic_bc", "synthetic_fbc_scratch", "synthetic_awr"):
+            cfg = compose_cfg("train", [f"student={student}", f"+experiment={experiment}"])
+            assert cfg.algorithm.module.lr == recipe.lr and cfg.algorithm.module.warmup_steps == recipe.warmup_steps
+            assert cfg.data.batch_size == recipe.batch_size and cfg.trainer.max_steps == recipe.steps
+        dpo = compose_cfg("train", [f"student={student}", "algorithm=dpo"]).algorithm
+        assert dpo.pretrain.steps == recipe.steps and dpo.pretrain.module.lr == recipe.lr
+    # another size's recipe, or one value of it, on the command line
+    cfg = compose_cfg("train", ["student=tiny", "recipe=small", "algorithm=bc", "algorithm.module.lr=0.01"])
+    assert cfg.data.batch_size == OmegaConf.load(CONF / "recipe" / "small.yaml").batch_size
+    assert cfg.algorithm.module.lr == 0.01
+
+
+def test_each_searched_recipe_is_the_best_trial_of_its_search():
+    """conf/recipe/<size>.yaml holds the trial with the best validation accuracy of the committed search
+    (experiments/recipes/runs/<student name>/), at the search's episode budget."""
+    import json
+
+    searched = 0
+    for student in choices("student"):
+        name = OmegaConf.load(CONF / "student" / f"{student}.yaml").get("name")
+        trials = sorted((CONF.parent / "experiments" / "recipes" / "runs" / str(name)).glob("*/results.json"))
+        recipe = OmegaConf.load(CONF / "recipe" / f"{student}.yaml")
+        if not trials:  # not searched on this machine (the Hugging Face students: a GPU search)
+            continue
+        results = [json.loads(p.read_text()) for p in trials]
+        best = max(results, key=lambda r: r["train"]["best_val_accuracy"])["config"]
+        assert recipe.lr == pytest.approx(best["algorithm"]["module"]["lr"], rel=2e-3), student
+        assert recipe.batch_size == best["data"]["batch_size"], student
+        assert recipe.warmup_steps == best["algorithm"]["module"]["warmup_steps"], student
+        assert recipe.steps == best["data"]["episodes"] // best["data"]["batch_size"], student
+        searched += 1
+    assert searched >= 1

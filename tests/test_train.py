@@ -21,7 +21,8 @@ SHRINK = [
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     # the main job as it is (DPO from a Filtered BC first stage), shrunk
-    cfg = compose_config("train", SHRINK + ["logger=csv", "algorithm.pretrain.steps=20", f"stage_cache={out}/stages"])
+    cfg = compose_config("train", SHRINK + ["logger=csv", "algorithm.pretrain.steps=20", f"stage_cache={out}/stages",
+                                            "eval.also_splits=[ood]", "dataset.sizes.ood=16"])
     return cfg, out, train.run(cfg, out)
 
 
@@ -52,6 +53,19 @@ def test_evaluate_reproduces_the_saved_accuracy(trained, compose_cfg, tmp_path):
     a = [json.loads(l)["subquestions"] for l in (out / "eval_records.jsonl").read_text().splitlines()]
     b = [json.loads(l)["subquestions"] for l in (tmp_path / "eval_records.jsonl").read_text().splitlines()]
     assert a == b
+
+
+def test_also_splits_measure_the_same_student_as_evaluate_does(trained, compose_cfg, tmp_path):
+    cfg, out, results = trained
+    ood = json.loads((out / "results.json").read_text())["splits"]["ood"]
+    assert ood["student"]["n_problems"] == 16
+    overrides = [o for o in SHRINK if o.startswith("dataset.")] + ["dataset.sizes.ood=16", "dataset.split=ood"]
+    again = evaluate.run(compose_cfg("evaluate", [f"ckpt_path={out}"] + overrides), tmp_path)
+    assert again["student"]["accuracy"] == ood["student"]["accuracy"]
+    assert again["teacher"]["accuracy"] == ood["teacher"]["accuracy"]
+    assert ood["gap"] == pytest.approx(ood["teacher"]["accuracy"] - ood["student"]["accuracy"])
+    # longer chains: every ood problem needs more steps than any test problem
+    assert min(map(int, ood["student"]["accuracy_by_steps"])) > max(map(int, results["student"]["accuracy_by_steps"]))
 
 
 def test_tiny_fit_lowers_loss_and_changes_parameters(compose_cfg, tmp_path):
