@@ -9,6 +9,12 @@ Reads every ``results.json`` below the given run or multirun folders and writes,
 - ``cost.md`` / ``.csv``: parameters, decode latency per problem, peak memory; the teacher's tokens and
   dollars per 1,000 problems where its usage was recorded;
 - ``accuracy_vs_params.png``: accuracy against student parameters, the LLM as a line per answerer;
+- ``sizes_<answerer>.csv``: per algorithm and size, accuracy and the student-to-LLM ratio on test and on the
+  ``ood`` split (runs with ``eval.also_splits=[ood]``) next to the student's cost; ``report.md`` names the
+  smallest student within 0.05 of the LLM per algorithm;
+- ``search.csv``, ``search_trials.csv`` and ``search_history.png`` for recipe-search trials
+  (``conf/sweep_recipe.yaml``; kept out of the tables above): each size's best trial, every trial, and
+  validation accuracy against each searched hyper-parameter;
 - ``cascade.md`` / ``.csv`` and ``accuracy_vs_cost.png``, for runs with a ``cascade.json`` (``distill.cascade``):
   accuracy against dollars for each student alone, its cascade and the LLM, and operating points;
 - ``runs.csv``: one line per run (accuracy, the teacher's, other decodings such as ILQL's betas, folder);
@@ -30,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from distill.search_report import plot_search, search_table, search_trial
 
 # two-sided 95% quantiles of Student's t for 1..30 degrees of freedom; the normal 1.96 beyond
 T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
@@ -59,6 +67,8 @@ class Run:
     garbled_rate: float | None
     accuracy_by_steps: dict[str, float]  # synthetic world: accuracy per chain length
     cascade: dict[str, Any] | None = None  # the run's cascade.json (distill.cascade), if it has one
+    ood: tuple[float, float] | None = None  # (student, LLM) accuracy on the ood split (eval.also_splits)
+    trial: dict[str, Any] | None = None  # a recipe-search trial (sweep_objective=val_accuracy): its recipe and score
 
 
 @dataclass
@@ -104,6 +114,8 @@ def read_run(path: Path) -> Run:
         garbled_rate=student.get("garbled_rate"),
         accuracy_by_steps=student.get("accuracy_by_steps") or {},
         cascade=json.loads((path.parent / "cascade.json").read_text()) if (path.parent / "cascade.json").exists() else None,
+        ood=(ood["student"]["accuracy"], ood["teacher"]["accuracy"]) if (ood := results.get("splits", {}).get("ood")) else None,
+        trial=search_trial(results) if config.get("sweep_objective") == "val_accuracy" else None,
     )
 
 
@@ -196,6 +208,35 @@ def cost_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     rows.append([LLM_ROW, "unknown", "", "", f"{1000 * statistics.fmean(tokens):,.0f}" if tokens else "n/a",
                  f"{1000 * statistics.fmean(dollars):.2f}" if dollars else "n/a"])
     return header, rows
+
+
+def size_table(runs: list[Run], margin: float = 0.05) -> tuple[list[str], list[list[str]], list[str]]:
+    """One answerer's runs, per algorithm and student size (smallest first): accuracy, the student-to-LLM
+    ratio of accuracy (per seed, then mean [95% t-interval]), the same on the ood split, and the student's
+    cost; and, per algorithm, the smallest student whose mean accuracy is within ``margin`` of the LLM's."""
+    header = ["algorithm", "student", "parameters", "accuracy", "LLM accuracy", "student / LLM",
+              "ood accuracy", "ood LLM accuracy", "ood student / LLM", "latency ms/problem", "peak memory MB"]
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for r in runs:
+        groups[r.algorithm, r.student].append(r)
+    rows, smallest = [], {}
+    for (algorithm, student), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0].params)):
+        ood = [r.ood for r in group if r.ood]
+        acc, llm = mean_interval([r.accuracy for r in group]), mean_interval([r.teacher_accuracy for r in group])
+        rows.append([algorithm, student, f"{group[0].params:,}", acc.text(), llm.text(),
+                     mean_interval([r.accuracy / r.teacher_accuracy for r in group]).text(),
+                     mean_interval([s for s, _ in ood]).text() if ood else "n/a",
+                     mean_interval([t for _, t in ood]).text() if ood else "n/a",
+                     mean_interval([s / t for s, t in ood]).text() if ood else "n/a",
+                     f"{statistics.fmean(r.latency_ms for r in group):.1f}",
+                     f"{statistics.fmean(r.memory_mb for r in group):.0f}"])
+        if algorithm not in smallest and llm.mean - acc.mean <= margin:
+            gap = mean_interval([r.teacher_accuracy - r.accuracy for r in group])
+            smallest[algorithm] = (f"{algorithm}: {student} ({group[0].params:,} parameters), {acc.text()} against "
+                                   f"the LLM's {llm.text()}; gap {gap.text()}")
+    statements = [smallest.get(a, f"{a}: none of the sizes here is within {margin} of the LLM")
+                  for a in sorted({r.algorithm for r in runs})]
+    return header, rows, statements
 
 
 def cascade_groups(runs: list[Run]) -> list[tuple[tuple[str, str], list[Run]]]:
@@ -383,15 +424,30 @@ def plot(runs: list[Run], path: Path) -> None:
 
 
 def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> dict[str, Any]:
-    runs, failed = find_runs(folders)
-    if not runs:
+    found, failed = find_runs(folders)
+    if not found:
         raise SystemExit(f"no results.json below {', '.join(map(str, folders))}"
                          + (f"; unfinished runs: {len(failed)}" if failed else ""))
     out.mkdir(parents=True, exist_ok=True)
-    sections = [f"# Student-versus-LLM report\n\nFrom {len(runs)} runs in {', '.join(map(str, folders))}.\n"
+    runs = [r for r in found if not r.trial]  # recipe-search trials have a section of their own
+    trials = [r for r in found if r.trial]
+    sections = [f"# Student-versus-LLM report\n\nFrom {len(runs)} runs and {len(trials)} recipe-search trials in "
+                f"{', '.join(map(str, folders))}.\n"
                 "Cells: mean test accuracy over seeds [95% t-interval]; `average` is the mean over student "
                 "sizes per seed. The LLM row scores the teacher's own decompositions with the same answerer.\n"]
     tables, all_missing = {}, list(failed)
+    if trials:
+        header, rows = search_table(trials)
+        write_csv(out / "search.csv", header, rows)
+        write_csv(out / "search_trials.csv", ["student", "params", *trials[0].trial, "test_accuracy", "path"],
+                  [[r.student, r.params, *r.trial.values(), r.accuracy, str(r.path)]
+                   for r in sorted(trials, key=lambda r: (r.params, str(r.path)))])
+        tables["search"] = (header, rows)
+        plot_search(trials, out / "search_history.png")
+        sections.append("## Recipe search (conf/sweep_recipe.yaml)\n\nEach size's best trial on validation "
+                        "accuracy (its test accuracy beside, never used to choose); every trial of "
+                        f"every size is in search_trials.csv.\n\n{markdown(header, rows)}\n"
+                        "![search history](search_history.png)\n")
     for answerer in sorted({r.answerer for r in runs}):
         header, rows, missing = accuracy_table([r for r in runs if r.answerer == answerer])
         slug = answerer.replace("/", "_").replace(" ", "_")
@@ -407,10 +463,24 @@ def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> d
                         "not have; accuracy by the number of steps the answer needs.\n\n"
                         f"{markdown(header, rows)}")
         tables[f"diagnostics_{slug}"] = (header, rows)
+        header, rows, smallest = size_table([r for r in runs if r.answerer == answerer])
+        write_csv(out / f"sizes_{slug}.csv", header, rows)
+        sections.append(f"## Student size against the LLM, answerer {answerer}\n\nThe smallest student whose "
+                        "mean test accuracy is within 0.05 of the LLM's, per algorithm:\n\n"
+                        + "".join(f"- {s}\n" for s in smallest)
+                        + "\nPer size: accuracy and its ratio to the LLM's (per seed, then mean [95% t-interval]), "
+                        "on test and on the ood split (longer chains than any training problem), next to the "
+                        f"student's cost (decode latency at the evaluation batch size, peak memory).\n\n"
+                        f"{markdown(header, rows)}")
+        tables[f"sizes_{slug}"] = (header, rows)
         all_missing += [f"answerer {answerer}: {m}" for m in missing]
+    if not runs:
+        (out / "report.md").write_text("\n".join(sections))
+        return {"runs": 0, "missing": all_missing, "tables": tables, "out": out}
     write_csv(out / "runs.csv", ["answerer", "algorithm", "student", "seed", "accuracy", "teacher_accuracy",
-                                 "variants", "path"],
+                                 "ood_accuracy", "ood_teacher_accuracy", "variants", "path"],
               [[r.answerer, r.algorithm, r.student, r.seed, f"{r.accuracy:.3f}", f"{r.teacher_accuracy:.3f}",
+                *([f"{r.ood[0]:.3f}", f"{r.ood[1]:.3f}"] if r.ood else ["", ""]),
                 " ".join(f"{k}:{v:.3f}" for k, v in r.variants.items()), str(r.path)]
                for r in sorted(runs, key=lambda r: (r.answerer, r.algorithm, r.params, r.seed))])
     header, rows = cost_table(runs)
@@ -451,7 +521,7 @@ def log_to_wandb(report: dict[str, Any], name: str, project: str = "distill") ->
                      dir=str(report["out"]), mode=os.environ.get("WANDB_MODE", "offline"))
     for key, (header, rows) in report["tables"].items():
         run.log({key: wandb.Table(columns=header, data=rows)})
-    for plot_name in ("accuracy_vs_params", "accuracy_vs_cost"):
+    for plot_name in ("accuracy_vs_params", "accuracy_vs_cost", "search_history"):
         if (report["out"] / f"{plot_name}.png").exists():
             run.log({plot_name: wandb.Image(str(report["out"] / f"{plot_name}.png"))})
     run.summary["n_runs"] = report["runs"]

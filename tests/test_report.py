@@ -12,7 +12,7 @@ from distill.report import build_report, mean_interval
 
 
 def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synthetic-k1", reward="full",
-             teacher=0.7, usage=None, decisions=None):
+             teacher=0.7, usage=None, decisions=None, ood=None, trial=None):
     folder.mkdir(parents=True)
     results = {
         "answerer": answerer,
@@ -25,6 +25,13 @@ def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synth
         "config": {"algorithm": {"name": algorithm}, "reward": {"name": reward}, "student": {"name": student},
                    "seed": seed},
     }
+    if ood:  # (student, teacher) accuracy on the ood split
+        results["splits"] = {"ood": {"student": {"accuracy": ood[0]}, "teacher": {"accuracy": ood[1]}}}
+    if trial:  # a recipe-search trial: (lr, batch size, warm-up, best validation accuracy)
+        lr, batch, warmup, val = trial
+        results["config"].update(sweep_objective="val_accuracy", data={"batch_size": batch})
+        results["config"]["algorithm"]["module"] = {"lr": lr, "warmup_steps": warmup}
+        results["train"] = {"steps": 160 // batch, "best_val_accuracy": val}
     (folder / "results.json").write_text(json.dumps(results))
 
 
@@ -86,7 +93,9 @@ def test_a_multirun_sweep_of_two_tiny_runs_gives_a_report(tmp_path):
               "dataset.sizes.test=20", "data.samples_per_problem=2", "data.max_val_problems=10",
               "trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.enable_progress_bar=false"]
     sweep = subprocess.run([sys.executable, "-m", "distill.train", "-m", "--config-name", "sweep_synthetic_gap",
-                            "+experiment=synthetic_bc", f"paths.output_dir={tmp_path}", *shrink],
+                            "+experiment=synthetic_bc", f"paths.output_dir={tmp_path}", "logger=wandb",
+                            f"hydra.sweep.dir={tmp_path}/multirun/synthetic_gap", "hydra.sweep.subdir=${hydra.job.num}",
+                            *shrink],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     folder = tmp_path / "multirun" / "synthetic_gap"
@@ -150,3 +159,39 @@ def test_report_confidence_table_per_score(tmp_path):
     assert cells["accuracy / deferred at 20% (validation)"].startswith("0.750 [") \
         and cells["accuracy / deferred at 20% (validation)"].endswith("/ 0.200")
     assert cells["accuracy / deferred at 10% (validation)"].startswith("0.600 [")
+
+
+def test_size_table_ratio_ood_and_the_smallest_student_within_005(tmp_path):
+    runs = tmp_path / "grid"
+    for seed, (tiny, big) in enumerate([(0.5, 0.7), (0.6, 0.8)]):
+        fake_run(runs / f"t{seed}", "fbc", "tiny", 1000, seed, tiny, ood=(tiny / 2, 0.5))
+        fake_run(runs / f"b{seed}", "fbc", "big", 10**6, seed, big, ood=(0.4, 0.5))
+        fake_run(runs / f"bc{seed}", "bc", "big", 10**6, seed, 0.6)
+    report = build_report([runs], tmp_path / "report")
+    header, rows = report["tables"]["sizes_synthetic-k1"]
+    fbc_tiny = rows[[r[:2] for r in rows].index(["fbc", "tiny"])]
+    cell = dict(zip(header, fbc_tiny))
+    # ratios per seed 0.5 / 0.7 and 0.6 / 0.7: mean 0.7857; ood 0.25 / 0.5 and 0.3 / 0.5: mean 0.55
+    assert cell["student / LLM"].startswith("0.786 [") and cell["ood student / LLM"].startswith("0.550 [")
+    assert cell["ood accuracy"].startswith("0.275 [") and cell["ood LLM accuracy"] == "0.500 [0.500, 0.500]"
+    assert dict(zip(header, rows[[r[:2] for r in rows].index(["bc", "big"])]))["ood accuracy"] == "n/a"
+    text = (tmp_path / "report" / "report.md").read_text()
+    # tiny fbc is 0.15 behind, big fbc 0.05 ahead; bc's only size is 0.1 behind
+    assert "- fbc: big (1,000,000 parameters), 0.750 [0.115, 1.385] against the LLM's 0.700 [0.700, 0.700]" in text
+    assert "- bc: none of the sizes here is within 0.05 of the LLM" in text
+
+
+def test_recipe_search_trials_get_their_own_table_and_plot(tmp_path):
+    folder = tmp_path / "recipes"
+    for i, (trial, test) in enumerate([((1e-3, 8, 100, 0.74), 0.73), ((3e-4, 16, 0, 0.2), 0.9), ((2e-3, 32, 50, 0.6), 0.5)]):
+        fake_run(folder / "tiny" / str(i), "filtered_bc", "tiny", 1000, 0, test, trial=trial)
+    fake_run(folder / "small" / "0", "filtered_bc", "small", 5000, 0, 0.6, trial=(5e-4, 16, 50, 0.65))
+    report = build_report([folder], tmp_path / "report")
+    assert report["runs"] == 0  # trials are not runs of the accuracy tables
+    header, rows = report["tables"]["search"]
+    # the best on validation (0.74), not the best on test (0.9)
+    assert rows[0] == ["tiny", "1,000", "3", "2", "0.740", "0.001", "8", "100", "20", "0.730"]
+    assert rows[1][0] == "small" and rows[1][4] == "0.650"
+    png = (tmp_path / "report" / "search_history.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert len((tmp_path / "report" / "search_trials.csv").read_text().splitlines()) == 1 + 4
