@@ -23,6 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.utilities import rank_zero_only
 
 from distill.core.parts import build_parts
 from distill.core.secrets import redact
@@ -77,6 +78,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     # a budget in episodes (recipe searches compare batch sizes at equal data) sets the steps
     steps = cfg.data.episodes // cfg.data.batch_size if cfg.data.get("episodes") else cfg.trainer.max_steps
     module, training = fit(cfg.algorithm.module, steps, student, selected, settings, out_dir, logger)
+    if rank_zero_only.rank != 0:  # trainer.strategy=ddp: the other processes only train
+        return {}
     student.save(out_dir / "student")
     module.save_extras(out_dir / "student")
 
@@ -117,6 +120,8 @@ def main(cfg: DictConfig) -> float:
             raise
         print(f"error: {stop}")
         sys.exit(1)
+    if not results:  # a data-parallel process other than the first
+        return float("nan")
     print_summary(results, out_dir)
     # what a sweeper optimises: test accuracy, or (recipe searches) the best validation accuracy
     return results["train"]["best_val_accuracy"] if cfg.get("sweep_objective") == "val_accuracy" \

@@ -86,6 +86,19 @@ def test_length_buckets_cover_every_item_once():
     assert spread < 40
 
 
+def test_data_parallel_processes_share_out_the_one_process_sequence_and_resume():
+    from itertools import islice
+
+    lengths = [(i * 37) % 101 for i in range(90)]
+    one = list(islice(iter(LengthBucketSampler(lengths, 8, endless=True)), 30))  # beyond one epoch (12 batches)
+    ranks = [list(islice(iter(LengthBucketSampler(lengths, 8, endless=True, rank=r, world_size=3)), 10))
+             for r in range(3)]
+    assert [ranks[i % 3][i // 3] for i in range(30)] == one  # interleaved, they are the single-process batches
+    # a process resumed after 4 of its own batches continues with its 5th
+    resumed = list(islice(iter(LengthBucketSampler(lengths, 8, endless=True, rank=1, world_size=3, start=4)), 6))
+    assert resumed == ranks[1][4:10]
+
+
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
 def test_cached_batched_greedy_equals_uncached(problems, arch):
     s = student_for(problems, arch)

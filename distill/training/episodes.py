@@ -29,12 +29,14 @@ class LengthBucketSampler(Sampler[list[int]]):
     Epoch e's batches are a pure function of (seed, e). Each iteration gives the next epoch's; an
     ``endless`` sampler instead runs through epoch after epoch, starting at batch ``start`` of the whole
     sequence, so that a run resumed after ``start`` batches sees exactly the batches it would have seen.
+    Under data parallelism (``world_size`` processes) an endless sampler gives process ``rank`` every
+    ``world_size``-th batch of that sequence, and ``start`` counts this process's batches.
     """
 
     def __init__(self, lengths: list[int], batch_size: int, shuffle: bool = True, seed: int = 0,
-                 pool: int = 50, endless: bool = False, start: int = 0) -> None:
+                 pool: int = 50, endless: bool = False, start: int = 0, rank: int = 0, world_size: int = 1) -> None:
         self.lengths, self.batch_size, self.shuffle, self.seed, self.pool = lengths, batch_size, shuffle, seed, pool
-        self.endless, self.start = endless, start
+        self.endless, self.start, self.rank, self.world_size = endless, start, rank, world_size
         self.epoch = 0
 
     def __iter__(self) -> Iterator[list[int]]:
@@ -44,9 +46,13 @@ class LengthBucketSampler(Sampler[list[int]]):
         return self._endless()
 
     def _endless(self) -> Iterator[list[int]]:
-        epoch, position = divmod(self.start, len(self))
+        index = self.start * self.world_size  # batches all processes consumed before
+        epoch, position = divmod(index, len(self))
         while True:
-            yield from self.epoch_batches(epoch)[position:]
+            for batch in self.epoch_batches(epoch)[position:]:
+                if index % self.world_size == self.rank:
+                    yield batch
+                index += 1
             epoch, position = epoch + 1, 0
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
@@ -119,8 +125,10 @@ class EpisodeDataModule(pl.LightningDataModule):
 
     def _loader(self, dataset: EpisodeDataset, shuffle: bool, endless: bool = False, start: int = 0) -> DataLoader:
         lengths = [item_length(item) for item in dataset.items]
+        # training batches are shared out among data-parallel processes; each validates on all of val
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer and endless else (0, 1)
         sampler = LengthBucketSampler(lengths, self.batch_size, shuffle=shuffle, seed=self.seed, endless=endless,
-                                      start=start)
+                                      start=start, rank=rank, world_size=world)
         return DataLoader(dataset, batch_sampler=_Endless(sampler) if endless else sampler,
                           collate_fn=lambda b: collate(b, self.pad_id))
 
