@@ -111,13 +111,12 @@ def test_every_student_has_a_recipe_and_trains_with_it(compose_cfg):
 
 def test_each_searched_recipe_is_the_best_trial_of_its_search():
     """conf/recipe/<size>.yaml holds the trial with the best validation accuracy of the committed search
-    (experiments/recipes/runs/<student name>/), at the search's episode budget."""
+    (experiments/recipes/runs/<size>/), at the search's episode budget."""
     import json
 
     searched = 0
     for student in choices("student"):
-        name = OmegaConf.load(CONF / "student" / f"{student}.yaml").get("name")
-        trials = sorted((CONF.parent / "experiments" / "recipes" / "runs" / str(name)).glob("*/results.json"))
+        trials = sorted((CONF.parent / "experiments" / "recipes" / "runs" / student).glob("*/results.json"))
         recipe = OmegaConf.load(CONF / "recipe" / f"{student}.yaml")
         if not trials:  # not searched on this machine (the Hugging Face students: a GPU search)
             continue

@@ -47,3 +47,28 @@ def test_an_unknown_sweep_objective_names_the_valid_ones(tmp_path):
     cfg = compose_config("train", ["sweep_objective=loss"])
     with pytest.raises(ValueError, match="valid: test_accuracy, val_accuracy"):
         train.run(cfg, tmp_path)
+
+
+def test_the_same_search_runs_a_pretrained_student_by_choice_of_student(tmp_path):
+    """What a GPU search of SmolLM2-135M runs (there with trainer=gpu and the full budget), on CPU in two steps,
+    with a fine-tuning learning-rate range given on the command line."""
+    import pytest
+
+    from distill.students.pretrained import smollm2_folder
+
+    try:
+        smollm2_folder()
+    except ModuleNotFoundError as err:
+        pytest.skip(str(err))
+    run = subprocess.run([sys.executable, "-m", "distill.train", "-m", "--config-name", "sweep_recipe",
+                          "student=smollm2_135m", "student.max_length=160", "hydra.sweeper.n_trials=1",
+                          "algorithm.module.lr=tag(log, interval(1e-5, 1e-4))", "data.batch_size=choice(4)",
+                          "data.episodes=8", "dataset.sizes.train=20", "dataset.sizes.validation=2",
+                          "dataset.sizes.test=2", "data.samples_per_problem=1", "data.max_val_problems=2",
+                          "trainer.val_check_interval=2", "trainer.enable_progress_bar=false", "eval.batch_size=2",
+                          "threads=2", f"paths.output_dir={tmp_path}", f"hydra.sweep.dir={tmp_path}/search"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads((tmp_path / "search" / "0" / "results.json").read_text())
+    assert result["student"]["params"] > 100e6 and result["train"]["steps"] == 2
+    assert 1e-5 <= result["config"]["algorithm"]["module"]["lr"] <= 1e-4
