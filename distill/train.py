@@ -9,6 +9,7 @@ Writes into the run's output folder: ``teacher_records.jsonl`` (the teacher run,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -75,8 +76,10 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
                             trainer=cfg.trainer, decode_batch_size=cfg.eval.batch_size,
                             review=review and review["digest"]) if stage is not None else None
     student, pretrain = initial_student(cfg.algorithm.init_from, cfg.student, records, stage, settings, out_dir, cache)
+    if cfg.algorithm.get("batch_size"):  # a fine-tuning objective's own batch (DPO), not the size's recipe
+        settings = dataclasses.replace(settings, batch_size=cfg.algorithm.batch_size)
     # a budget in episodes (recipe searches compare batch sizes at equal data) sets the steps
-    steps = cfg.data.episodes // cfg.data.batch_size if cfg.data.get("episodes") else cfg.trainer.max_steps
+    steps = cfg.data.episodes // settings.batch_size if cfg.data.get("episodes") else cfg.trainer.max_steps
     module, training = fit(cfg.algorithm.module, steps, student, selected, settings, out_dir, logger)
     if rank_zero_only.rank != 0:  # trainer.strategy=ddp: the other processes only train
         return {}

@@ -96,7 +96,7 @@ def test_every_student_has_a_recipe_and_trains_with_it(compose_cfg):
     objective and first stage, unless overridden."""
     assert choices("recipe") == choices("student")
     for student in choices("student"):
-        recipe = OmegaConf.load(CONF / "recipe" / f"{student}.yaml")
+        recipe = compose_cfg("train", [f"student={student}"]).recipe
         for experiment in ("synthetic_bc", "synthetic_fbc_scratch", "synthetic_awr"):
             cfg = compose_cfg("train", [f"student={student}", f"+experiment={experiment}"])
             assert cfg.algorithm.module.lr == recipe.lr and cfg.algorithm.module.warmup_steps == recipe.warmup_steps
@@ -107,6 +107,9 @@ def test_every_student_has_a_recipe_and_trains_with_it(compose_cfg):
     cfg = compose_cfg("train", ["student=tiny", "recipe=small", "algorithm=bc", "algorithm.module.lr=0.01"])
     assert cfg.data.batch_size == OmegaConf.load(CONF / "recipe" / "small.yaml").batch_size
     assert cfg.algorithm.module.lr == 0.01
+    # a fine-tuning objective keeps its own batch (the training run's data.batch_size is the recipe's)
+    dpo = compose_cfg("train", ["student=tiny", "algorithm=dpo"])
+    assert dpo.algorithm.batch_size == 16 and dpo.data.batch_size == OmegaConf.load(CONF / "recipe" / "tiny.yaml").batch_size
 
 
 def test_each_searched_recipe_is_the_best_trial_of_its_search():

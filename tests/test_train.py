@@ -38,6 +38,8 @@ def test_main_job_writes_results(trained):
     assert lo <= on_disk["student"]["accuracy"] <= hi
     assert on_disk["config"]["student"]["name"] == "scratch-tiny"
     assert on_disk["train"]["steps"] == 30
+    # the first stage trains with the tiny student's recipe batch, DPO with its own
+    assert on_disk["pretrain"]["batch_size"] == cfg.recipe.batch_size == 8 and on_disk["train"]["batch_size"] == 16
     assert (out / "student" / "distill_student.json").exists()
     assert len((out / "eval_records.jsonl").read_text().splitlines()) == 40
     assert (out / "logs").exists()  # the CSV logger wrote its metrics

@@ -81,6 +81,7 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
     return module, {
         "seconds": round(seconds, 1),
         "steps": trainer.global_step,
+        "batch_size": settings.batch_size,
         "train_records": len(train),
         "val_records": len(val),
         "best_val_accuracy": float(best) if best is not None else None,
