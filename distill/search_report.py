@@ -27,6 +27,9 @@ def search_trial(results: dict[str, Any]) -> dict[str, Any]:
         trial[label] = value
     trial["steps"] = results["train"]["steps"]
     trial["val_accuracy"] = results["train"]["best_val_accuracy"]
+    curve = results["train"].get("val_curve")  # runs since the curve was recorded
+    # the best validation came at the last one: the budget may have stopped a run that was still improving
+    trial["best_at_end"] = curve[-1][1] >= max(a for _, a in curve) if curve else None
     return trial
 
 
@@ -34,7 +37,7 @@ def search_table(runs: list[Any]) -> tuple[list[str], list[list[str]]]:
     """Per student size (smallest first): the number of trials, how many reached 0.5 on validation, and the
     best trial's recipe with its validation and test accuracy."""
     header = ["student", "parameters", "trials", "trials >= 0.5 (validation)", "best validation accuracy",
-              *[label for label, _ in SEARCHED], "steps", "its test accuracy"]
+              *[label for label, _ in SEARCHED], "steps", "its test accuracy", "best at its last validation"]
     rows = []
     for student in sorted({r.student for r in runs}, key=lambda s: next(r.params for r in runs if r.student == s)):
         trials = [r for r in runs if r.student == student]
@@ -42,7 +45,8 @@ def search_table(runs: list[Any]) -> tuple[list[str], list[list[str]]]:
         rows.append([student, f"{best.params:,}", str(len(trials)),
                      str(sum(r.trial["val_accuracy"] >= 0.5 for r in trials)), f"{best.trial['val_accuracy']:.3f}",
                      f"{best.trial['learning rate']:.3g}", str(best.trial["batch size"]),
-                     str(best.trial["warm-up steps"]), str(best.trial["steps"]), f"{best.accuracy:.3f}"])
+                     str(best.trial["warm-up steps"]), str(best.trial["steps"]), f"{best.accuracy:.3f}",
+                     {True: "yes", False: "no", None: "not recorded"}[best.trial["best_at_end"]]])
     return header, rows
 
 

@@ -31,7 +31,8 @@ def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synth
         lr, batch, warmup, val = trial
         results["config"].update(sweep_objective="val_accuracy", data={"batch_size": batch})
         results["config"]["algorithm"]["module"] = {"lr": lr, "warmup_steps": warmup}
-        results["train"] = {"steps": 160 // batch, "best_val_accuracy": val}
+        results["train"] = {"steps": 160 // batch, "best_val_accuracy": val,
+                            **({"val_curve": [[10, val / 2], [20, val]]} if val > 0.7 else {})}
     (folder / "results.json").write_text(json.dumps(results))
 
 
@@ -190,8 +191,8 @@ def test_recipe_search_trials_get_their_own_table_and_plot(tmp_path):
     assert report["runs"] == 0  # trials are not runs of the accuracy tables
     header, rows = report["tables"]["search"]
     # the best on validation (0.74), not the best on test (0.9)
-    assert rows[0] == ["tiny", "1,000", "3", "2", "0.740", "0.001", "8", "100", "20", "0.730"]
-    assert rows[1][0] == "small" and rows[1][4] == "0.650"
+    assert rows[0] == ["tiny", "1,000", "3", "2", "0.740", "0.001", "8", "100", "20", "0.730", "yes"]
+    assert rows[1][0] == "small" and rows[1][4] == "0.650" and rows[1][-1] == "not recorded"
     png = (tmp_path / "report" / "search_history.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert len((tmp_path / "report" / "search_trials.csv").read_text().splitlines()) == 1 + 4

@@ -42,6 +42,11 @@ def same_run(a, b):
     assert ra["student"]["accuracy"] == rb["student"]["accuracy"]
     assert ra["train"]["best_val_accuracy"] == rb["train"]["best_val_accuracy"]
     assert ra["train"]["steps"] == rb["train"]["steps"]
+    # the validation curve survives the kill: every validation once, its best is the selected score
+    assert ra["train"]["val_curve"] == rb["train"]["val_curve"]
+    steps = [s for s, _ in rb["train"]["val_curve"]]
+    assert steps == list(range(steps[0], rb["train"]["steps"] + 1, steps[0]))
+    assert max(acc for _, acc in rb["train"]["val_curve"]) == pytest.approx(rb["train"]["best_val_accuracy"])
     assert (a / "eval_records.jsonl").read_text() == (b / "eval_records.jsonl").read_text()
 
 

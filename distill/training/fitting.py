@@ -85,6 +85,7 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
         "train_records": len(train),
         "val_records": len(val),
         "best_val_accuracy": float(best) if best is not None else None,
+        "val_curve": validation.curve,  # [step, val accuracy]: is the run still improving at its last step?
     }
 
 
