@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from distill.search_report import plot_search, search_table, search_trial
+from distill.search_report import plot_search, search_table, search_trial, shared_settings_table
 
 # two-sided 95% quantiles of Student's t for 1..30 degrees of freedom; the normal 1.96 beyond
 T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
@@ -448,6 +448,11 @@ def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> d
                         "accuracy (its test accuracy beside, never used to choose); every trial of "
                         f"every size is in search_trials.csv.\n\n{markdown(header, rows)}\n"
                         "![search history](search_history.png)\n")
+        header, rows = shared_settings_table(trials)
+        if rows and len({r.student for r in trials}) > 1:
+            write_csv(out / "search_shared.csv", header, rows)
+            tables["search_shared"] = (header, rows)
+            sections.append(f"### The settings every size tried\n\n{markdown(header, rows)}")
     for answerer in sorted({r.answerer for r in runs}):
         header, rows, missing = accuracy_table([r for r in runs if r.answerer == answerer])
         slug = answerer.replace("/", "_").replace(" ", "_")

@@ -50,6 +50,21 @@ def search_table(runs: list[Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def shared_settings_table(runs: list[Any]) -> tuple[list[str], list[list[str]]]:
+    """The settings every size tried (a seeded search's first trials are the same for every size): validation
+    accuracy per size side by side, best setting first, so that size is compared at equal recipes too."""
+    students = sorted({r.student for r in runs}, key=lambda s: next(r.params for r in runs if r.student == s))
+    score: dict[tuple, dict[str, float]] = {}
+    for r in runs:
+        setting = tuple(r.trial[label] for label, _ in SEARCHED)
+        score.setdefault(setting, {})[r.student] = r.trial["val_accuracy"]
+    shared = [(setting, s) for setting, s in score.items() if len(s) == len(students)]
+    shared.sort(key=lambda item: -max(item[1].values()))
+    header = [label for label, _ in SEARCHED] + [f"{s} (validation)" for s in students]
+    return header, [[f"{setting[0]:.3g}", *map(str, setting[1:]), *[f"{s[st]:.3f}" for st in students]]
+                    for setting, s in shared]
+
+
 def plot_search(runs: list[Any], path: Path) -> None:
     """Validation accuracy against each searched hyper-parameter, one colour per student size; the best trial
     of each size is a star."""

@@ -196,3 +196,9 @@ def test_recipe_search_trials_get_their_own_table_and_plot(tmp_path):
     png = (tmp_path / "report" / "search_history.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert len((tmp_path / "report" / "search_trials.csv").read_text().splitlines()) == 1 + 4
+    # the one setting both sizes tried (5e-4 was small's alone)
+    assert "search_shared" not in report["tables"]
+    fake_run(folder / "small" / "1", "filtered_bc", "small", 5000, 0, 0.6, trial=(1e-3, 8, 100, 0.5))
+    shared = build_report([folder], tmp_path / "report")["tables"]["search_shared"]
+    assert shared == (["learning rate", "batch size", "warm-up steps", "tiny (validation)", "small (validation)"],
+                      [["0.001", "8", "100", "0.740", "0.500"]])
