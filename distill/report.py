@@ -12,8 +12,9 @@ Reads every ``results.json`` below the given run or multirun folders and writes,
 - ``sizes_<answerer>.csv``: per algorithm and size, accuracy and the student-to-LLM ratio on test and on the
   ``ood`` split (runs with ``eval.also_splits=[ood]``) next to the student's cost; ``report.md`` names the
   smallest student within 0.05 of the LLM per algorithm;
-- ``search.csv``, ``search_trials.csv`` and ``search_history.png`` for recipe-search trials
-  (``conf/sweep_recipe.yaml``; kept out of the tables above): each size's best trial, every trial, and
+- ``search.csv``, ``search_shared.csv``, ``search_trials.csv`` and ``search_history.png`` for recipe-search trials
+  (``conf/sweep_recipe.yaml``; kept out of the tables above): each size's best trial, the settings every size
+  tried side by side, every trial, and
   validation accuracy against each searched hyper-parameter;
 - ``cascade.md`` / ``.csv`` and ``accuracy_vs_cost.png``, for runs with a ``cascade.json`` (``distill.cascade``):
   accuracy against dollars for each student alone, its cascade and the LLM, and operating points;

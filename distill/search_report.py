@@ -16,6 +16,11 @@ SEARCHED = [("learning rate", ("algorithm", "module", "lr")), ("batch size", ("d
             ("warm-up steps", ("algorithm", "module", "warmup_steps"))]
 
 
+def _sizes(runs: list[Any]) -> list[str]:
+    """The student sizes of the trials, smallest first."""
+    return sorted({r.student for r in runs}, key=lambda s: next(r.params for r in runs if r.student == s))
+
+
 def search_trial(results: dict[str, Any]) -> dict[str, Any]:
     """A trial's searched hyper-parameters, its step budget and its best validation accuracy."""
     config = results["config"]
@@ -39,7 +44,7 @@ def search_table(runs: list[Any]) -> tuple[list[str], list[list[str]]]:
     header = ["student", "parameters", "trials", "trials >= 0.5 (validation)", "best validation accuracy",
               *[label for label, _ in SEARCHED], "steps", "its test accuracy", "best at its last validation"]
     rows = []
-    for student in sorted({r.student for r in runs}, key=lambda s: next(r.params for r in runs if r.student == s)):
+    for student in _sizes(runs):
         trials = [r for r in runs if r.student == student]
         best = max(trials, key=lambda r: r.trial["val_accuracy"])
         rows.append([student, f"{best.params:,}", str(len(trials)),
@@ -53,7 +58,7 @@ def search_table(runs: list[Any]) -> tuple[list[str], list[list[str]]]:
 def shared_settings_table(runs: list[Any]) -> tuple[list[str], list[list[str]]]:
     """The settings every size tried (a seeded search's first trials are the same for every size): validation
     accuracy per size side by side, best setting first, so that size is compared at equal recipes too."""
-    students = sorted({r.student for r in runs}, key=lambda s: next(r.params for r in runs if r.student == s))
+    students = _sizes(runs)
     score: dict[tuple, dict[str, float]] = {}
     for r in runs:
         setting = tuple(r.trial[label] for label, _ in SEARCHED)
@@ -73,7 +78,7 @@ def plot_search(runs: list[Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    students = sorted({r.student for r in runs}, key=lambda s: next(r.params for r in runs if r.student == s))
+    students = _sizes(runs)
     colors = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, len(SEARCHED), figsize=(4 * len(SEARCHED), 3.8), sharey=True)
     for ax, (label, _) in zip(axes, SEARCHED):
