@@ -170,21 +170,26 @@ def accuracy_table(runs: list[Run]) -> tuple[list[str], list[list[str]], list[st
     return header, rows, missing
 
 
+def algorithm_groups(runs: list[Run]) -> list[tuple[tuple[str, str], list[Run]]]:
+    """Runs grouped by (algorithm, student), by student size then algorithm."""
+    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for r in runs:
+        groups[r.algorithm, r.student].append(r)
+    return sorted(groups.items(), key=lambda kv: (kv[1][0].params, kv[0][0]))
+
+
 def diagnostics_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     """Per algorithm and student: where decompositions go right or wrong (mean [95% t-interval] over seeds)."""
     habits = sorted({h for r in runs for h in r.decisions})
     lengths = sorted({n for r in runs for n in r.accuracy_by_steps}, key=int)
     header = ["algorithm", "student", "mean sub-questions", "garbled share", *[f"gold at {h}" for h in habits],
               *[f"accuracy, {n} steps" for n in lengths]]
-    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
-    for r in runs:
-        groups[r.algorithm, r.student].append(r)
 
     def cell(values: list[float]) -> str:
         return mean_interval(values).text() if values else "n/a"
 
     rows = []
-    for (algorithm, student), group in sorted(groups.items(), key=lambda kv: (kv[1][0].params, kv[0][0])):
+    for (algorithm, student), group in algorithm_groups(runs):
         rows.append([algorithm, student, cell([r.mean_subquestions for r in group]),
                      cell([r.garbled_rate for r in group if r.garbled_rate is not None]),
                      *[cell([r.decisions[h] for r in group if h in r.decisions]) for h in habits],
@@ -195,11 +200,8 @@ def diagnostics_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
 def cost_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     header = ["model", "parameters", "latency ms/problem", "peak memory MB", "teacher tokens / 1k problems",
               "teacher $ / 1k problems"]
-    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
-    for r in runs:
-        groups[r.algorithm, r.student].append(r)
     rows = []
-    for (algorithm, student), group in sorted(groups.items(), key=lambda kv: (kv[1][0].params, kv[0][0])):
+    for (algorithm, student), group in algorithm_groups(runs):
         rows.append([f"{student} ({algorithm})", f"{group[0].params:,}",
                      f"{statistics.fmean(r.latency_ms for r in group):.1f}",
                      f"{statistics.fmean(r.memory_mb for r in group):.0f}", "", ""])
@@ -217,11 +219,9 @@ def size_table(runs: list[Run], margin: float = 0.05) -> tuple[list[str], list[l
     cost; and, per algorithm, the smallest student whose mean accuracy is within ``margin`` of the LLM's."""
     header = ["algorithm", "student", "parameters", "accuracy", "LLM accuracy", "student / LLM",
               "ood accuracy", "ood LLM accuracy", "ood student / LLM", "latency ms/problem", "peak memory MB"]
-    groups: dict[tuple[str, str], list[Run]] = defaultdict(list)
-    for r in runs:
-        groups[r.algorithm, r.student].append(r)
     rows, smallest = [], {}
-    for (algorithm, student), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0].params)):
+    # by algorithm, smallest size first within each (a stable sort of the size-ordered groups)
+    for (algorithm, student), group in sorted(algorithm_groups(runs), key=lambda kv: kv[0][0]):
         ood = [r.ood for r in group if r.ood]
         acc, llm = mean_interval([r.accuracy for r in group]), mean_interval([r.teacher_accuracy for r in group])
         rows.append([algorithm, student, f"{group[0].params:,}", acc.text(), llm.text(),
