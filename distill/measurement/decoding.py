@@ -11,6 +11,8 @@ from typing import Protocol
 
 import torch
 
+from distill.measurement.llama_decoder import LlamaDecoder, supports
+
 
 class Scorer(Protocol):
     def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
@@ -22,11 +24,16 @@ class Scorer(Protocol):
 
 
 class LMScorer:
-    """Log-probabilities of one causal LM, with its KV cache; ``keep_hidden`` also keeps the last hidden state."""
+    """Log-probabilities of one causal LM, with its KV cache; ``keep_hidden`` also keeps the last hidden state.
+
+    Llama students decode through ``LlamaDecoder`` (the same numbers, less per-token work); other models
+    through their Transformers forward.
+    """
 
     def __init__(self, model: torch.nn.Module, keep_hidden: bool = False) -> None:
         self.model = model
         self.keep_hidden = keep_hidden
+        self.fast = LlamaDecoder(model) if supports(model) else None
         self.cache = None
         self.last_hidden: torch.Tensor | None = None
 
@@ -37,11 +44,19 @@ class LMScorer:
             self.last_hidden = out.hidden_states[-1][:, -1]
         return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
 
+    def _fast(self, logits: torch.Tensor) -> torch.Tensor:
+        self.last_hidden = self.fast.last_hidden if self.keep_hidden else None
+        return torch.log_softmax(logits.float(), dim=-1)
+
     def prefill(self, input_ids, attention_mask, position_ids):
+        if self.fast:
+            return self._fast(self.fast.prefill(input_ids, attention_mask, position_ids))
         self.cache = None
         return self._run(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
 
     def step(self, tokens, attention_mask, position_ids):
+        if self.fast:
+            return self._fast(self.fast.step(tokens, attention_mask, position_ids))
         return self._run(input_ids=tokens[:, None], attention_mask=attention_mask, position_ids=position_ids[:, None])
 
 
@@ -68,27 +83,35 @@ def decode_tokens(
 ) -> list[list[int]]:
     """Generated token ids for each prompt (EOS included when reached), greedy unless ``sample``."""
     ids, mask = left_pad(prompts, pad_id)
+    width = ids.shape[1]
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    scores = scorer.prefill(ids, mask, positions)
+    # the mask of every step is a prefix of one tensor: no per-step concatenation
+    mask = torch.cat([mask, torch.ones(len(prompts), max_new_tokens, dtype=mask.dtype)], dim=-1)
+    scores = scorer.prefill(ids, mask[:, :width], positions)
     next_position = positions[:, -1] + 1
-    done = torch.zeros(len(prompts), dtype=torch.bool)
+    done = [False] * len(prompts)
+    finished: torch.Tensor | None = None    # done as a tensor, once a row has finished
     outputs: list[list[int]] = [[] for _ in prompts]
-    for _ in range(max_new_tokens):
+    for step in range(max_new_tokens):
         if sample:
             probs = torch.softmax(scores / temperature, dim=-1)
             tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
         else:
             tokens = scores.argmax(-1)
-        tokens = torch.where(done, torch.full_like(tokens, pad_id), tokens)
-        for row in torch.nonzero(~done).flatten().tolist():
-            outputs[row].append(int(tokens[row]))
-        done |= tokens == eos_id
-        if bool(done.all()):
+        if finished is not None:
+            # finished rows keep decoding (pad tokens, discarded) so that the batch stays rectangular
+            tokens = tokens.masked_fill(finished, pad_id)
+        newly_done = False
+        for row, token in enumerate(tokens.tolist()):
+            if not done[row]:
+                outputs[row].append(token)
+                if token == eos_id:
+                    done[row] = newly_done = True
+        if all(done):
             break
-        # finished rows keep decoding (pad tokens, discarded) so that the batch stays rectangular
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
-        scores = scorer.step(tokens, mask, next_position)
-        next_position = next_position + 1
+        if newly_done:
+            finished = torch.tensor(done)
+        scores = scorer.step(tokens, mask[:, :width + step + 1], next_position + step)
     return outputs
 
 

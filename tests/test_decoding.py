@@ -1,0 +1,62 @@
+"""LlamaDecoder reproduces the Transformers Llama forward it stands in for."""
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+from distill.measurement.decoding import LMScorer, decode_tokens, greedy_uncached, left_pad
+from distill.measurement.llama_decoder import LlamaDecoder, supports
+
+
+def llama(kv_heads: int, bias: bool) -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=kv_heads, max_position_embeddings=256,
+                         attention_bias=bias, mlp_bias=bias, rope_theta=1000.0, tie_word_embeddings=True)
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.normal_(0, 0.1)   # Transformers initialises biases at zero, which would hide a dropped one
+    return model
+
+
+@pytest.mark.parametrize("kv_heads,bias", [(4, False), (2, True)], ids=["mha", "gqa-bias"])
+@torch.no_grad()
+def test_llama_decoder_matches_the_model_forward_step_by_step(kv_heads, bias):
+    model = llama(kv_heads, bias)
+    ids, mask = left_pad([[5, 6, 7, 8, 9], [10, 11], [12, 13, 14]], pad_id=0)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    decoder = LlamaDecoder(model)
+    ours = decoder.prefill(ids, mask, positions)
+    theirs = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                   output_hidden_states=True)
+    torch.testing.assert_close(ours, theirs.logits[:, -1], rtol=0, atol=1e-5)
+    torch.testing.assert_close(decoder.last_hidden, theirs.hidden_states[-1][:, -1], rtol=0, atol=1e-5)
+    cache, position = theirs.cache, positions[:, -1] + 1
+    tokens = torch.tensor([1, 2, 3])
+    for _ in range(80):   # past the first cache allocation (prompt + 64 columns): the cache must grow
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
+        ours = decoder.step(tokens, mask, position)
+        theirs = model(input_ids=tokens[:, None], attention_mask=mask, position_ids=position[:, None], cache=cache,
+                       use_cache=True, output_hidden_states=True)
+        torch.testing.assert_close(ours, theirs.logits[:, -1], rtol=0, atol=1e-5)
+        torch.testing.assert_close(decoder.last_hidden, theirs.hidden_states[-1][:, -1], rtol=0, atol=1e-5)
+        cache, position, tokens = theirs.cache, position + 1, ours.argmax(-1)
+
+
+def test_batched_greedy_through_the_llama_decoder_equals_uncached_greedy():
+    model = llama(2, True)
+    prompts = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14, 15], [16]]
+    scorer = LMScorer(model)
+    assert scorer.fast is not None
+    ours = decode_tokens(scorer, prompts, eos_id=3, pad_id=0, max_new_tokens=30)
+    assert ours == [greedy_uncached(model, p, eos_id=3, max_new_tokens=30) for p in prompts]
+
+
+def test_other_models_decode_through_transformers():
+    gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=40, n_positions=64, n_embd=32, n_layer=1, n_head=2))
+    assert not supports(gpt2) and LMScorer(gpt2).fast is None
+    model = llama(4, False)
+    model.config.rope_parameters = {"rope_type": "linear", "factor": 2.0, "rope_theta": 1000.0}
+    assert not supports(model)
