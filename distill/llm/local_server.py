@@ -125,12 +125,18 @@ def make_handler(state: MessagesState):
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: under concurrent clients the kernel drops connections beyond it and
+    # each dropped one waits a 1 s SYN retransmission (TcpExtListenOverflows), which no real API server imposes
+    request_queue_size = 1024
+
+
 def serve(port: int = 0, log_path: Path | None = None, delay: float = 0.0, status: int = 200,
-          max_in_flight: int | None = None, rate_limit_share: float = 0.0) -> ThreadingHTTPServer:
+          max_in_flight: int | None = None, rate_limit_share: float = 0.0) -> Server:
     """Start the server on a thread; ``server.server_address[1]`` is its port, ``server.state`` its state;
     ``status`` other than 200 answers every request with that error."""
     state = MessagesState(log_path, delay, status, max_in_flight, rate_limit_share)
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(state))
+    server = Server(("127.0.0.1", port), make_handler(state))
     server.state = state
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
