@@ -21,11 +21,13 @@ def llama(kv_heads: int, bias: bool) -> LlamaForCausalLM:
     return model
 
 
+@pytest.mark.parametrize("prompts", [[[5, 6, 7, 8, 9], [10, 11], [12, 13, 14]], [[5, 6, 7, 8]]],
+                         ids=["left-padded", "unpadded"])
 @pytest.mark.parametrize("kv_heads,bias", [(4, False), (2, True)], ids=["mha", "gqa-bias"])
 @torch.no_grad()
-def test_llama_decoder_matches_the_model_forward_step_by_step(kv_heads, bias):
+def test_llama_decoder_matches_the_model_forward_step_by_step(kv_heads, bias, prompts):
     model = llama(kv_heads, bias)
-    ids, mask = left_pad([[5, 6, 7, 8, 9], [10, 11], [12, 13, 14]], pad_id=0)
+    ids, mask = left_pad(prompts, pad_id=0)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     decoder = LlamaDecoder(model)
     ours = decoder.prefill(ids, mask, positions)
@@ -34,7 +36,7 @@ def test_llama_decoder_matches_the_model_forward_step_by_step(kv_heads, bias):
     torch.testing.assert_close(ours, theirs.logits[:, -1], rtol=0, atol=1e-5)
     torch.testing.assert_close(decoder.last_hidden, theirs.hidden_states[-1][:, -1], rtol=0, atol=1e-5)
     cache, position = theirs.cache, positions[:, -1] + 1
-    tokens = torch.tensor([1, 2, 3])
+    tokens = torch.arange(1, len(prompts) + 1)
     for _ in range(80):   # past the first cache allocation (prompt + 64 columns): the cache must grow
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
         ours = decoder.step(tokens, mask, position)

@@ -1,10 +1,12 @@
-"""Decode-time forward of a Transformers Llama (the scratch students, SmolLM2) over the model's own weights.
+"""Decode-time forward of a Transformers Llama (the scratch students, SmolLM2) over the model's weights.
 
 At batch 1 a 2-layer student spends most of each token in framework work, not arithmetic: Transformers'
-forward builds a mask, a rotary table and a growing cache on every call. This forward computes the same
-numbers (``tests/test_decoding.py`` compares logits, hidden states and greedy outputs with the model's own
-forward) with a preallocated cache and no per-call set-up. It reads the parameters where they live, so a
-model that keeps training decodes with its current weights.
+forward builds a mask, a rotary table and a growing cache on every call, and each projection is its own
+small matmul. This forward computes the same numbers (``tests/test_decoding.py`` compares logits, hidden
+states and greedy outputs with the model's own forward) in fewer operations: a preallocated cache, one
+matmul for the query, key and value projections with their rotated halves (rotary embedding then costs two
+elementwise operations), one for the MLP's gate and up projections, residual additions fused into the
+output matmuls. The fused weights are copied when the decoder is built: build one per decode.
 """
 
 from __future__ import annotations
@@ -24,26 +26,43 @@ def supports(model: torch.nn.Module) -> bool:
     return rope_type == "default" and config.hidden_act == "silu" and dropout_off
 
 
-def _rms_norm(x: torch.Tensor, norm: torch.nn.Module) -> torch.Tensor:
-    # Transformers' LlamaRMSNorm: normalise in float32, scale in the model's dtype
-    return norm.weight * F.rms_norm(x.float(), (x.shape[-1],), eps=norm.variance_epsilon).to(x.dtype)
-
-
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+def _rotate_half_rows(weight: torch.Tensor, head_dim: int) -> torch.Tensor:
+    """Rows (output features) such that ``x @ result.T == rotate_half(x @ weight.T)`` per head; biases alike."""
+    heads = weight.reshape(-1, head_dim, *weight.shape[1:])
+    half = head_dim // 2
+    return torch.cat((-heads[:, half:], heads[:, :half]), dim=1).reshape(weight.shape)
 
 
 class LlamaDecoder:
     """``prefill`` then one ``step`` per token, each returning the last position's logits [batch, vocab];
     ``last_hidden`` holds the final (normed) hidden state of the last position, as ``hidden_states[-1]``."""
 
+    @torch.no_grad()
     def __init__(self, model: LlamaForCausalLM) -> None:
         config = model.config
         self.model = model
+        self.dtype = model.dtype
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.scale = self.head_dim ** -0.5
+        self.eps = config.rms_norm_eps
+        self.layers = []
+        for layer in model.model.layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            q, k, v = attn.q_proj, attn.k_proj, attn.v_proj
+            # one matmul gives [q | k | rotate_half(q) | rotate_half(k) | v]
+            qkv = torch.cat([q.weight, k.weight, _rotate_half_rows(q.weight, self.head_dim),
+                             _rotate_half_rows(k.weight, self.head_dim), v.weight]).t()
+            qkv_bias = None if q.bias is None else torch.cat([
+                q.bias, k.bias, _rotate_half_rows(q.bias, self.head_dim), _rotate_half_rows(k.bias, self.head_dim),
+                v.bias])
+            gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).t()
+            gate_up_bias = None if mlp.gate_proj.bias is None else torch.cat([mlp.gate_proj.bias, mlp.up_proj.bias])
+            self.layers.append((layer.input_layernorm.weight, qkv, qkv_bias, attn.o_proj.weight.t(), attn.o_proj.bias,
+                                layer.post_attention_layernorm.weight, gate_up, gate_up_bias,
+                                mlp.down_proj.weight.t(), mlp.down_proj.bias))
+        self.embed, self.norm = model.model.embed_tokens.weight, model.model.norm.weight
+        self.head, self.head_bias = model.lm_head.weight.t(), model.lm_head.bias
         rotary = model.model.rotary_emb
         self.inv_freq, self.rope_scale = rotary.inv_freq.float(), rotary.attention_scaling
         self.cos = self.sin = torch.empty(0)
@@ -51,17 +70,25 @@ class LlamaDecoder:
         self.values: list[torch.Tensor] = []
         self.length = 0          # cache columns in use (left padding included)
         self.max_position = 0
+        self.padded = False      # whether any cached column is padding (else attention needs no mask)
         self.last_hidden: torch.Tensor | None = None
 
-    def _rope(self, position_ids: torch.Tensor, max_position: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if max_position >= self.cos.shape[0]:
+    def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32:
+            return F.rms_norm(x, (x.shape[-1],), weight, self.eps)
+        # Transformers' LlamaRMSNorm: normalise in float32, scale in the model's dtype
+        return weight * F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).to(x.dtype)
+
+    def _rope(self, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.max_position >= self.cos.shape[0]:
             # the table grows by doubling; each entry is computed as Transformers computes it per call
-            freqs = torch.arange(max(2 * max_position, 64), dtype=torch.float)[:, None] * self.inv_freq
+            freqs = torch.arange(max(2 * self.max_position, 64), dtype=torch.float)[:, None] * self.inv_freq
             emb = torch.cat((freqs, freqs), dim=-1)
-            dtype = self.model.dtype
-            self.cos, self.sin = ((emb.cos() * self.rope_scale).to(dtype), (emb.sin() * self.rope_scale).to(dtype))
-        # [batch, 1, seq, head_dim]: broadcast over heads
-        return self.cos[position_ids][:, None], self.sin[position_ids][:, None]
+            self.cos = (emb.cos() * self.rope_scale).to(self.dtype)
+            self.sin = (emb.sin() * self.rope_scale).to(self.dtype)
+        flat = position_ids.reshape(-1)
+        # [batch * seq, 1, head_dim]: broadcast over heads
+        return self.cos[flat][:, None], self.sin[flat][:, None]
 
     def _reserve(self, columns: int) -> None:
         capacity = self.keys[0].shape[2]
@@ -72,53 +99,59 @@ class LlamaDecoder:
         self.keys = [pad(k) for k in self.keys]
         self.values = [pad(v) for v in self.values]
 
-    def _forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor, mask: torch.Tensor | None,
+                 causal: bool = False) -> torch.Tensor:
         """Runs ``input_ids`` [batch, seq] written at cache columns ``length..length+seq``; ``mask`` [batch, 1,
-        seq, columns] says which cached columns each new position may attend to."""
-        model = self.model.model
+        seq, columns] says which cached columns each new position may attend to (None: all of them, or the
+        causal ones when ``causal``: an unpadded prefill)."""
         batch, seq = input_ids.shape
-        cos, sin = self._rope(position_ids, self.max_position)
+        heads, kv_heads, head_dim = self.heads, self.kv_heads, self.head_dim
+        n_qk = (heads + kv_heads) * head_dim
+        cos, sin = self._rope(position_ids)
         start, end = self.length, self.length + seq
-        x = F.embedding(input_ids, model.embed_tokens.weight)
-        for layer, keys, values in zip(model.layers, self.keys, self.values):
-            attn, mlp = layer.self_attn, layer.mlp
-            h = _rms_norm(x, layer.input_layernorm)
-            q = F.linear(h, attn.q_proj.weight, attn.q_proj.bias).view(batch, seq, -1, self.head_dim).transpose(1, 2)
-            k = F.linear(h, attn.k_proj.weight, attn.k_proj.bias).view(batch, seq, -1, self.head_dim).transpose(1, 2)
-            keys[:, :, start:end] = _rotate(k, cos, sin)
-            values[:, :, start:end] = (F.linear(h, attn.v_proj.weight, attn.v_proj.bias)
-                                       .view(batch, seq, -1, self.head_dim).transpose(1, 2))
-            a = F.scaled_dot_product_attention(_rotate(q, cos, sin), keys[:, :, :end], values[:, :, :end],
-                                               attn_mask=mask, scale=self.scale,
-                                               enable_gqa=self.kv_heads != self.heads)
-            x = x + F.linear(a.transpose(1, 2).reshape(batch, seq, -1), attn.o_proj.weight, attn.o_proj.bias)
-            h = _rms_norm(x, layer.post_attention_layernorm)
-            gate = F.linear(h, mlp.gate_proj.weight, mlp.gate_proj.bias)
-            up = F.linear(h, mlp.up_proj.weight, mlp.up_proj.bias)
-            x = x + F.linear(F.silu(gate) * up, mlp.down_proj.weight, mlp.down_proj.bias)
+        x = F.embedding(input_ids.reshape(-1), self.embed)            # [batch * seq, hidden]
+        for (norm1, qkv, qkv_bias, out, out_bias, norm2, gate_up, gate_up_bias, down, down_bias), keys, values in zip(
+                self.layers, self.keys, self.values):
+            h = self._rms_norm(x, norm1)
+            y = h @ qkv if qkv_bias is None else torch.addmm(qkv_bias, h, qkv)
+            qk = y[:, :n_qk].view(-1, heads + kv_heads, head_dim)
+            qk = torch.addcmul(qk * cos, y[:, n_qk:2 * n_qk].view_as(qk), sin)   # rotary embedding
+            q = qk[:, :heads].view(batch, seq, heads, head_dim).transpose(1, 2)
+            keys[:, :, start:end] = qk[:, heads:].view(batch, seq, kv_heads, head_dim).transpose(1, 2)
+            values[:, :, start:end] = y[:, 2 * n_qk:].view(batch, seq, kv_heads, head_dim).transpose(1, 2)
+            a = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end], attn_mask=mask, is_causal=causal,
+                                               scale=self.scale, enable_gqa=kv_heads != heads)
+            a = a.transpose(1, 2).reshape(batch * seq, heads * head_dim)
+            x = torch.addmm(x, a, out) if out_bias is None else x + torch.addmm(out_bias, a, out)
+            h = self._rms_norm(x, norm2)
+            g = h @ gate_up if gate_up_bias is None else torch.addmm(gate_up_bias, h, gate_up)
+            half = g.shape[-1] // 2
+            g = F.silu(g[:, :half]) * g[:, half:]
+            x = torch.addmm(x, g, down) if down_bias is None else x + torch.addmm(down_bias, g, down)
         self.length = end
-        self.last_hidden = _rms_norm(x[:, -1], model.norm)
-        head = self.model.lm_head
-        return F.linear(self.last_hidden, head.weight, head.bias)
+        self.last_hidden = self._rms_norm(x.view(batch, seq, -1)[:, -1], self.norm)
+        return self.last_hidden @ self.head if self.head_bias is None else torch.addmm(
+            self.head_bias, self.last_hidden, self.head)
 
     def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 position_ids: torch.Tensor) -> torch.Tensor:
         batch, width = input_ids.shape
         shape = (batch, self.kv_heads, width + 64, self.head_dim)
-        dtype = self.model.dtype
-        n_layers = len(self.model.model.layers)
-        self.keys = [torch.zeros(shape, dtype=dtype) for _ in range(n_layers)]
-        self.values = [torch.zeros(shape, dtype=dtype) for _ in range(n_layers)]
+        self.keys = [torch.zeros(shape, dtype=self.dtype) for _ in self.layers]
+        self.values = [torch.zeros(shape, dtype=self.dtype) for _ in self.layers]
         self.length, self.max_position = 0, int(position_ids.max())
+        self.padded = not bool(attention_mask.all())
+        if not self.padded:
+            return self._forward(input_ids, position_ids, None, causal=True)
         causal = torch.ones(width, width, dtype=torch.bool).tril()
         # a padding position may attend to itself only: no row is fully masked (which would give NaN)
         mask = (causal & attention_mask.bool()[:, None, :]) | torch.eye(width, dtype=torch.bool)
         return self._forward(input_ids, position_ids, mask[:, None])
 
     def step(self, tokens: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
-        """``tokens`` [batch] at ``position_ids`` [batch]; ``attention_mask`` [batch, columns] covers the cache
-        and the new token; positions advance by one per step."""
+        """``tokens`` [batch] at ``position_ids`` [batch]; ``attention_mask`` [batch, columns] is the prefill's
+        mask followed by ones (every new token is attended to); positions advance by one per step."""
         self._reserve(self.length + 1)
         self.max_position += 1
-        mask = attention_mask.bool()[:, None, None, :]
+        mask = attention_mask.bool()[:, None, None, :] if self.padded else None
         return self._forward(tokens[:, None], position_ids[:, None], mask)
