@@ -323,7 +323,8 @@ class TrainClock(pl.Callback):
 
 
 GROUPS = ("decode", "train", "teacher", "time_to_accuracy")
-OLD_RECIPE = {"batch_size": 16, "lr": 3e-4, "warmup_steps": 100, "steps": 1500, "precision": "32-true"}
+OLD_RECIPE = {"batch_size": 16, "lr": 3e-4, "warmup_steps": 100, "steps": 1500, "precision": "32-true",
+              "prompt_loss_weight": 0.0}
 
 
 def default_recipe() -> dict[str, Any]:
@@ -334,7 +335,8 @@ def default_recipe() -> dict[str, Any]:
         cfg = compose(config_name="train")
     stage = cfg.algorithm.pretrain
     return {"batch_size": cfg.data.batch_size, "lr": stage.module.lr, "warmup_steps": stage.module.warmup_steps,
-            "steps": stage.steps, "precision": cfg.trainer.precision}
+            "steps": stage.steps, "precision": cfg.trainer.precision,
+            "prompt_loss_weight": stage.module.prompt_loss_weight}
 
 
 def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: int) -> list[dict]:
@@ -372,7 +374,7 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
         settings = FitSettings(batch_size=recipe["batch_size"], val_fraction=cfg.data.val_fraction, seed=0,
                                val_problems=val_problems, answerer=parts.answerer,
                                decode_batch_size=cfg.eval.batch_size, trainer=trainer)
-        objective = OmegaConf.merge(stage.module, {"lr": recipe["lr"], "warmup_steps": recipe["warmup_steps"]})
+        objective = OmegaConf.merge(stage.module, {k: recipe[k] for k in ("lr", "warmup_steps", "prompt_loss_weight")})
         clock = TrainClock()
         with tempfile.TemporaryDirectory() as tmp:
             fit(objective, recipe["steps"], student, selected, settings, Path(tmp), False, callbacks=[clock])
@@ -384,7 +386,8 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
     for i, new in enumerate(news):
         new_time = next((t for _, t, a in curves[i] if a >= target), None)
         setting = (f"first stage to val accuracy {target:.3f} (the old recipe's final, {len(val_problems)} problems); "
-                   f"old: batch 16, lr 3e-4, 1500 steps, fp32; new: {', '.join(f'{k} {v}' for k, v in new.items())}; "
+                   f"old: batch 16, lr 3e-4, 1500 steps, fp32, no prompt loss; "
+                   f"new: {', '.join(f'{k} {v}' for k, v in new.items())}; "
                    f"test accuracy old {tests['old']:.3f}, new {tests[i]:.3f}; curves (step, s, acc): "
                    f"old {[(s, round(t, 1), a) for s, t, a in curves['old']]}, "
                    f"new {[(s, round(t, 1), a) for s, t, a in curves[i]]}")
