@@ -41,7 +41,7 @@ class LlamaDecoder:
     def __init__(self, model: LlamaForCausalLM) -> None:
         config = model.config
         self.model = model
-        self.dtype = model.dtype
+        self.dtype, self.device = model.dtype, model.device
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.scale = self.head_dim ** -0.5
@@ -82,7 +82,8 @@ class LlamaDecoder:
     def _rope(self, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.max_position >= self.cos.shape[0]:
             # the table grows by doubling; each entry is computed as Transformers computes it per call
-            freqs = torch.arange(max(2 * self.max_position, 64), dtype=torch.float)[:, None] * self.inv_freq
+            positions = torch.arange(max(2 * self.max_position, 64), dtype=torch.float, device=self.device)
+            freqs = positions[:, None] * self.inv_freq
             emb = torch.cat((freqs, freqs), dim=-1)
             self.cos = (emb.cos() * self.rope_scale).to(self.dtype)
             self.sin = (emb.sin() * self.rope_scale).to(self.dtype)
@@ -119,8 +120,8 @@ class LlamaDecoder:
             q = qk[:, :heads].view(batch, seq, heads, head_dim).transpose(1, 2)
             keys[:, :, start:end] = qk[:, heads:].view(batch, seq, kv_heads, head_dim).transpose(1, 2)
             values[:, :, start:end] = y[:, 2 * n_qk:].view(batch, seq, kv_heads, head_dim).transpose(1, 2)
-            a = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end], attn_mask=mask, is_causal=causal,
-                                               scale=self.scale, enable_gqa=kv_heads != heads)
+            a = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end], attn_mask=mask,
+                                               is_causal=causal, scale=self.scale, enable_gqa=kv_heads != heads)
             a = a.transpose(1, 2).reshape(batch * seq, heads * head_dim)
             x = torch.addmm(x, a, out) if out_bias is None else x + torch.addmm(out_bias, a, out)
             h = self._rms_norm(x, norm2)
@@ -137,15 +138,15 @@ class LlamaDecoder:
                 position_ids: torch.Tensor) -> torch.Tensor:
         batch, width = input_ids.shape
         shape = (batch, self.kv_heads, width + 64, self.head_dim)
-        self.keys = [torch.zeros(shape, dtype=self.dtype) for _ in self.layers]
-        self.values = [torch.zeros(shape, dtype=self.dtype) for _ in self.layers]
+        self.keys = [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in self.layers]
+        self.values = [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in self.layers]
         self.length, self.max_position = 0, int(position_ids.max())
         self.padded = not bool(attention_mask.all())
         if not self.padded:
             return self._forward(input_ids, position_ids, None, causal=True)
-        causal = torch.ones(width, width, dtype=torch.bool).tril()
+        causal = torch.ones(width, width, dtype=torch.bool, device=self.device).tril()
         # a padding position may attend to itself only: no row is fully masked (which would give NaN)
-        mask = (causal & attention_mask.bool()[:, None, :]) | torch.eye(width, dtype=torch.bool)
+        mask = (causal & attention_mask.bool()[:, None, :]) | torch.eye(width, dtype=torch.bool, device=self.device)
         return self._forward(input_ids, position_ids, mask[:, None])
 
     def step(self, tokens: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
