@@ -1,5 +1,6 @@
 """Every config group choice and experiment file composes into a buildable config."""
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -136,8 +137,6 @@ def test_each_searched_recipe_is_the_best_trial_of_its_search():
 @pytest.mark.parametrize("sweep", [p.stem for p in sorted(CONF.glob("sweep_*.yaml")) if p.stem != "sweep_recipe"])
 def test_every_point_of_every_grid_sweep_composes(compose_cfg, sweep):
     """Each job of a grid sweep (the basic sweeper's cartesian product of its params) composes and resolves."""
-    import itertools
-
     params = OmegaConf.load(CONF / f"{sweep}.yaml").hydra.sweeper.params
     axes = [[f"{key}={value}" for value in str(values).split(",")] for key, values in params.items()]
     for point in itertools.product(*axes):
