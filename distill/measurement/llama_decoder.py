@@ -40,7 +40,6 @@ class LlamaDecoder:
     @torch.no_grad()
     def __init__(self, model: LlamaForCausalLM) -> None:
         config = model.config
-        self.model = model
         self.dtype, self.device = model.dtype, model.device
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
