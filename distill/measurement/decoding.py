@@ -70,7 +70,7 @@ def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch
     return ids, mask
 
 
-@torch.no_grad()
+@torch.inference_mode()  # less work per operation than no_grad (no version counters, no autograd state)
 def decode_tokens(
     scorer: Scorer,
     prompts: list[list[int]],

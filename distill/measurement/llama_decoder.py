@@ -64,7 +64,7 @@ class LlamaDecoder:
         self.head, self.head_bias = model.lm_head.weight.t(), model.lm_head.bias
         rotary = model.model.rotary_emb
         self.inv_freq, self.rope_scale = rotary.inv_freq.float(), rotary.attention_scaling
-        self.cos = self.sin = torch.empty(0)
+        self.rope_table = torch.empty(0)   # [position, 2 * head_dim]: cos then sin
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
         self.length = 0          # cache columns in use (left padding included)
@@ -79,16 +79,15 @@ class LlamaDecoder:
         return weight * F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).to(x.dtype)
 
     def _rope(self, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.max_position >= self.cos.shape[0]:
+        if self.max_position >= self.rope_table.shape[0]:
             # the table grows by doubling; each entry is computed as Transformers computes it per call
             positions = torch.arange(max(2 * self.max_position, 64), dtype=torch.float, device=self.device)
             freqs = positions[:, None] * self.inv_freq
             emb = torch.cat((freqs, freqs), dim=-1)
-            self.cos = (emb.cos() * self.rope_scale).to(self.dtype)
-            self.sin = (emb.sin() * self.rope_scale).to(self.dtype)
-        flat = position_ids.reshape(-1)
-        # [batch * seq, 1, head_dim]: broadcast over heads
-        return self.cos[flat][:, None], self.sin[flat][:, None]
+            self.rope_table = (torch.cat((emb.cos(), emb.sin()), dim=-1) * self.rope_scale).to(self.dtype)
+        # one lookup per call; [batch * seq, 1, head_dim] views broadcast over heads
+        rows = self.rope_table[position_ids.reshape(-1)][:, None]
+        return rows[..., :self.head_dim], rows[..., self.head_dim:]
 
     def _reserve(self, columns: int) -> None:
         capacity = self.keys[0].shape[2]
