@@ -327,12 +327,13 @@ OLD_RECIPE = {"batch_size": 16, "lr": 3e-4, "warmup_steps": 100, "steps": 1500, 
               "prompt_loss_weight": 0.0}
 
 
-def default_recipe() -> dict[str, Any]:
-    """The main job's first stage as configured (``conf/``): what ``python -m distill.train`` trains first."""
+def default_recipe(recipe: str | None = None) -> dict[str, Any]:
+    """The main job's first stage as configured (``conf/``): what ``python -m distill.train`` trains first;
+    with ``recipe``, what it trains with ``recipe=<that>``."""
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train")
+        cfg = compose(config_name="train", overrides=[f"recipe={recipe}"] if recipe else [])
     stage = cfg.algorithm.pretrain
     return {"batch_size": cfg.data.batch_size, "lr": stage.module.lr, "warmup_steps": stage.module.warmup_steps,
             "steps": stage.steps, "precision": cfg.trainer.precision,
@@ -441,7 +442,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS), help="benchmark groups to run")
     parser.add_argument("--new-recipe", nargs="+", action="append", default=None, metavar="KEY=VALUE",
                         help=f"time_to_accuracy: a recipe to compare, as changes to the configured one (keys: "
-                             f"{', '.join(OLD_RECIPE)}); repeat for several (default: the configured recipe)")
+                             f"{', '.join(OLD_RECIPE)}; recipe=NAME starts from conf/recipe/NAME.yaml); repeat for "
+                             f"several (default: the configured recipe and recipe=small_speedrun)")
     parser.add_argument("--probe-every", type=int, default=100, help="time_to_accuracy: steps between validations")
     args = parser.parse_args(argv)
     if args.threads:
@@ -465,8 +467,10 @@ def main(argv: list[str] | None = None) -> None:
         rows += teacher_rows(2 if quick else 16, 0.02 if quick else 0.15)
     if "time_to_accuracy" in args.only:
         news = []
-        for changes in args.new_recipe or [[]]:
-            new = default_recipe()
+        # by default: the configured recipe and the speedrun one (conf/recipe/small_speedrun.yaml)
+        for changes in args.new_recipe or [[], ["recipe=small_speedrun"]]:
+            new = default_recipe(next((c.partition("=")[2] for c in changes if c.startswith("recipe=")), None))
+            changes = [c for c in changes if not c.startswith("recipe=")]
             for item in changes:
                 key, _, value = item.partition("=")
                 if key not in OLD_RECIPE:

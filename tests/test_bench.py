@@ -12,6 +12,9 @@ def test_quick_bench_writes_every_row(tmp_path, capsys):
     assert names >= {"decode_vs_paper_loop", "decode_vs_generate", "ilql_decode_vs_paper_loop", "train_vs_pad_to_longest",
                      "train_vs_hf_trainer", "teacher_vs_sequential", "teacher_rate_limited", "train_mfu",
                      "time_to_accuracy"}
+    # time to accuracy: the configured recipe (small: lr 1.793e-4) and the speedrun recipe (lr 4e-4)
+    tta = [r["setting"] for r in rows if r["benchmark"] == "time_to_accuracy"]
+    assert len(tta) == 2 and "lr 0.0001793" in tta[0] and "lr 0.0004" in tta[1]
     assert {r["setting"] for r in rows if r["benchmark"] == "decode_vs_paper_loop"} == {"batch 1, 32 problems",
                                                                                        "batch 16, 32 problems"}
     for r in rows:
@@ -22,6 +25,9 @@ def test_quick_bench_writes_every_row(tmp_path, capsys):
 
 def test_new_recipe_keys_are_checked(tmp_path):
     import pytest
+    from hydra.errors import MissingConfigException
 
     with pytest.raises(SystemExit, match="unknown key; valid: batch_size, lr"):
         bench.main(["--quick", "--only", "time_to_accuracy", "--new-recipe", "learning_rate=1", "--out", str(tmp_path)])
+    with pytest.raises(MissingConfigException, match="small_speedrun"):  # Hydra names the recipes there are
+        bench.main(["--quick", "--only", "time_to_accuracy", "--new-recipe", "recipe=fast", "--out", str(tmp_path)])

@@ -95,7 +95,7 @@ def test_every_first_stage_composes_under_every_objective_that_has_one(compose_c
 def test_every_student_has_a_recipe_and_trains_with_it(compose_cfg):
     """``recipe: ${student}``: each size's learning rate, batch, warm-up and steps reach every from-scratch
     objective and first stage, unless overridden."""
-    assert choices("recipe") == choices("student")
+    assert set(choices("student")) <= set(choices("recipe"))  # and extra recipes (small_speedrun)
     for student in choices("student"):
         recipe = compose_cfg("train", [f"student={student}"]).recipe
         for experiment in ("synthetic_bc", "synthetic_fbc_scratch", "synthetic_awr"):
