@@ -21,7 +21,7 @@ import hydra
 import pytorch_lightning as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
@@ -31,7 +31,9 @@ from distill.core.secrets import redact
 from distill.core.teacher_runs import TeacherRunStopped
 from distill.review.apply import human_review
 from distill.measurement.results import log_test, print_summary, side_by_side, write_results
-from distill.training.fitting import FitSettings, fit, initial_student, stage_cache_dir
+from distill.algorithms.bc import DecodesAlone
+from distill.students import Student
+from distill.training.fitting import FitSettings, fit, initial_student, shared_stage, stage_cache_dir
 from distill.training.selection import select_records, training_records
 
 
@@ -68,19 +70,40 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         val_problems=parts.dataset.load("validation")[: cfg.data.max_val_problems], answerer=parts.answerer,
         decode_batch_size=cfg.eval.batch_size, trainer=cfg.trainer, keep_truncated=cfg.data.keep_truncated,
     )
-    stage = cfg.algorithm.get("pretrain")
-    # everything that determines the first stage (the split evaluated on does not)
-    dataset = {k: v for k, v in config["dataset"].items() if k != "split"}
-    cache = stage_cache_dir(cfg.stage_cache, stage=stage, student=cfg.student, data=cfg.data, seed=cfg.seed,
-                            dataset=dataset, teacher=cfg.teacher, answerer=cfg.answerer, judge=cfg.get("judge"),
-                            trainer=cfg.trainer, decode_batch_size=cfg.eval.batch_size,
-                            review=review and review["digest"]) if stage is not None else None
-    student, pretrain = initial_student(cfg.algorithm.init_from, cfg.student, records, stage, settings, out_dir, cache)
+    # everything that determines a first stage besides its own config (not the split evaluated on, nor the
+    # steps of the objective that follows it)
+    identity = dict(student=cfg.student, data=cfg.data, seed=cfg.seed,
+                    dataset={k: v for k, v in config["dataset"].items() if k != "split"},
+                    teacher=cfg.teacher, answerer=cfg.answerer, judge=cfg.get("judge"),
+                    trainer={k: v for k, v in config["trainer"].items() if k != "max_steps"},
+                    decode_batch_size=cfg.eval.batch_size, review=review and review["digest"])
+    stage_settings = settings  # a first stage trains with the size's recipe batch
     if cfg.algorithm.get("batch_size"):  # a fine-tuning objective's own batch (DPO), not the size's recipe
         settings = dataclasses.replace(settings, batch_size=cfg.algorithm.batch_size)
     # a budget in episodes (recipe searches compare batch sizes at equal data) sets the steps
     steps = cfg.data.episodes // settings.batch_size if cfg.data.get("episodes") else cfg.trainer.max_steps
-    module, training = fit(cfg.algorithm.module, steps, student, selected, settings, out_dir, logger)
+    # one process trains (not data-parallel): it may wait for another run training the same first stage
+    wait = cfg.trainer.get("devices", 1) == 1 and cfg.trainer.get("num_nodes", 1) == 1
+    if cfg.algorithm.init_from or not issubclass(get_class(cfg.algorithm.module._target_), DecodesAlone):
+        stage = cfg.algorithm.get("pretrain")
+        cache = stage_cache_dir(cfg.stage_cache, stage=stage, **identity) if stage is not None else None
+        student, pretrain = initial_student(cfg.algorithm.init_from, cfg.student, records, stage, stage_settings,
+                                            out_dir, cache, wait)
+        module, training = fit(cfg.algorithm.module, steps, student, selected, settings, out_dir, logger)
+    else:
+        # A from-scratch run whose student is all it trains (BC, Filtered BC, AWR) is the same training as a
+        # first stage of its config and steps (bitwise the same student): it shares the stage cache with the
+        # runs that start from such a stage, so a sweep trains it once.
+        as_stage = {**OmegaConf.to_container(cfg.algorithm, resolve=True), "steps": steps}
+        cache = stage_cache_dir(cfg.stage_cache, stage=as_stage, **identity)
+        pretrain = None
+
+        def train_run() -> tuple[Student, dict[str, Any]]:
+            student = initial_student(None, cfg.student, records, None, settings, out_dir)[0]
+            return student, fit(cfg.algorithm.module, steps, student, selected, settings, out_dir, logger)[1]
+
+        student, training = shared_stage(cache, train_run, wait)
+        module = instantiate(cfg.algorithm.module, model=student.model, total_steps=steps)
     if rank_zero_only.rank != 0:  # trainer.strategy=ddp: the other processes only train
         return {}
     student.save(out_dir / "student")

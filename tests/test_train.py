@@ -218,6 +218,60 @@ def test_a_kept_bc_stage_is_reused_with_identical_results(tmp_path):
     assert len(list((tmp_path / "stages").glob("stage-*"))) == 2
 
 
+def test_a_bc_run_is_the_bc_stage_of_the_runs_that_start_from_it(tmp_path):
+    """A from-scratch BC run keeps its student as the BC first stage of its steps: Filtered BC and ILQL
+    starting from that stage load it (bitwise the BC run's student) instead of training it, and a second
+    BC run loads it too, with the same results; Filtered BC from scratch is a different stage."""
+    from safetensors.torch import load_file
+
+    def run(name, experiment, *more):
+        cfg = compose_config("train", [f"+experiment={experiment}", f"stage_cache={tmp_path}/stages"] + SHRINK
+                             + ["logger=none", "trainer.val_check_interval=4", "recipe.steps=8", "recipe.warmup_steps=5",
+                                *more])
+        return train.run(cfg, tmp_path / name)
+
+    bc = run("bc", "synthetic_bc", "trainer.max_steps=8")
+    assert "reused_from" not in bc["train"] and bc["train"]["steps"] == 8
+    fbc = run("fbc", "synthetic_fbc", "trainer.max_steps=2")
+    assert fbc["pretrain"]["reused_from"] and not (tmp_path / "fbc" / "stage").exists()
+    assert fbc["pretrain"]["best_val_accuracy"] == bc["train"]["best_val_accuracy"]
+    kept = load_file(next((tmp_path / "stages").glob("stage-*/student/model.safetensors")))
+    trained = load_file(tmp_path / "bc" / "student" / "model.safetensors")
+    assert all(torch.equal(kept[k], trained[k]) for k in trained)
+    again = run("bc_again", "synthetic_bc", "trainer.max_steps=8")
+    assert again["train"]["reused_from"] and again["student"]["accuracy"] == bc["student"]["accuracy"]
+    assert (tmp_path / "bc" / "eval_records.jsonl").read_text() == (tmp_path / "bc_again" / "eval_records.jsonl").read_text()
+    run("fbc_scratch", "synthetic_fbc_scratch", "trainer.max_steps=8")
+    assert len(list((tmp_path / "stages").glob("stage-*"))) == 2
+
+
+def test_runs_that_start_together_train_a_shared_stage_once(tmp_path):
+    """The second of two concurrent runs of the same stage waits for the first, then loads what it kept."""
+    import threading
+    import time
+
+    from conftest import scratch_student
+    from distill.training.fitting import shared_stage
+
+    calls, started = [], threading.Event()
+
+    def train_stage():
+        calls.append(1)
+        started.set()
+        time.sleep(0.5)  # the other run asks for the stage meanwhile
+        return scratch_student(["a b c d", "e f g"], n_layer=1, d_model=16, n_head=2, d_ff=32), {"steps": 3}
+
+    results = {}
+    first = threading.Thread(target=lambda: results.update(first=shared_stage(tmp_path / "stage-x", train_stage)))
+    first.start()
+    started.wait()
+    results["second"] = shared_stage(tmp_path / "stage-x", train_stage)
+    first.join()
+    assert len(calls) == 1
+    assert "reused_from" not in results["first"][1] and results["second"][1]["reused_from"] == str(tmp_path / "stage-x")
+    assert results["second"][1]["steps"] == 3
+
+
 def test_evaluate_on_gsm8k_with_llm_answerer_and_teacher(trained, compose_cfg, tmp_path, data_dir, monkeypatch):
     from distill.llm.local_server import serve
 

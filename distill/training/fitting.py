@@ -3,6 +3,7 @@ best validation accuracy restored; and the student a run starts from (fresh, a f
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -10,7 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytorch_lightning as pl
 import torch
@@ -91,50 +92,79 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
 
 def initial_student(init_from: str | None, student_cfg: DictConfig, records: list[Record],
                     stage: DictConfig | None, settings: FitSettings, out_dir: Path,
-                    stage_cache: Path | None = None) -> tuple[Student, dict[str, Any] | None]:
+                    stage_cache: Path | None = None, wait: bool = True) -> tuple[Student, dict[str, Any] | None]:
     """The student before the objective's training, and the first stage's training info if there was one.
 
     ``init_from``: None (a fresh student from ``student_cfg``), ``"stage"`` (a fresh student trained first
     by the ``stage`` config: an algorithm config with ``steps``, e.g. BC as in the paper, or Filtered BC
-    as the reference policy of DPO), or a saved student or run folder. ``stage_cache``: a folder whose saved stage is loaded instead of trained
-    when it is there, and where a newly trained stage is kept, so that every objective of a sweep
-    starting from the same first stage (same student, data, stage config and seed) trains it once.
+    as the reference policy of DPO), or a saved student or run folder. ``stage_cache``: where the stage is
+    shared with every other run that starts from the same first stage (same student, data, stage config and
+    seed): see ``shared_stage`` (and ``wait``).
     """
     if init_from and init_from != "stage":
         return Student.load(student_folder(init_from)), None
     if init_from and stage is None:
         raise ValueError("init_from=stage needs the algorithm's `pretrain` stage config")
-    if init_from and stage_cache is not None and (stage_cache / "stage.json").exists():
-        info = {**json.loads((stage_cache / "stage.json").read_text()), "reused_from": str(stage_cache)}
-        student = Student.load(stage_cache / "student")
-    else:
-        corpus = [r.problem for r in records] + [q for r in records for q in r.subquestions]
-        student = instantiate(student_cfg)(corpus=corpus)
-        if not init_from:
-            return student, None
+    if not init_from:
+        return fresh_student(student_cfg, records), None
+
+    def train_stage() -> tuple[Student, dict[str, Any]]:
+        student = fresh_student(student_cfg, records)
         stage_records = select_records(records, stage.min_correctness, stage.min_usefulness, settings.keep_truncated)
         # no logger for this stage: its step counter restarts, which W&B would reject; results.json has it
         folder = out_dir / "stage"
         _, info = fit(stage.module, stage.steps, student, stage_records, settings, folder, False)
         student.save(folder / "student")
         write_json(folder / "stage.json", info)
-        if stage_cache is not None:
-            keep_stage(folder, stage_cache)
+        return student, info
+
+    student, info = shared_stage(stage_cache, train_stage, wait)
     # the objective's stage starts from the same random state whether the first stage was trained or loaded
     pl.seed_everything(settings.seed, workers=True)
     return student, info
 
 
-def keep_stage(trained: Path, cache: Path) -> None:
-    """Copy a trained stage (its ``student/`` and ``stage.json``) into the cache, atomically: a run
-    that reads the cache sees a whole stage or none, and of two runs that trained it, the first wins."""
+def fresh_student(student_cfg: DictConfig, records: list[Record]) -> Student:
+    """A newly initialised student, its tokenizer (scratch students) trained on the records' text."""
+    corpus = [r.problem for r in records] + [q for r in records for q in r.subquestions]
+    return instantiate(student_cfg)(corpus=corpus)
+
+
+def shared_stage(cache: Path | None, train: Callable[[], tuple[Student, dict[str, Any]]],
+                 wait: bool = True) -> tuple[Student, dict[str, Any]]:
+    """A first stage loaded from ``cache``, or trained by ``train()`` (the student and its training info) and
+    kept there. Runs of the same stage that start together (a parallel sweep, a job array) train it once: the
+    others wait on a lock beside the cache, which the system releases when its holder ends, crash included.
+    ``wait=False`` for the processes of one data-parallel run, which must train together (they would wait
+    on each other). A loaded stage's info says where it came from (``reused_from``); ``cache`` None: train,
+    keep nothing."""
+    if cache is None:
+        return train()
     cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache.parent / f".{cache.name}.lock", "w") as lock:
+        if wait:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"waiting for another run that is training this first stage ({cache})", flush=True)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+        if (cache / "stage.json").exists():
+            info = {**json.loads((cache / "stage.json").read_text()), "reused_from": str(cache)}
+            return Student.load(cache / "student"), info
+        student, info = train()
+        keep_stage(student, info, cache)
+        return student, info
+
+
+def keep_stage(student: Student, info: dict[str, Any], cache: Path) -> None:
+    """Write a trained stage (``student/`` and ``stage.json``) into the cache atomically: a crash leaves a
+    whole stage or none, and of two processes that trained it, the first one's stays."""
     tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".{cache.name}-"))
-    shutil.copytree(trained / "student", tmp / "student")
-    shutil.copy2(trained / "stage.json", tmp / "stage.json")
+    student.save(tmp / "student")
+    write_json(tmp / "stage.json", info)
     try:
         tmp.rename(cache)
-    except OSError:  # another run kept the same stage first
+    except OSError:  # kept first by another process
         shutil.rmtree(tmp)
 
 
