@@ -94,8 +94,9 @@ def decoding_rows(student, problems, batch_sizes: list[int], max_new_tokens: int
     for bs in batch_sizes:
         batches = [prompts[i:i + bs] for i in range(0, len(prompts), bs)]
 
-        def ours():
-            return [o for b in batches for o in decode_tokens(LMScorer(model), b, student.eos_id, student.pad_id,
+        def ours():  # one scorer per pass over the problems, as the evaluation builds it (decode_actions)
+            scorer = LMScorer(model)
+            return [o for b in batches for o in decode_tokens(scorer, b, student.eos_id, student.pad_id,
                                                               max_new_tokens=max_new_tokens)]
 
         def theirs():
@@ -115,8 +116,9 @@ def decoding_rows(student, problems, batch_sizes: list[int], max_new_tokens: int
         rows.append(row("decode_vs_generate", n / t_ours, n / t_gen, "problems/s", setting))
 
         def guided():
-            return [o for b in batches for o in decode_tokens(ILQLScorer(model, model, heads, 1.0), b, student.eos_id,
-                                                              student.pad_id, max_new_tokens=max_new_tokens)]
+            scorer = ILQLScorer(model, model, heads, 1.0)
+            return [o for b in batches for o in decode_tokens(scorer, b, student.eos_id, student.pad_id,
+                                                              max_new_tokens=max_new_tokens)]
 
         def guided_paper():
             def combine(outs):

@@ -56,6 +56,29 @@ def test_batched_greedy_through_the_llama_decoder_equals_uncached_greedy():
     assert ours == [greedy_uncached(model, p, eos_id=3, max_new_tokens=30) for p in prompts]
 
 
+@pytest.mark.parametrize("change", ["fused AdamW step", "loaded state dict"])
+def test_the_decoder_follows_the_weights_after_they_change(change):
+    """A decoder built after a training step or a loaded checkpoint (in-place changes to the parameters)
+    decodes the new weights: validation between training steps must not decode stale ones. The fused AdamW
+    step does not bump the parameters' version counters, so fused weights cannot be cached by version."""
+    model = llama(2, True)
+    ids, mask = left_pad([[5, 6, 7, 8]], pad_id=0)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    before = LlamaDecoder(model).prefill(ids, mask, positions)
+    if change == "fused AdamW step":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=0.1, fused=True)
+        model(input_ids=ids).logits.sum().backward()
+        optimizer.step()
+    else:
+        state = {k: v + 0.5 for k, v in model.state_dict().items()}
+        model.load_state_dict(state)
+    with torch.no_grad():
+        after = LlamaDecoder(model).prefill(ids, mask, positions)
+        expected = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1]
+    torch.testing.assert_close(after, expected, rtol=0, atol=1e-5)
+    assert not torch.allclose(before, after)
+
+
 def test_other_models_decode_through_transformers():
     gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=40, n_positions=64, n_embd=32, n_layer=1, n_head=2))
     assert not supports(gpt2) and LMScorer(gpt2).fast is None

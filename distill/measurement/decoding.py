@@ -15,9 +15,12 @@ from distill.measurement.llama_decoder import LlamaDecoder, supports
 
 
 class Scorer(Protocol):
+    """Built over a model's current weights; decodes one batch after another (weights fixed meanwhile)."""
+
     def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 position_ids: torch.Tensor) -> torch.Tensor:
-        """Scores over the vocabulary for the token after each (left-padded) prompt: [batch, vocab]."""
+        """Scores over the vocabulary for the token after each (left-padded) prompt: [batch, vocab]; starts a
+        new batch (the previous one's caches are dropped)."""
 
     def step(self, tokens: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
         """Scores after appending ``tokens`` [batch] to every sequence, using the caches."""

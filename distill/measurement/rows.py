@@ -95,14 +95,15 @@ def decode_actions(
     """The action tokens the student generates for each problem (batched, KV-cached; prompts of similar
     length together); greedy unless ``sample``."""
     student.model.eval()
-    scorer_factory = scorer_factory or (lambda: LMScorer(student.model))
+    # one scorer for every batch (each prefill starts afresh): built once, not per batch
+    scorer = scorer_factory() if scorer_factory else LMScorer(student.model)
     order = sorted(range(len(problems)), key=lambda i: len(problems[i].text))
     results: list[list[int]] = [[] for _ in problems]
     for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
         rows = order[start:start + batch_size]
         prompts = [student.prompt_ids(problems[i].text) for i in rows]
         budget = min(max_new_tokens, student.max_length - max(len(p) for p in prompts))
-        outputs = decode_tokens(scorer_factory(), prompts, student.eos_id, student.pad_id, max_new_tokens=budget,
+        outputs = decode_tokens(scorer, prompts, student.eos_id, student.pad_id, max_new_tokens=budget,
                                 sample=sample, temperature=temperature, generator=generator)
         for i, out in zip(rows, outputs):
             results[i] = out
