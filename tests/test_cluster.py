@@ -37,3 +37,23 @@ def test_ddp_trains_with_two_cpu_processes(tmp_path):
     results = json.loads((tmp_path / "run" / "results.json").read_text())  # written once, by the first process
     assert results["train"]["steps"] == 6 and results["student"]["n_problems"] == 20
     assert (tmp_path / "run" / "train_ddp_process_1.log").exists()
+
+
+def test_the_algorithms_sweep_runs_two_at_a_time_and_trains_each_bc_stage_once(tmp_path):
+    """conf/sweep_synthetic_algorithms.yaml through its joblib launcher (two processes): the Filtered BC runs
+    start from their seed's BC run, kept in the stage cache, instead of training the BC stage again."""
+    sizes = [o for o in SHRINK if not o.startswith(("+experiment", "trainer.max_steps"))]
+    sweep = subprocess.run([sys.executable, "-m", "distill.train", "-m", "--config-name", "sweep_synthetic_algorithms",
+                            "+experiment=synthetic_bc,synthetic_fbc", "seed=0,1", *sizes, "recipe.steps=6",
+                            "trainer.max_steps=6", f"paths.output_dir={tmp_path}", "hydra.sweep.subdir=${hydra.job.num}"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    assert "Joblib.Parallel(n_jobs=2" in sweep.stdout + sweep.stderr
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "multirun" / "synthetic_algorithms").glob("*/results.json")]
+    by = {(r["config"]["algorithm"]["name"], r["config"]["seed"]): r for r in runs}
+    assert len(by) == 4
+    for seed in (0, 1):
+        bc, fbc = by["bc", seed], by["filtered_bc", seed]
+        assert "reused_from" not in bc["train"] and fbc["pretrain"]["reused_from"]
+        assert fbc["pretrain"]["val_curve"] == bc["train"]["val_curve"]
+    assert len(list((tmp_path / "stages").glob("stage-*"))) == 2
