@@ -33,7 +33,8 @@ from distill.review.apply import human_review
 from distill.measurement.results import log_test, print_summary, side_by_side, write_results
 from distill.algorithms.bc import DecodesAlone
 from distill.students import Student
-from distill.training.fitting import FitSettings, fit, initial_student, shared_stage, stage_cache_dir
+from distill.training.fitting import (FitSettings, fit, fresh_student, initial_student, shared_stage,
+                                     stage_cache_dir)
 from distill.training.selection import select_records, training_records
 
 
@@ -99,7 +100,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         pretrain = None
 
         def train_run() -> tuple[Student, dict[str, Any]]:
-            student = initial_student(None, cfg.student, records, None, settings, out_dir)[0]
+            student = fresh_student(cfg.student, records)
             return student, fit(cfg.algorithm.module, steps, student, selected, settings, out_dir, logger)[1]
 
         student, training = shared_stage(cache, train_run, wait)

@@ -6,7 +6,8 @@ small matmul. This forward computes the same numbers (``tests/test_decoding.py``
 states and greedy outputs with the model's own forward) in fewer operations: a preallocated cache, one
 matmul for the query, key and value projections with their rotated halves (rotary embedding then costs two
 elementwise operations), one for the MLP's gate and up projections, residual additions fused into the
-output matmuls. The fused weights are copied when the decoder is built: build one per decode.
+output matmuls. The fused weights are copied when the decoder is built: build one per pass over the
+problems (it decodes batch after batch), and a new one after the weights change.
 """
 
 from __future__ import annotations
