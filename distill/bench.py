@@ -326,7 +326,7 @@ class TrainClock(pl.Callback):
 
 GROUPS = ("decode", "train", "teacher", "time_to_accuracy")
 OLD_RECIPE = {"batch_size": 16, "lr": 3e-4, "warmup_steps": 100, "steps": 1500, "precision": "32-true",
-              "prompt_loss_weight": 0.0}
+              "prompt_loss_weight": 0.0, "muon_lr": None}
 
 
 def default_recipe(recipe: str | None = None) -> dict[str, Any]:
@@ -339,7 +339,7 @@ def default_recipe(recipe: str | None = None) -> dict[str, Any]:
     stage = cfg.algorithm.pretrain
     return {"batch_size": cfg.data.batch_size, "lr": stage.module.lr, "warmup_steps": stage.module.warmup_steps,
             "steps": stage.steps, "precision": cfg.trainer.precision,
-            "prompt_loss_weight": stage.module.prompt_loss_weight}
+            "prompt_loss_weight": stage.module.prompt_loss_weight, "muon_lr": stage.module.muon_lr}
 
 
 def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: int) -> list[dict]:
@@ -377,7 +377,8 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
         settings = FitSettings(batch_size=recipe["batch_size"], val_fraction=cfg.data.val_fraction, seed=0,
                                val_problems=val_problems, answerer=parts.answerer,
                                decode_batch_size=cfg.eval.batch_size, trainer=trainer)
-        objective = OmegaConf.merge(stage.module, {k: recipe[k] for k in ("lr", "warmup_steps", "prompt_loss_weight")})
+        objective = OmegaConf.merge(stage.module, {k: recipe[k] for k in ("lr", "warmup_steps", "prompt_loss_weight",
+                                                                           "muon_lr")})
         clock = TrainClock()
         with tempfile.TemporaryDirectory() as tmp:
             fit(objective, recipe["steps"], student, selected, settings, Path(tmp), False, callbacks=[clock])
@@ -477,7 +478,7 @@ def main(argv: list[str] | None = None) -> None:
                 key, _, value = item.partition("=")
                 if key not in OLD_RECIPE:
                     raise SystemExit(f"--new-recipe {item}: unknown key; valid: {', '.join(OLD_RECIPE)}")
-                new[key] = type(OLD_RECIPE[key])(value)
+                new[key] = None if value == "null" else (float if key == "muon_lr" else type(OLD_RECIPE[key]))(value)
             news.append({**new, **({"steps": 20} if quick else {})})
         rows += time_to_accuracy_rows(news, quick, 10 if quick else args.probe_every)
     out.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import pytorch_lightning as pl
 import torch
 
 from distill.algorithms.bc import DecodesAlone, action_logps
-from distill.algorithms.optim import adamw_with_schedule
+from distill.algorithms.optim import optimizer_with_schedule
 from distill.core.records import Record
 from distill.students import Student
 
@@ -83,5 +83,5 @@ class AWRModule(DecodesAlone, pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return adamw_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps,
-                                   self.trainer.precision)
+        return optimizer_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps,
+                                       self.trainer.precision)

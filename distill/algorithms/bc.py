@@ -13,7 +13,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from distill.algorithms.optim import adamw_with_schedule
+from distill.algorithms.optim import attention_matrices, optimizer_with_schedule
 from distill.core.contracts import ScorerFactories
 from distill.measurement.decoding import LMScorer
 from distill.core.records import Record
@@ -62,10 +62,11 @@ class DecodesAlone:
 
 class BCModule(DecodesAlone, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/bc.yaml`` (the one place they are set);
-    ``total_steps``, the length of the cosine decay, is the stage's number of optimiser steps."""
+    ``total_steps``, the length of the cosine decay, is the stage's number of optimiser steps.
+    ``muon_lr``: when set, the attention matrices train with Muon at this learning rate (the rest with AdamW)."""
 
     def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int,
-                 total_steps: int, prompt_loss_weight: float) -> None:
+                 total_steps: int, prompt_loss_weight: float, muon_lr: float | None) -> None:
         super().__init__()
         self.model = model
         self.save_hyperparameters(ignore=["model"])
@@ -98,5 +99,5 @@ class BCModule(DecodesAlone, pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return adamw_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps,
-                                   h.total_steps, self.trainer.precision)
+        return optimizer_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps,
+                                       h.total_steps, self.trainer.precision, attention_matrices(self.model), h.muon_lr)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from distill.algorithms.bc import DecodesAlone, action_logps
-from distill.algorithms.optim import adamw_with_schedule
+from distill.algorithms.optim import optimizer_with_schedule
 from distill.core.records import Record, group_by_problem
 from distill.students import Student
 from distill.training.episodes import collate
@@ -141,5 +141,5 @@ class DPOModule(DecodesAlone, pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return adamw_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps,
-                                   self.trainer.precision)
+        return optimizer_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps,
+                                       self.trainer.precision)

@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from distill.algorithms.optim import adamw_with_schedule
+from distill.algorithms.optim import optimizer_with_schedule
 from distill.core.contracts import ScorerFactories
 from distill.core.records import Record
 from distill.measurement.decoding import LMScorer
@@ -259,9 +259,9 @@ class ILQLModule(pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return adamw_with_schedule(list(self.trunk.parameters()) + list(self.heads.parameters()), h.lr,
-                                   h.weight_decay, h.warmup_steps, h.total_steps,
-                                   self.trainer.precision)
+        return optimizer_with_schedule(list(self.trunk.parameters()) + list(self.heads.parameters()), h.lr,
+                                       h.weight_decay, h.warmup_steps, h.total_steps,
+                                       self.trainer.precision)
 
 
 def load_value_model(folder: str | Path, policy: nn.Module) -> tuple[nn.Module, ValueHeads, dict[str, Any]] | None:
