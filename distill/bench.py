@@ -342,11 +342,12 @@ def default_recipe(recipe: str | None = None) -> dict[str, Any]:
             "prompt_loss_weight": stage.module.prompt_loss_weight, "muon_lr": stage.module.muon_lr}
 
 
-def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: int) -> list[dict]:
+def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: int, seed: int = 0) -> list[dict]:
     """Training time until the main job's first stage (Filtered BC on the default teacher run) first reaches
     the validation accuracy that the old recipe ends with: the old recipe against each of ``news`` (one row
     each). Validation decodes (every ``probe_every`` steps, all validation problems) are not counted; the test
-    accuracy of each recipe's best checkpoint is reported beside."""
+    accuracy of each recipe's best checkpoint is reported beside. ``seed``: the run's seed (teacher run, student
+    initialisation, held-out problems, batch order), as ``seed=`` of ``distill.train``."""
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
@@ -359,7 +360,7 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
 
     sizes = ["dataset.sizes.train=100", "dataset.sizes.validation=20", "dataset.sizes.test=20"] if quick else []
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=sizes)
+        cfg = compose(config_name="train", overrides=[*sizes, f"seed={seed}"])
     parts = build_parts(cfg)
     records, _ = annotate_batch(parts.dataset.load("train"), parts.teacher, parts.answerer, parts.judge,
                                 cfg.data.samples_per_problem)
@@ -370,11 +371,11 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
 
     curves, tests = {}, {}
     for name, recipe in [("old", {**OLD_RECIPE, **({"steps": 20} if quick else {})}), *enumerate(news)]:
-        pl.seed_everything(0, workers=True)
+        pl.seed_everything(seed, workers=True)
         student = instantiate(cfg.student)(corpus=corpus)
         trainer = OmegaConf.merge(cfg.trainer, {"val_check_interval": probe_every, "precision": recipe["precision"],
                                                 "enable_progress_bar": False})
-        settings = FitSettings(batch_size=recipe["batch_size"], val_fraction=cfg.data.val_fraction, seed=0,
+        settings = FitSettings(batch_size=recipe["batch_size"], val_fraction=cfg.data.val_fraction, seed=seed,
                                val_problems=val_problems, answerer=parts.answerer,
                                decode_batch_size=cfg.eval.batch_size, trainer=trainer)
         objective = OmegaConf.merge(stage.module, {k: recipe[k] for k in ("lr", "warmup_steps", "prompt_loss_weight",
@@ -389,7 +390,7 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
     rows = []
     for i, new in enumerate(news):
         new_time = next((t for _, t, a in curves[i] if a >= target), None)
-        setting = (f"first stage to val accuracy {target:.3f} (the old recipe's final, {len(val_problems)} problems); "
+        setting = (f"seed {seed}; first stage to val accuracy {target:.3f} (the old recipe's final, {len(val_problems)} problems); "
                    f"old: batch 16, lr 3e-4, 1500 steps, fp32, no prompt loss; "
                    f"new: {', '.join(f'{k} {v}' for k, v in new.items())}; "
                    f"test accuracy old {tests['old']:.3f}, new {tests[i]:.3f}; curves (step, s, acc): "
@@ -448,6 +449,7 @@ def main(argv: list[str] | None = None) -> None:
                              f"{', '.join(OLD_RECIPE)}; recipe=NAME starts from conf/recipe/NAME.yaml); repeat for "
                              f"several (default: the configured recipe and recipe=small_speedrun)")
     parser.add_argument("--probe-every", type=int, default=100, help="time_to_accuracy: steps between validations")
+    parser.add_argument("--seed", type=int, default=0, help="time_to_accuracy: the runs' seed (as distill.train seed=)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -480,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
                     raise SystemExit(f"--new-recipe {item}: unknown key; valid: {', '.join(OLD_RECIPE)}")
                 new[key] = None if value == "null" else (float if key == "muon_lr" else type(OLD_RECIPE[key]))(value)
             news.append({**new, **({"steps": 20} if quick else {})})
-        rows += time_to_accuracy_rows(news, quick, 10 if quick else args.probe_every)
+        rows += time_to_accuracy_rows(news, quick, 10 if quick else args.probe_every, args.seed)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(rows, indent=2) + "\n")
     width = max(len(r["benchmark"]) for r in rows)

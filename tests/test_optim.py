@@ -95,3 +95,10 @@ def test_muon_adamw_resumes_from_its_state_to_the_same_weights():
     assert optimizer.muon.param_groups[0]["lr"] == pytest.approx(0.05 * scheduler.lr_lambdas[0](8))
     for (name, a), b in zip(whole.named_parameters(), resumed.parameters()):
         assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_a_recipe_sets_muon_for_bc_stages_and_none_sets_adamw(compose_cfg):
+    speedrun = compose_cfg("train", ["recipe=small_speedrun"])
+    assert speedrun.algorithm.pretrain.module.muon_lr == 0.005
+    assert compose_cfg("train", ["recipe=small_speedrun", "algorithm=bc"]).algorithm.module.muon_lr == 0.005
+    assert compose_cfg("train").algorithm.pretrain.module.muon_lr is None  # the searched recipes: AdamW alone

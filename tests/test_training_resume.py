@@ -52,6 +52,8 @@ def same_run(a, b):
 
 @pytest.mark.parametrize("name,overrides,checkpoint", [
     ("one_stage", ["algorithm=filtered_bc", "trainer.max_steps=60"], "checkpoints/last.ckpt"),
+    # Muon on the attention matrices: two optimisers' state in one checkpoint
+    ("muon", ["algorithm=filtered_bc", "trainer.max_steps=60", "+recipe.muon_lr=0.005"], "checkpoints/last.ckpt"),
     ("in_the_bc_stage", ["+experiment=synthetic_fbc", "algorithm.pretrain.steps=50", "trainer.max_steps=30",
                          "trainer.val_check_interval=10"], "stage/checkpoints/last.ckpt"),
 ])
