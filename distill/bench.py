@@ -342,31 +342,41 @@ def default_recipe(recipe: str | None = None) -> dict[str, Any]:
             "prompt_loss_weight": stage.module.prompt_loss_weight, "muon_lr": stage.module.muon_lr}
 
 
-def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: int, seed: int = 0) -> list[dict]:
-    """Training time until the main job's first stage (Filtered BC on the default teacher run) first reaches
-    the validation accuracy that the old recipe ends with: the old recipe against each of ``news`` (one row
-    each). Validation decodes (every ``probe_every`` steps, all validation problems) are not counted; the test
-    accuracy of each recipe's best checkpoint is reported beside. ``seed``: the run's seed (teacher run, student
-    initialisation, held-out problems, batch order), as ``seed=`` of ``distill.train``."""
+def first_stage_inputs(overrides: list[str]) -> tuple[Any, Any, list, list[str]]:
+    """The main job's first stage (with ``overrides`` to ``distill.train``'s config): the config, its parts, the
+    records the stage trains on (the default teacher run, filtered as the stage says) and the tokenizer corpus."""
     from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
 
     from distill.core.parts import build_parts
     from distill.core.teacher_runs import annotate_batch
-    from distill.measurement.rows import evaluate_student
-    from distill.training.fitting import FitSettings, fit
     from distill.training.selection import select_records
 
-    sizes = ["dataset.sizes.train=100", "dataset.sizes.validation=20", "dataset.sizes.test=20"] if quick else []
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[*sizes, f"seed={seed}"])
+        cfg = compose(config_name="train", overrides=overrides)
     parts = build_parts(cfg)
     records, _ = annotate_batch(parts.dataset.load("train"), parts.teacher, parts.answerer, parts.judge,
                                 cfg.data.samples_per_problem)
     stage = cfg.algorithm.pretrain
     selected = select_records(records, stage.min_correctness, stage.min_usefulness)
     corpus = [r.problem for r in records] + [q for r in records for q in r.subquestions]
+    return cfg, parts, selected, corpus
+
+
+def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: int, seed: int = 0) -> list[dict]:
+    """Training time until the main job's first stage (Filtered BC on the default teacher run) first reaches
+    the validation accuracy that the old recipe ends with: the old recipe against each of ``news`` (one row
+    each). Validation decodes (every ``probe_every`` steps, all validation problems) are not counted; the test
+    accuracy of each recipe's best checkpoint is reported beside. ``seed``: the run's seed (teacher run, student
+    initialisation, held-out problems, batch order), as ``seed=`` of ``distill.train``."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from distill.measurement.rows import evaluate_student
+    from distill.training.fitting import FitSettings, fit
+
+    sizes = ["dataset.sizes.train=100", "dataset.sizes.validation=20", "dataset.sizes.test=20"] if quick else []
+    cfg, parts, selected, corpus = first_stage_inputs([*sizes, f"seed={seed}"])
+    stage = cfg.algorithm.pretrain
     val_problems, test_problems = parts.dataset.load("validation"), parts.dataset.load("test")
 
     curves, tests = {}, {}
@@ -390,7 +400,8 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
     rows = []
     for i, new in enumerate(news):
         new_time = next((t for _, t, a in curves[i] if a >= target), None)
-        setting = (f"seed {seed}; first stage to val accuracy {target:.3f} (the old recipe's final, {len(val_problems)} problems); "
+        setting = (f"seed {seed}; first stage to val accuracy {target:.3f} (the old recipe's final, "
+                   f"{len(val_problems)} problems); "
                    f"old: batch 16, lr 3e-4, 1500 steps, fp32, no prompt loss; "
                    f"new: {', '.join(f'{k} {v}' for k, v in new.items())}; "
                    f"test accuracy old {tests['old']:.3f}, new {tests[i]:.3f}; curves (step, s, acc): "

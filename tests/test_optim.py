@@ -27,7 +27,7 @@ def take_steps(model: torch.nn.Module, optimizer, scheduler, steps: range) -> No
 
 
 @pytest.mark.parametrize("arch,names", [
-    ("llama", {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight"}),
+    ("llama", {f"self_attn.{m}_proj.weight" for m in "qkvo"}),
     ("gpt2", {"attn.c_attn.weight", "attn.c_proj.weight"}),
 ])
 def test_attention_matrices_are_the_attention_weights_of_every_layer(arch, names):
@@ -50,7 +50,8 @@ def test_muon_adamw_steps_as_its_two_optimisers_apart():
                  torch.optim.AdamW([{"params": [p for p in rest if p.ndim >= 2], "weight_decay": 0.1},
                                     {"params": [p for p in rest if p.ndim < 2], "weight_decay": 0.0}],
                                    lr=1e-2, betas=(0.9, 0.95), fused=True)]
-    schedules = [torch.optim.lr_scheduler.LambdaLR(o, built["lr_scheduler"]["scheduler"].lr_lambdas[0]) for o in reference]
+    schedule = built["lr_scheduler"]["scheduler"].lr_lambdas[0]
+    schedules = [torch.optim.lr_scheduler.LambdaLR(o, schedule) for o in reference]
 
     class Both:  # the two reference optimisers stepped one after the other
         def zero_grad(self):

@@ -84,13 +84,8 @@ class MuonAdamW(torch.optim.Optimizer):
         self.adamw = torch.optim.AdamW(adamw_groups, lr=lr, betas=betas, fused=fused)
         super().__init__(self.adamw.param_groups + self.muon.param_groups, {})
 
-    @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        self.adamw.step()
+        loss = self.adamw.step(closure)  # the closure (Lightning's forward and backward) runs once, here
         self.muon.step()
         return loss
 

@@ -16,28 +16,18 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from distill.bench import CONF, TrainClock
-from distill.core.parts import build_parts
-from distill.core.teacher_runs import annotate_batch
+from distill.bench import TrainClock, first_stage_inputs
 from distill.measurement.rows import evaluate_student
 from distill.training.fitting import FitSettings, fit
-from distill.training.selection import select_records
 
 args = json.loads(sys.argv[1])
 torch.set_num_threads(args.get("threads", 1))
 seed = args.get("seed", 0)
-with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-    cfg = compose(config_name="train", overrides=[f"seed={seed}"])
-parts = build_parts(cfg)
-records, _ = annotate_batch(parts.dataset.load("train"), parts.teacher, parts.answerer, parts.judge,
-                            cfg.data.samples_per_problem)
+cfg, parts, selected, corpus = first_stage_inputs([f"seed={seed}"])
 stage = cfg.algorithm.pretrain
-selected = select_records(records, stage.min_correctness, stage.min_usefulness)
-corpus = [r.problem for r in records] + [q for r in records for q in r.subquestions]
 val_problems, test_problems = parts.dataset.load("validation"), parts.dataset.load("test")
 pl.seed_everything(seed, workers=True)
 student = instantiate(cfg.student)(corpus=corpus)

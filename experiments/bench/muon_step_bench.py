@@ -20,7 +20,8 @@ for p in model.parameters():
 muon = attention_matrices(model)
 rest = [p for p in model.parameters() if all(p is not m for m in muon)]
 adamw = optimizer_with_schedule(model.parameters(), 4e-4, 0.01, 50, 1000)["optimizer"]
-stacked = optimizer_with_schedule(model.parameters(), 4e-4, 0.01, 50, 1000, muon_params=muon, muon_lr=0.005)["optimizer"]
+stacked = optimizer_with_schedule(model.parameters(), 4e-4, 0.01, 50, 1000, muon_params=muon,
+                                  muon_lr=0.005)["optimizer"]
 torch_muon = torch.optim.Muon(muon, lr=0.005, weight_decay=0.0, adjust_lr_fn="original")
 torch_rest = torch.optim.AdamW(rest, lr=4e-4, fused=True)
 
