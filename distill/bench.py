@@ -342,9 +342,10 @@ def default_recipe(recipe: str | None = None) -> dict[str, Any]:
             "prompt_loss_weight": stage.module.prompt_loss_weight, "muon_lr": stage.module.muon_lr}
 
 
-def first_stage_inputs(overrides: list[str]) -> tuple[Any, Any, list, list[str]]:
+def first_stage_inputs(overrides: list[str]) -> tuple[Any, Any, list, list]:
     """The main job's first stage (with ``overrides`` to ``distill.train``'s config): the config, its parts, the
-    records the stage trains on (the default teacher run, filtered as the stage says) and the tokenizer corpus."""
+    default teacher run's records (a fresh student's tokenizer is trained on them) and those the stage trains on
+    (filtered as the stage says)."""
     from hydra import compose, initialize_config_dir
 
     from distill.core.parts import build_parts
@@ -358,8 +359,7 @@ def first_stage_inputs(overrides: list[str]) -> tuple[Any, Any, list, list[str]]
                                 cfg.data.samples_per_problem)
     stage = cfg.algorithm.pretrain
     selected = select_records(records, stage.min_correctness, stage.min_usefulness)
-    corpus = [r.problem for r in records] + [q for r in records for q in r.subquestions]
-    return cfg, parts, selected, corpus
+    return cfg, parts, records, selected
 
 
 def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: int, seed: int = 0) -> list[dict]:
@@ -368,21 +368,20 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
     each). Validation decodes (every ``probe_every`` steps, all validation problems) are not counted; the test
     accuracy of each recipe's best checkpoint is reported beside. ``seed``: the run's seed (teacher run, student
     initialisation, held-out problems, batch order), as ``seed=`` of ``distill.train``."""
-    from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     from distill.measurement.rows import evaluate_student
-    from distill.training.fitting import FitSettings, fit
+    from distill.training.fitting import FitSettings, fit, fresh_student
 
     sizes = ["dataset.sizes.train=100", "dataset.sizes.validation=20", "dataset.sizes.test=20"] if quick else []
-    cfg, parts, selected, corpus = first_stage_inputs([*sizes, f"seed={seed}"])
+    cfg, parts, records, selected = first_stage_inputs([*sizes, f"seed={seed}"])
     stage = cfg.algorithm.pretrain
     val_problems, test_problems = parts.dataset.load("validation"), parts.dataset.load("test")
 
     curves, tests = {}, {}
     for name, recipe in [("old", {**OLD_RECIPE, **({"steps": 20} if quick else {})}), *enumerate(news)]:
         pl.seed_everything(seed, workers=True)
-        student = instantiate(cfg.student)(corpus=corpus)
+        student = fresh_student(cfg.student, records)
         trainer = OmegaConf.merge(cfg.trainer, {"val_check_interval": probe_every, "precision": recipe["precision"],
                                                 "enable_progress_bar": False})
         settings = FitSettings(batch_size=recipe["batch_size"], val_fraction=cfg.data.val_fraction, seed=seed,
@@ -426,22 +425,21 @@ def free_port() -> int:
 def setup(student_path: str | None, n_train: int, n_test: int):
     """Problems and a student: a saved one, or a fresh small one with its tokenizer trained on the data."""
     from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
 
     from distill.core.parts import build_parts
     from distill.core.teacher_runs import annotate_batch
     from distill.students import Student, student_folder
+    from distill.training.fitting import fresh_student
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"dataset.sizes.train={n_train}", f"dataset.sizes.test={n_test}"])
     parts = build_parts(cfg)
     train_problems, test_problems = parts.dataset.load("train"), parts.dataset.load("test")
     records, _ = annotate_batch(train_problems, parts.teacher, parts.answerer, parts.judge, 1)
-    corpus = [r.problem for r in records] + [q for r in records for q in r.subquestions]
 
     def make_student():
         torch.manual_seed(0)
-        return Student.load(student_folder(student_path)) if student_path else instantiate(cfg.student)(corpus=corpus)
+        return Student.load(student_folder(student_path)) if student_path else fresh_student(cfg.student, records)
 
     return make_student, records, test_problems
 

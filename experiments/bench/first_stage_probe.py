@@ -16,21 +16,20 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from distill.bench import TrainClock, first_stage_inputs
 from distill.measurement.rows import evaluate_student
-from distill.training.fitting import FitSettings, fit
+from distill.training.fitting import FitSettings, fit, fresh_student
 
 args = json.loads(sys.argv[1])
 torch.set_num_threads(args.get("threads", 1))
 seed = args.get("seed", 0)
-cfg, parts, selected, corpus = first_stage_inputs([f"seed={seed}"])
+cfg, parts, records, selected = first_stage_inputs([f"seed={seed}"])
 stage = cfg.algorithm.pretrain
 val_problems, test_problems = parts.dataset.load("validation"), parts.dataset.load("test")
 pl.seed_everything(seed, workers=True)
-student = instantiate(cfg.student)(corpus=corpus)
+student = fresh_student(cfg.student, records)
 trainer = OmegaConf.merge(cfg.trainer, {"val_check_interval": args.get("every", 100), "enable_progress_bar": False})
 settings = FitSettings(batch_size=args["batch_size"], val_fraction=cfg.data.val_fraction, seed=seed,
                        val_problems=val_problems, answerer=parts.answerer, decode_batch_size=cfg.eval.batch_size,
