@@ -25,16 +25,16 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from distill.algorithms.ilql import load_value_model
-from distill.core.contracts import Problem
+from distill.core.contracts import Critic, Problem
 from distill.core.parts import Parts, build_parts
 from distill.core.records import Record, write_json, write_records
 from distill.core.secrets import redact
-from distill.core.teacher_runs import roc_auc
 from distill.measurement.cascade_curve import Split, apply, choose_threshold, curve
 from distill.measurement.confidence import Confidence, confidence_scores, reliability
-from distill.measurement.rows import bootstrap_ci, decode_actions, evaluate_teacher, score_decompositions
-from distill.students import Student, student_folder
+from distill.measurement.metrics import bootstrap_ci, roc_auc
+from distill.measurement.rows import decode_actions, evaluate_teacher, score_decompositions
+from distill.students import Student
+from distill.training.saved_run import load_trained
 
 # scores that need the student's decomposition answered before deciding (the answer is then already paid)
 ANSWERED_FIRST = ("answered", "agreement")
@@ -77,8 +77,7 @@ def correctness(records: list[Record]) -> np.ndarray:
     return np.array([r.answer_correctness or 0.0 for r in records])  # a failed answer call counts as wrong
 
 
-def measure(cfg: DictConfig, student: Student, parts: Parts, split: str,
-            value_model: tuple[Any, Any] | None) -> Measured:
+def measure(cfg: DictConfig, student: Student, parts: Parts, split: str, critic: Critic | None) -> Measured:
     c = cfg.cascade
     problems: list[Problem] = parts.dataset.load(split)
     start = time.perf_counter()
@@ -87,7 +86,7 @@ def measure(cfg: DictConfig, student: Student, parts: Parts, split: str,
     _, records = score_decompositions(problems, [student.parse(a) for a in actions], parts.answerer, None,
                                       student.name)
     confidence = confidence_scores(student, problems, actions, [r.answerer_output for r in records],
-                                   parts.answerer, c.n_samples, c.temperature, cfg.seed, c.batch_size, value_model)
+                                   parts.answerer, c.n_samples, c.temperature, cfg.seed, c.batch_size, critic)
     _, llm_records = evaluate_teacher(parts.teacher, problems, parts.answerer, None, parts.dataset.records(split))
     llm_usd = np.array([usd(r.usage.get("teacher"), c.prices.llm_call_usd)
                         + usd(r.usage.get("answerer"), c.prices.answerer_call_usd) for r in llm_records])
@@ -99,12 +98,10 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     if cfg.get("threads"):
         torch.set_num_threads(cfg.threads)
     c = cfg.cascade
-    folder = student_folder(cfg.ckpt_path)
-    student = Student.load(folder)
-    loaded = load_value_model(folder, student.model)
+    student, _, critic, _ = load_trained(cfg.ckpt_path)
     parts = build_parts(cfg)
-    val = measure(cfg, student, parts, c.val_split, loaded[:2] if loaded else None)
-    test = measure(cfg, student, parts, cfg.dataset.split, loaded[:2] if loaded else None)
+    val = measure(cfg, student, parts, c.val_split, critic)
+    test = measure(cfg, student, parts, cfg.dataset.split, critic)
     scores = list(test.confidence.scores)
     if c.score is not None and c.score not in scores:
         raise ValueError(f"cascade.score={c.score!r} is not measured for this student; valid: {', '.join(scores)}")

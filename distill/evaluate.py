@@ -2,8 +2,9 @@
 
     python -m distill.evaluate ckpt_path=outputs/train/RUN [answerer=...] [dataset.split=...] [eval.betas=[0,1]]
 
-``ckpt_path`` is a run folder (its ``student/`` is used) or a saved student folder. A student with an ILQL
-value model saved beside it decodes value-guided, once per beta in ``eval.betas``. Writes the same
+``ckpt_path`` is a run folder (its ``student/`` is used) or a saved student folder. The objective that trained
+it rebuilds its decoding (``objective.json`` beside the student): a value-guided student decodes once per beta
+in ``eval.betas``. Writes the same
 ``results.json`` as the main job into this run's output folder.
 """
 
@@ -16,32 +17,19 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from distill.algorithms.ilql import load_value_model, value_guided_scorers
 from distill.core.parts import build_parts
 from distill.core.secrets import redact
-from distill.measurement.decoding import LMScorer
-from distill.measurement.results import print_summary, side_by_side, write_results
-from distill.students import Student, student_folder
+from distill.measurement.results import evaluate_run, print_summary, write_results
+from distill.training.saved_run import load_trained
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    student, scorers, critic, folder = load_trained(cfg.ckpt_path, list(cfg.eval.betas), cfg.eval.top_k)
     out_dir.mkdir(parents=True, exist_ok=True)
-    folder = student_folder(cfg.ckpt_path)
-    student = Student.load(folder)
-    value_model = load_value_model(folder, student.model)
-    if value_model is not None:
-        trunk, heads, trained = value_model
-        top_k = cfg.eval.top_k if cfg.eval.top_k is not None else trained.get("top_k")
-        scorers = value_guided_scorers(student.model, trunk, heads, list(cfg.eval.betas), top_k,
-                                       trained.get("normalize_advantage", False))
-    else:
-        scorers = {"greedy": lambda: LMScorer(student.model)}
     parts = build_parts(cfg)
-    problems = parts.dataset.load(cfg.dataset.split)
-    results, student_records, teacher_records = side_by_side(
-        student, problems, parts.teacher, parts.answerer, parts.judge, parts.dataset.records(cfg.dataset.split),
-        scorers, cfg.eval.batch_size, (trunk, heads) if value_model is not None else None)
-    results.update(split=cfg.dataset.split, ckpt_path=str(folder), config=redact(OmegaConf.to_container(cfg, resolve=True)))
+    results, student_records, teacher_records = evaluate_run(student, parts, cfg.dataset.split, [], scorers, critic,
+                                                             cfg.eval.batch_size)
+    results.update(ckpt_path=str(folder), config=redact(OmegaConf.to_container(cfg, resolve=True)))
     write_results(out_dir, results, student_records, teacher_records)
     return results
 

@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from distill.core.parts import build_parts
 from distill.core.records import write_json
 from distill.core.secrets import redact
-from distill.core.teacher_runs import annotate, summarize
+from distill.core.teacher_runs import annotate
+from distill.measurement.teacher_run_stats import summarize
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:

@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,3 +68,18 @@ def named_bandit_records(bad_share: float = 0.7):
             records.append(Record(f"p-{name}", f"{name} has one thing .", [f"ask {name}" if good else "ask Zed"],
                                   1.0, float(good), None))
     return records
+
+
+@torch.no_grad()
+def greedy_uncached(model: torch.nn.Module, prompt: list[int], eos_id: int, max_new_tokens: int = 64) -> list[int]:
+    """Reference greedy decoding of one prompt, re-running the whole prefix each step (what the cached decoders must reproduce)."""
+    ids = list(prompt)
+    out: list[int] = []
+    for _ in range(max_new_tokens):
+        logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
+        token = int(logits.argmax())
+        out.append(token)
+        ids.append(token)
+        if token == eos_id:
+            break
+    return out

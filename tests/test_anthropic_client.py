@@ -8,7 +8,8 @@ import pytest
 from distill.llm.anthropic_client import AnthropicClient
 from distill.llm.client import ChatRequest, Prices
 from distill.llm.roles import LLMAnswerer, LLMJudge, LLMTeacher
-from distill.core.teacher_runs import annotate, summarize
+from distill.core.teacher_runs import annotate
+from distill.measurement.teacher_run_stats import summarize
 from distill.core.contracts import Problem
 from distill.core.records import read_records
 from distill.llm.local_server import MessagesState

@@ -1,8 +1,12 @@
 """`python -m distill.bench --quick` runs every benchmark and writes bench.json (no timing is asserted)."""
 
 import json
+import subprocess
+import sys
 
-from distill import bench
+import pytest
+
+from distill.bench import __main__ as bench
 
 
 def test_quick_bench_writes_every_row(tmp_path, capsys):
@@ -23,8 +27,17 @@ def test_quick_bench_writes_every_row(tmp_path, capsys):
     assert "bench.json in" in capsys.readouterr().out
 
 
+def test_default_groups_are_the_readme_table_and_bad_counts_are_refused(tmp_path):
+    args = bench.parse_args([])
+    assert args.only == ["decode", "train", "teacher"] and args.problems == 200 and args.repeats == 2
+    assert bench.parse_args(["--quick"]).only == list(bench.GROUPS)
+    done = subprocess.run([sys.executable, "-m", "distill.bench", "--problems", "-5", "--out", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "--problems: must be a positive integer, got -5" in done.stderr
+    assert not (tmp_path / "bench.json").exists()
+
+
 def test_new_recipe_keys_are_checked(tmp_path):
-    import pytest
     from hydra.errors import MissingConfigException
 
     with pytest.raises(SystemExit, match="unknown key; valid: batch_size, lr"):

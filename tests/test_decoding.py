@@ -4,7 +4,8 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from distill.measurement.decoding import LMScorer, decode_tokens, greedy_uncached, left_pad
+from conftest import greedy_uncached
+from distill.measurement.decoding import LMScorer, decode_tokens, left_pad
 from distill.measurement.llama_decoder import LlamaDecoder, supports
 
 

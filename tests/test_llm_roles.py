@@ -10,7 +10,8 @@ from distill.llm import prompts
 from distill.llm.client import Completion
 from distill.llm.replay import ReplayAnswerer
 from distill.llm.roles import LLMJudge
-from distill.core.teacher_runs import feedback_analysis, roc_auc
+from distill.measurement.metrics import roc_auc
+from distill.measurement.teacher_run_stats import feedback_analysis
 from distill.core.contracts import Problem
 from distill.core.records import Record
 

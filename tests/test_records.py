@@ -1,11 +1,63 @@
 import json
+import os
+from pathlib import Path
+from typing import Iterable
 
 import pytest
 
-from distill.core.records import (Record, read_records, split_numbered, write_paper_dataset, write_paper_eval,
-                             write_paper_raw, write_records)
+from distill.core.records import Record, join_numbered, read_records, split_numbered, write_records
 from distill.score import main as score_main
 from distill.core.final_answer import extract_final_answer, is_correct, parse_true_answer
+
+
+# The paper's three file formats, written here to check that our readers take them as the paper writes them.
+def write_paper_dataset(path: str | os.PathLike, records: Iterable[Record]) -> None:
+    """The paper's ``qg_*_dataset.jsonl``: one line holding a JSON list."""
+    rows = [
+        {
+            "question": r.problem,
+            "answers": r.subquestions,
+            "rewards": {"answer_correctness": r.answer_correctness, "usefulness": r.usefulness or []},
+            "true_answer": r.true_answer,
+        }
+        for r in records
+    ]
+    Path(path).write_text(json.dumps(rows) + "\n")
+
+
+def write_paper_raw(path: str | os.PathLike, records: Iterable[Record]) -> None:
+    """The paper's ``*_raw.jsonl``: one line per problem, one list entry per sample."""
+    by_problem: dict[str, list[Record]] = {}
+    for record in records:
+        by_problem.setdefault(record.problem_id, []).append(record)
+    with Path(path).open("w") as fh:
+        for group in by_problem.values():
+            row = {
+                "problem": group[0].problem,
+                "questions": [join_numbered(r.subquestions) for r in group],
+                "answers": [r.answerer_output or "" for r in group],
+                "answer": f"#### {format_number(group[0].true_answer)}",
+            }
+            fh.write(json.dumps(row) + "\n")
+
+
+def write_paper_eval(path: str | os.PathLike, records: Iterable[Record]) -> None:
+    """The paper's evaluation format, scorable by ``python -m distill.score``."""
+    with Path(path).open("w") as fh:
+        for r in records:
+            row = {
+                "problem": r.problem,
+                "questions": join_numbered(r.subquestions),
+                "answers": r.answerer_output or "",
+                "answer": r.true_answer,
+            }
+            fh.write(json.dumps(row) + "\n")
+
+
+def format_number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def sample_records():

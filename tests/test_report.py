@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from conftest import ROOT
-from distill.report import build_report, mean_interval
+from distill.measurement.metrics import mean_interval
+from distill.report import build_report
 
 
 def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synthetic-k1", reward="full",

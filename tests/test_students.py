@@ -3,9 +3,10 @@ import torch
 
 from conftest import scratch_student
 
-from distill.algorithms.bc import action_logps, masked_nll
+from distill.algorithms.logprobs import action_logps, masked_nll
 from distill.training.episodes import LengthBucketSampler, collate
-from distill.measurement.decoding import LMScorer, decode_tokens, greedy_uncached
+from conftest import greedy_uncached
+from distill.measurement.decoding import LMScorer, decode_tokens
 from distill.students.student import Student
 from distill.synthetic.dataset import SyntheticDataset
 

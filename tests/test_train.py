@@ -128,9 +128,44 @@ def test_wandb_logger_runs_offline(compose_cfg, tmp_path, monkeypatch):
 
 
 def test_filter_that_keeps_nothing_is_a_clear_error(compose_cfg, tmp_path):
-    cfg = compose_cfg("train", SHRINK + ["logger=none", "algorithm=filtered_bc", "algorithm.min_correctness=2.0"])
-    with pytest.raises(ValueError, match="kept none"):
-        train.run(cfg, tmp_path)
+    from distill.core.records import Record, write_records
+
+    wrong = tmp_path / "wrong.jsonl"  # every decomposition's answer was wrong: Filtered BC keeps none
+    write_records(wrong, [Record(f"p{i}", "Ann has 3 apples.", ["How many?"], 3.0, 0.0, [1.0]) for i in range(5)])
+    cfg = compose_cfg("train", SHRINK + ["logger=none", "algorithm=filtered_bc", f"data.records_path={wrong}"])
+    with pytest.raises(ValueError, match="kept none of 5 records"):
+        train.run(cfg, tmp_path / "run")
+    assert not (tmp_path / "run" / "student").exists()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("algorithm.min_correctness=2.0", r"algorithm.min_correctness: must be a number in \[0, 1\]"),
+    ("algorithm.init_from=''", "algorithm.init_from: must be null"),
+    ("algorithm.module._target_=distill.algorithms.bc.Nope", "algorithm.module._target_=.* cannot be imported"),
+    ("algorithm.module._target_=distill.training.fitting.FitSettings", "is not an Objective: missing student_only"),
+    ("+algorithm.batch=3", r"algorithm: unknown key\(s\) batch; valid: batch_size"),
+    ("algorithm.pretrain.steps=0", "algorithm.pretrain.steps: must be a positive integer"),
+])
+def test_algorithm_spec_refuses_bad_config_before_any_work(compose_cfg, tmp_path, override, message):
+    cfg = compose_cfg("train", SHRINK + ["logger=none", "algorithm=dpo", override])
+    with pytest.raises(ValueError, match=message):
+        train.run(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before the folder, the teacher run or any training
+
+
+def test_algorithm_spec_of_each_config(compose_cfg):
+    """The spec says what training does with each algorithm: which runs share the stage cache as a stage."""
+    from distill.training.spec import AlgorithmSpec
+
+    specs = {name: AlgorithmSpec.from_config(compose_cfg("train", [f"algorithm={name}"]).algorithm)
+             for name in ("bc", "filtered_bc", "awr", "dpo", "ilql")}
+    assert {n for n, s in specs.items() if s.shares_stage} == {"bc", "filtered_bc", "awr"}
+    assert specs["dpo"].batch_size == 16 and specs["dpo"].pretrain.name == "filtered_bc"
+    assert specs["ilql"].pretrain.name == "bc" and not specs["ilql"].objective_class.student_only
+    # a from-scratch BC run and a BC first stage of the same steps are one stage-cache key
+    steps = specs["ilql"].pretrain.steps
+    assert specs["bc"].stage_key(steps) == specs["ilql"].pretrain.stage_key(steps)
+    assert specs["filtered_bc"].stage_key(steps) == specs["dpo"].pretrain.stage_key(steps)
 
 
 def test_filtered_bc_drops_exactly_the_failed_decompositions():
@@ -251,7 +286,7 @@ def test_runs_that_start_together_train_a_shared_stage_once(tmp_path):
     import time
 
     from conftest import scratch_student
-    from distill.training.fitting import shared_stage
+    from distill.training.stages import shared_stage
 
     calls, started = [], threading.Event()
 

@@ -20,7 +20,8 @@ from collections import defaultdict
 import pytorch_lightning as pl
 import torch
 
-from distill.algorithms.bc import DecodesAlone, action_logps
+from distill.algorithms.bc import PolicyObjective
+from distill.algorithms.logprobs import action_logps
 from distill.algorithms.optim import optimizer_with_schedule
 from distill.core.records import Record
 from distill.students import Student
@@ -45,7 +46,7 @@ def group_weights(records: list[Record], temperature: float, max_weight: float, 
     return [math.exp(min((value - baseline[r.problem_id]) / temperature, limit)) for r, value in zip(records, returns)]
 
 
-class AWRModule(DecodesAlone, pl.LightningModule):
+class AWRModule(PolicyObjective, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/awr.yaml`` and the reward group (the one place they are
     set); ``total_steps``, the length of the cosine decay, is the stage's number of optimiser steps."""
 

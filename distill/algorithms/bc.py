@@ -11,42 +11,20 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 
+from distill.algorithms.logprobs import action_logps, masked_nll
 from distill.algorithms.optim import attention_matrices, optimizer_with_schedule
 from distill.core.contracts import ScorerFactories
-from distill.measurement.decoding import LMScorer
 from distill.core.records import Record
+from distill.measurement.decoding import LMScorer
 from distill.students import Student
 
 
-def masked_nll(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood of the tokens, weighted by ``mask`` (1 on the tokens that count, or any
-    non-negative weight; position t predicts token t + 1)."""
-    targets = input_ids[:, 1:]
-    weights = mask[:, 1:].float()
-    nll = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(), reduction="none")
-    return (nll.view_as(weights) * weights).sum() / weights.sum().clamp(min=1e-8)
+class PolicyObjective:
+    """The part of the objective contract shared by objectives that train the student alone: it decodes on
+    its own (greedy), with nothing saved beside it and no critic."""
 
-
-def action_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 action_mask: torch.Tensor) -> torch.Tensor:
-    """log p(token t + 1 | tokens up to t) where token t + 1 is an action, 0 elsewhere ([batch, length - 1]).
-
-    The output layer runs on those positions only: prompt and padding positions, most of a batch, never
-    reach it (the same values as slicing the full logits, for a fraction of the cost).
-    """
-    hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, :-1]
-    keep = action_mask[:, 1:] > 0
-    logits = model.get_output_embeddings()(hidden[keep]).float()
-    out = torch.zeros(keep.shape, dtype=logits.dtype, device=logits.device)
-    out[keep] = -F.cross_entropy(logits, input_ids[:, 1:][keep], reduction="none")
-    return out
-
-
-class DecodesAlone:
-    """The part of the objective contract shared by objectives whose trained student decodes on its own
-    (greedy), with nothing saved beside it and no value model."""
+    student_only = True
 
     def scorers(self, student: Student, betas: list[float] | None = None) -> ScorerFactories:
         """Greedy decoding from the student itself (``betas`` are for value-guided objectives)."""
@@ -55,12 +33,18 @@ class DecodesAlone:
     def save_extras(self, folder: Path) -> None:
         """Nothing beyond the student itself."""
 
-    def value_model(self) -> None:
-        """No value model: the student decodes on its own."""
+    @classmethod
+    def saved_decoding(cls, folder: Path, student: Student, betas: list[float] | None = None,
+                       top_k: int | None = None) -> tuple[ScorerFactories, None]:
+        """Greedy decoding from the saved student; no critic."""
+        return {"greedy": lambda: LMScorer(student.model)}, None
+
+    def critic(self) -> None:
+        """No critic: the student decodes on its own."""
         return None
 
 
-class BCModule(DecodesAlone, pl.LightningModule):
+class BCModule(PolicyObjective, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/bc.yaml`` (the one place they are set);
     ``total_steps``, the length of the cosine decay, is the stage's number of optimiser steps.
     ``muon_lr``: when set, the attention matrices train with Muon at this learning rate (the rest with AdamW)."""

@@ -21,11 +21,11 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from distill.algorithms.bc import DecodesAlone, action_logps
+from distill.algorithms.bc import PolicyObjective
+from distill.algorithms.logprobs import add_reference_logps, sequence_logps
 from distill.algorithms.optim import optimizer_with_schedule
 from distill.core.records import Record, group_by_problem
 from distill.students import Student
-from distill.training.episodes import collate
 
 LOSS_TYPES = ("sigmoid", "ipo")
 
@@ -52,12 +52,6 @@ def preference_pairs(records: list[Record], min_usefulness_gap: float | None) ->
     return pairs
 
 
-def sequence_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                   action_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sum of the action tokens' log-probabilities per sequence, and their number ([B] each)."""
-    return action_logps(model, input_ids, attention_mask, action_mask).sum(-1), action_mask[:, 1:].float().sum(-1)
-
-
 def dpo_loss(chosen: torch.Tensor, rejected: torch.Tensor, ref_chosen: torch.Tensor, ref_rejected: torch.Tensor,
              beta: float, loss_type: str, label_smoothing: float) -> torch.Tensor:
     """Per-pair loss from the policy's and the reference's sequence log-probabilities (TRL's formulas)."""
@@ -69,7 +63,7 @@ def dpo_loss(chosen: torch.Tensor, rejected: torch.Tensor, ref_chosen: torch.Ten
     raise ValueError(f"unknown loss_type {loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
 
 
-class DPOModule(DecodesAlone, pl.LightningModule):
+class DPOModule(PolicyObjective, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/dpo.yaml`` (the one place they are set); ``total_steps``,
     the length of the cosine decay, is the stage's number of optimiser steps."""
 
@@ -91,22 +85,8 @@ class DPOModule(DecodesAlone, pl.LightningModule):
                 e = student.episode(record.problem, record.subquestions)
                 item[side + "input_ids"], item[side + "action_mask"] = e.input_ids, e.action_mask
             items.append(item)
-        self._add_reference_logps(items, student.pad_id)
+        add_reference_logps(self.model, items, student.pad_id, ("chosen_", "rejected_"), self.hparams.ref_batch_size)
         return items
-
-    @torch.no_grad()
-    def _add_reference_logps(self, items: list[dict], pad_id: int) -> None:
-        was_training = self.model.training
-        self.model.eval()
-        for start in range(0, len(items), self.hparams.ref_batch_size):
-            chunk = items[start:start + self.hparams.ref_batch_size]
-            batch = collate(chunk, pad_id)
-            for side in ("chosen_", "rejected_"):
-                logps, _ = sequence_logps(self.model, batch[side + "input_ids"], batch[side + "attention_mask"],
-                                          batch[side + "action_mask"])
-                for item, lp in zip(chunk, logps.tolist()):
-                    item[f"ref_{side}logp"] = lp
-        self.model.train(was_training)
 
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         h = self.hparams

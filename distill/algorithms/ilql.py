@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -165,9 +164,34 @@ def token_rewards(terminators: list[int], usefulness: list[float] | None, correc
     return rewards
 
 
+class ValueCritic:
+    """The critic contract over the value trunk and heads: A = min_i Qhat_i - V (the target heads, as decoding
+    uses it) and V, in the state after each row's last token."""
+
+    def __init__(self, trunk: nn.Module, heads: ValueHeads) -> None:
+        self.trunk, self.heads = trunk, heads
+
+    def _last_hidden(self, input_ids, attention_mask=None, position_ids=None) -> torch.Tensor:
+        self.trunk.eval()
+        self.heads.eval()
+        out = self.trunk(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                         output_hidden_states=True)
+        return out.hidden_states[-1][:, -1]
+
+    @torch.no_grad()
+    def advantages(self, input_ids, attention_mask=None, position_ids=None) -> torch.Tensor:
+        return self.heads.target_advantage(self._last_hidden(input_ids, attention_mask, position_ids))
+
+    @torch.no_grad()
+    def state_values(self, input_ids, attention_mask=None, position_ids=None) -> torch.Tensor:
+        return self.heads.v(self._last_hidden(input_ids, attention_mask, position_ids)).squeeze(-1)
+
+
 class ILQLModule(pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/ilql.yaml`` and the reward group (the one place they
     are set); ``total_steps``, the length of the cosine decay, is the stage's number of optimiser steps."""
+
+    student_only = False  # it trains a value trunk and heads beside the frozen student
 
     def __init__(
         self,
@@ -218,8 +242,27 @@ class ILQLModule(pl.LightningModule):
                     "decoding": {"top_k": self.hparams.top_k, "normalize_advantage": self.hparams.normalize_advantage}},
                    Path(folder) / VALUE_FILE)
 
-    def value_model(self) -> tuple[nn.Module, ValueHeads]:
-        return self.trunk, self.heads
+    @classmethod
+    def saved_decoding(cls, folder: Path, student: Student, betas: list[float] | None = None,
+                       top_k: int | None = None) -> tuple[ScorerFactories, ValueCritic]:
+        """Value-guided decoding from the value model saved beside the student, one per beta (default 1)."""
+        path = Path(folder) / VALUE_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: the ILQL run that saved {folder} did not finish saving")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        trunk = copy.deepcopy(student.model)
+        trunk.load_state_dict(state["trunk"])
+        heads = ValueHeads(student.model.config.hidden_size, student.model.get_output_embeddings().weight.shape[0])
+        heads.load_state_dict(state["heads"])
+        trunk.eval(), heads.eval()
+        trained = state.get("decoding", {})
+        scorers = value_guided_scorers(student.model, trunk, heads, list(betas or [1.0]),
+                                       top_k if top_k is not None else trained.get("top_k"),
+                                       trained.get("normalize_advantage", False))
+        return scorers, ValueCritic(trunk, heads)
+
+    def critic(self) -> ValueCritic:
+        return ValueCritic(self.trunk, self.heads)
 
     def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self.trunk(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
@@ -262,20 +305,6 @@ class ILQLModule(pl.LightningModule):
         return optimizer_with_schedule(list(self.trunk.parameters()) + list(self.heads.parameters()), h.lr,
                                        h.weight_decay, h.warmup_steps, h.total_steps,
                                        self.trainer.precision)
-
-
-def load_value_model(folder: str | Path, policy: nn.Module) -> tuple[nn.Module, ValueHeads, dict[str, Any]] | None:
-    """The value trunk, heads and decoding settings (``top_k``, ``normalize_advantage``) saved beside an
-    ILQL student, or None if there are none."""
-    path = Path(folder) / VALUE_FILE
-    if not path.exists():
-        return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    trunk = copy.deepcopy(policy)
-    trunk.load_state_dict(state["trunk"])
-    heads = ValueHeads(policy.config.hidden_size, policy.get_output_embeddings().weight.shape[0])
-    heads.load_state_dict(state["heads"])
-    return trunk.eval(), heads.eval(), state.get("decoding", {})
 
 
 def standardize(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    import torch
+
     from distill.core.records import Record
     from distill.measurement.decoding import Scorer
     from distill.students import Student
+
+# The splits every data set has: training problems (the teacher decomposes them) and validation problems
+# (decoded during training to select the checkpoint). Others (test, ood) are the data set's own.
+TRAIN, VALIDATION = "train", "validation"
 
 
 @dataclass
@@ -56,6 +62,7 @@ class Judgement:
 @runtime_checkable
 class Dataset(Protocol):
     name: str
+    splits: tuple[str, ...]  # the splits ``load`` knows, ``TRAIN`` and ``VALIDATION`` among them
 
     def load(self, split: str) -> list[Problem]:
         """The problems of a split."""
@@ -63,6 +70,16 @@ class Dataset(Protocol):
     def records(self, split: str) -> list[Record] | None:
         """The data set's own decompositions of a split with their rewards (the paper's files), or None
         when it has none and a teacher must decompose its problems."""
+
+    def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
+                    correct: list[float]) -> dict[str, Any]:
+        """Metrics that the data set's own structure allows beside accuracy (the synthetic world: the
+        teacher's decision points, accuracy by chain length, garbled share); empty when it has none."""
+
+    def policy_diagnostics(self, student: Student, problems: list[Problem],
+                           critic: Critic | None) -> dict[str, Any] | None:
+        """How the student's policy (and critic, if any) score the data set's known decision points, or None
+        when it knows none."""
 
 
 @runtime_checkable
@@ -89,14 +106,35 @@ class Judge(Protocol):
         """Usefulness in [0, 1] of each sub-question of each decomposition."""
 
 
-# A label ("greedy", "beta=1") and a factory of the decoding scorer it names (a fresh one per batch).
+# A label ("greedy", "beta=1") and a factory of the decoding scorer it names (a decoding pass over a set of
+# problems builds one scorer and uses it for every batch; each batch's prefill starts afresh).
 ScorerFactories = dict[str, Callable[[], "Scorer"]]
+
+
+@runtime_checkable
+class Critic(Protocol):
+    """The learned values of a value-guided student, for confidence scores and diagnostics."""
+
+    def advantages(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                   position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """A(s, a) for every token a, in the state after each row's last token ([batch, vocabulary])."""
+
+    def state_values(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                     position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """V(s) in the state after each row's last token ([batch])."""
 
 
 @runtime_checkable
 class Objective(Protocol):
     """A training objective: a LightningModule (``training_step``, ``configure_optimizers``, ...) that
-    also says how records become its training items, how its student decodes, and what it saves."""
+    also says how records become its training items, how its student decodes, and what it saves.
+
+    ``student_only``: training changes the student and nothing else, and the student decodes alone (BC,
+    Filtered BC, AWR, DPO). A from-scratch run of such an objective is the same training as a first stage of
+    its config, so runs share it through the stage cache. False when the objective trains more than the
+    student (ILQL's value model)."""
+
+    student_only: ClassVar[bool]
 
     def make_items(self, student: Student, records: list[Record]) -> list[dict[str, list]]:
         """Training items (equal-length lists: ``input_ids``, ``action_mask``, any per-token extras)."""
@@ -108,8 +146,14 @@ class Objective(Protocol):
     def save_extras(self, folder: Path) -> None:
         """Anything beyond the student that evaluation needs later (e.g. ILQL's value model)."""
 
-    def value_model(self) -> tuple[Any, Any] | None:
-        """The value trunk and heads of a value-guided objective (for diagnostics), or None."""
+    @classmethod
+    def saved_decoding(cls, folder: Path, student: Student, betas: list[float] | None,
+                       top_k: int | None) -> tuple[ScorerFactories, Critic | None]:
+        """The decodings (as ``scorers``) and critic of a student this objective trained, rebuilt from
+        ``folder`` where ``save_extras`` wrote beside it (``top_k``: None keeps the trained setting)."""
+
+    def critic(self) -> Critic | None:
+        """The trained critic of a value-guided objective, or None."""
 
 
 def check_limit(limit: int | None) -> int | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -210,82 +209,3 @@ def usage_totals(records: Iterable[Record]) -> dict[str, dict[str, Any]]:
             add_usage(totals.setdefault(role, {}), role_usage)
             add_usage(totals["all"], role_usage)
     return totals
-
-
-def roc_auc(scores: list[float], labels: list[bool]) -> float | None:
-    """Probability that a random positive scores above a random negative (ties count half).
-
-    Computed from ranks (Mann-Whitney U), O(n log n): teacher runs hold tens of thousands of records.
-    """
-    n_pos = sum(bool(y) for y in labels)
-    n_neg = len(labels) - n_pos
-    if not n_pos or not n_neg:
-        return None
-    order = sorted(range(len(scores)), key=scores.__getitem__)
-    rank_sum, start = 0.0, 0
-    while start < len(order):
-        end = start  # [start, end] is a run of tied scores; each gets their average rank
-        while end + 1 < len(order) and scores[order[end + 1]] == scores[order[start]]:
-            end += 1
-        rank_sum += sum(1 for i in order[start:end + 1] if labels[i]) * ((start + end) / 2 + 1)
-        start = end + 1
-    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-
-def judge_doubt(record: Record) -> float | None:
-    """How strongly the judge doubts a decomposition: 1 - the usefulness of its least useful sub-question,
-    or the share of votes that a needed step is missing (judges that check it), whichever is larger."""
-    parts = [1 - min(record.usefulness)] if record.usefulness else []
-    if "missing_step" in record.meta:
-        parts.append(record.meta["missing_step"])
-    return max(parts) if parts else None
-
-
-def feedback_analysis(records: Iterable[Record]) -> dict[str, Any] | None:
-    """How well the judge's negative votes predict a wrong final answer (the paper's feedback check).
-
-    Prediction: the judge's doubt is above one half (some sub-question got a majority of "No" votes, or
-    a majority says a needed step is missing). ROC AUC ranks records by their doubt.
-    """
-    scored = [(r, d) for r in records if (d := judge_doubt(r)) is not None and r.answer_correctness is not None]
-    if not scored:
-        return None
-    wrong = [not r.answer_correctness for r, _ in scored]
-    flagged = [d > 0.5 for _, d in scored]
-    hits = sum(f and w for f, w in zip(flagged, wrong))
-    return {
-        "n_records": len(scored),
-        "wrong_rate": sum(wrong) / len(scored),
-        "flagged_rate": sum(flagged) / len(scored),
-        "precision": hits / sum(flagged) if any(flagged) else None,
-        "recall": hits / sum(wrong) if any(wrong) else None,
-        "roc_auc": roc_auc([d for _, d in scored], wrong),
-    }
-
-
-def summarize(records: Iterable[Record]) -> dict[str, Any]:
-    """Headline statistics of a teacher run."""
-    records = list(records)
-    by_problem = group_by_problem(records)
-    scores = [u for r in records for u in (r.usefulness or [])]
-    errors = Counter(e for r in records for e in r.meta.get("errors", []))
-    n = max(len(records), 1)
-    return {
-        "n_problems": len(by_problem),
-        "n_records": len(records),
-        # share of decompositions whose final answer is right
-        "teacher_accuracy": sum(bool(r.answer_correctness) for r in records) / n,
-        # share of problems with at least one right decomposition (what filtering can keep)
-        "problems_with_correct_sample": sum(
-            any(r.answer_correctness for r in group) for group in by_problem.values()
-        ) / max(len(by_problem), 1),
-        "mean_subquestions": sum(len(r.subquestions) for r in records) / n,
-        "usefulness_rate": sum(scores) / len(scores) if scores else None,
-        "teacher_errors_per_record": {k: v / n for k, v in sorted(errors.items())},
-        "unparsed_decompositions": sum("unparsed_decomposition" in r.meta for r in records),
-        # records with a reply cut at max_tokens, per role (training leaves out cut decompositions)
-        "truncated": dict(Counter(role for r in records for role in r.meta.get("truncated", []))),
-        "answers_without_final_answer": sum(bool(r.meta.get("no_final_answer")) for r in records),
-        "usage": usage_totals(records),
-        "feedback": feedback_analysis(records),
-    }

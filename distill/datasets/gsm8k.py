@@ -50,6 +50,7 @@ class GSM8KDataset:
         self.source, self.hub_name, self.hub_config = source, hub_name, hub_config
         self.split, self.limit, self.validation_size = split, check_limit(limit), validation_size
         self.name = "gsm8k"
+        self.splits = SPLITS
 
     def _rows(self, file_split: str) -> list[dict[str, Any]]:
         if self.source == "hub":
@@ -77,6 +78,15 @@ class GSM8KDataset:
         """GSM8K has no decompositions: a teacher makes them."""
         return None
 
+    def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
+                    correct: list[float]) -> dict[str, Any]:
+        """None beyond accuracy: GSM8K has no known decomposition structure."""
+        return {}
+
+    def policy_diagnostics(self, student: Any, problems: list[Problem], critic: Any) -> None:
+        """None: GSM8K knows no decision points."""
+        return None
+
 
 class GSM8KAISubQDataset:
     """The paper's released decompositions (``qg_{split}_dataset.jsonl`` or ``qg_{split}_data_raw.jsonl``).
@@ -96,6 +106,7 @@ class GSM8KAISubQDataset:
         self.split, self.limit, self.validation_size = split, check_limit(limit), validation_size
         self.teacher_name = teacher_name
         self.name = "gsm8k_ai_subq"
+        self.splits = SPLITS
 
     def _file(self, file_split: str) -> Path:
         # the dataset file when it is there and not empty, else the raw file
@@ -121,6 +132,15 @@ class GSM8KAISubQDataset:
             r.teacher = r.teacher or self.teacher_name
             r.true_answer = truth.get(r.problem_id, r.true_answer)
         return [r for r in records if r.problem_id in keep]
+
+    def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
+                    correct: list[float]) -> dict[str, Any]:
+        """None beyond accuracy: the paper's data have no known decomposition structure."""
+        return {}
+
+    def policy_diagnostics(self, student: Any, problems: list[Problem], critic: Any) -> None:
+        """None: the paper's data know no decision points."""
+        return None
 
     def load(self, split: str | None = None) -> list[Problem]:
         problems = {}

@@ -6,7 +6,7 @@ Every score is "higher = more confident", one value per problem:
 - ``agreement``: the share of ``n`` sampled decompositions whose final answer, through the answerer, equals
   the greedy decomposition's answer (an unanswered greedy decomposition agrees with nothing);
 - ``answered``: 1 when the answerer gave a final answer to the greedy decomposition, 0 for "unknown";
-- ``value``: the value model's V at the end of the prompt, for students that have one (ILQL).
+- ``value``: the critic's V at the end of the prompt, for students that have one (value-guided objectives such as ILQL).
 
 :func:`reliability` bins a score by its quantiles and gives each bin's mean score and observed accuracy
 (the data of a reliability diagram).
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from distill.core.contracts import Answerer, Problem
+from distill.core.contracts import Answerer, Critic, Problem
 from distill.core.final_answer import extract_final_answer
 from distill.measurement.decoding import left_pad
 from distill.measurement.rows import decode_actions
@@ -50,16 +50,13 @@ def action_logprobs(model: torch.nn.Module, prompts: list[list[int]], actions: l
 
 
 @torch.no_grad()
-def prompt_values(student: Student, trunk: torch.nn.Module, heads: torch.nn.Module, problems: list[Problem],
-                  batch_size: int = 64) -> list[float]:
-    """The value model's V(s) at the last prompt token of each problem."""
+def prompt_values(student: Student, critic: Critic, problems: list[Problem], batch_size: int = 64) -> list[float]:
+    """The critic's V(s) after the last prompt token of each problem."""
     values: list[float] = []
     for start in range(0, len(problems), batch_size):
         ids, mask = left_pad([student.prompt_ids(p.text) for p in problems[start:start + batch_size]], student.pad_id)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        hidden = trunk(input_ids=ids, attention_mask=mask, position_ids=positions,
-                       output_hidden_states=True).hidden_states[-1][:, -1]
-        values += heads.v(hidden).squeeze(-1).tolist()
+        values += critic.state_values(ids, mask, positions).tolist()
     return values
 
 
@@ -81,7 +78,7 @@ def confidence_scores(
     temperature: float = 1.0,
     seed: int = 0,
     batch_size: int = 64,
-    value_model: tuple[torch.nn.Module, torch.nn.Module] | None = None,
+    critic: Critic | None = None,
 ) -> Confidence:
     """Every score for the student's greedy ``actions`` (token ids) whose answers were ``answerer_outputs``."""
     start = time.perf_counter()
@@ -109,9 +106,9 @@ def confidence_scores(
             agree += [g is not None and extract_final_answer(a.text) == g for g, a in zip(greedy, answers)]
         c.scores["agreement"] = (agree / n_samples).tolist()
         c.seconds["agreement"] = time.perf_counter() - start  # the answerer's time included
-    if value_model is not None:
+    if critic is not None:
         start = time.perf_counter()
-        c.scores["value"] = prompt_values(student, *value_model, problems, batch_size)
+        c.scores["value"] = prompt_values(student, critic, problems, batch_size)
         c.seconds["value"] = time.perf_counter() - start
     return c
 

@@ -116,18 +116,3 @@ def decode_tokens(
             finished = torch.tensor(done)
         scores = scorer.step(tokens, mask[:, :width + step + 1], next_position + step)
     return outputs
-
-
-@torch.no_grad()
-def greedy_uncached(model: torch.nn.Module, prompt: list[int], eos_id: int, max_new_tokens: int = 64) -> list[int]:
-    """Reference greedy decoding of one prompt, re-running the whole prefix each step (for tests)."""
-    ids = list(prompt)
-    out: list[int] = []
-    for _ in range(max_new_tokens):
-        logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
-        token = int(logits.argmax())
-        out.append(token)
-        ids.append(token)
-        if token == eos_id:
-            break
-    return out

@@ -8,43 +8,58 @@ from typing import Any
 
 from pytorch_lightning.loggers import Logger
 
-from distill.core.contracts import Answerer, Judge, Problem, ScorerFactories, Teacher
+from distill.core.contracts import Critic, Problem, ScorerFactories
+from distill.core.parts import Parts
 from distill.core.records import Record, write_json, write_records
 from distill.measurement.rows import evaluate_student, evaluate_teacher
 from distill.students import Student
-from distill.synthetic.decisions import decision_token_margins
 
 
-def side_by_side(student: Student, problems: list[Problem], teacher: Teacher, answerer: Answerer,
-                 judge: Judge | None, given: list[Record] | None, scorers: ScorerFactories,
-                 batch_size: int, value_model: tuple[Any, Any] | None = None
+def side_by_side(student: Student, problems: list[Problem], parts: Parts, given: list[Record] | None,
+                 scorers: ScorerFactories, batch_size: int, critic: Critic | None = None
                  ) -> tuple[dict[str, Any], list[Record], list[Record]]:
     """The student's row (once per decoding in ``scorers``; the first is the main row, the others go
     under ``student_variants``), the teacher's row on the same problems (from ``given`` decompositions
-    when the data set has them), the gap, and the records of both. On synthetic problems the main row
-    also holds the decision-token margins (with the critic's advantage gaps when there is a
-    ``value_model``: trunk and heads)."""
+    when the data set has them), the gap, and the records of both. The main row also holds the data set's
+    policy diagnostics where it has some (the synthetic world's decision-token margins, with the
+    ``critic``'s advantage gaps for a value-guided student)."""
     variants: dict[str, dict[str, Any]] = {}
     student_records: list[Record] = []
     for label, factory in scorers.items():
-        metrics, records = evaluate_student(student, problems, answerer, judge, batch_size=batch_size,
-                                            scorer_factory=factory)
+        metrics, records = evaluate_student(student, problems, parts.answerer, parts.judge, batch_size=batch_size,
+                                            scorer_factory=factory, dataset=parts.dataset)
         variants[label] = metrics
         if len(variants) == 1:
             student_records = records
     main = next(iter(variants))
-    margins = decision_token_margins(student, problems, value_model)
+    margins = parts.dataset.policy_diagnostics(student, problems, critic)
     if margins is not None:
         variants[main]["decision_margins"] = margins
-    teacher_metrics, teacher_records = evaluate_teacher(teacher, problems, answerer, judge, given)
+    teacher_metrics, teacher_records = evaluate_teacher(parts.teacher, problems, parts.answerer, parts.judge, given,
+                                                        parts.dataset)
     results = {
         "student": variants[main],
         "teacher": teacher_metrics,
         "gap": teacher_metrics["accuracy"] - variants[main]["accuracy"],
-        "answerer": answerer.name,
+        "answerer": parts.answerer.name,
         "decoding": main,
         **({"student_variants": variants} if len(variants) > 1 else {}),
     }
+    return results, student_records, teacher_records
+
+
+def evaluate_run(student: Student, parts: Parts, split: str, also_splits: list[str], scorers: ScorerFactories,
+                 critic: Critic | None, batch_size: int) -> tuple[dict[str, Any], list[Record], list[Record]]:
+    """:func:`side_by_side` on ``split``, and on each of ``also_splits`` (e.g. ood: generalisation beyond the
+    training chains; the main decoding only) the student, teacher and gap under ``splits.<name>``."""
+    results, student_records, teacher_records = side_by_side(
+        student, parts.dataset.load(split), parts, parts.dataset.records(split), scorers, batch_size, critic)
+    results["split"] = split
+    main = next(iter(scorers))
+    for extra_split in also_splits:
+        extra, _, _ = side_by_side(student, parts.dataset.load(extra_split), parts, parts.dataset.records(extra_split),
+                                   {main: scorers[main]}, batch_size)
+        results.setdefault("splits", {})[extra_split] = {k: extra[k] for k in ("student", "teacher", "gap")}
     return results, student_records, teacher_records
 
 

@@ -15,22 +15,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from distill.measurement.decoding import LMScorer, Scorer, decode_tokens
-from distill.core.contracts import Answerer, Decomposition, Judge, Problem, Teacher
-from distill.core.teacher_runs import judged_records
+from distill.core.contracts import Answerer, Dataset, Decomposition, Judge, Problem, Teacher
 from distill.core.records import Record
+from distill.core.teacher_runs import judged_records
+from distill.measurement.decoding import LMScorer, Scorer, decode_tokens
+from distill.measurement.metrics import bootstrap_ci
 from distill.students import Student
-from distill.synthetic.decisions import world_diagnostics
-
-
-def bootstrap_ci(values: list[float], n_resamples: int = 2000, seed: int = 0) -> list[float]:
-    """95% percentile-bootstrap interval of the mean."""
-    if not values:
-        return [float("nan"), float("nan")]
-    data = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, len(data), size=(n_resamples, len(data)))].mean(axis=1)
-    return [float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))]
 
 
 def _rss_mb() -> float | None:
@@ -129,8 +119,11 @@ def score_decompositions(
     answerer: Answerer,
     judge: Judge | None,
     source: str,
+    dataset: Dataset | None = None,
 ) -> tuple[dict[str, Any], list[Record]]:
-    """Accuracy (with a bootstrap interval), sub-question count and usefulness, plus the records."""
+    """Accuracy (with a bootstrap interval), sub-question count and usefulness, plus the records; with
+    ``dataset``, the diagnostics its structure allows (the synthetic world's decision points, accuracy by
+    chain length, garbled share)."""
     records = judged_records(problems, decompositions, answerer, judge, source)
     # an answer that never came (an API call failed after its retries) counts as wrong, and is counted
     correct = [r.answer_correctness or 0.0 for r in records]
@@ -143,9 +136,8 @@ def score_decompositions(
         "usefulness_rate": float(np.mean(scores)) if scores else None,
         "answerer_errors": sum("call_error" in r.meta for r in records),
     }
-    diagnostics = world_diagnostics(problems, decompositions, correct)
-    if diagnostics:  # synthetic problems: decision points per habit, accuracy by chain length, garbled share
-        metrics.update(diagnostics)
+    if dataset is not None:
+        metrics.update(dataset.diagnostics(problems, decompositions, correct))
     return metrics, records
 
 
@@ -156,13 +148,15 @@ def evaluate_student(
     judge: Judge | None,
     batch_size: int = 64,
     scorer_factory: Callable[[], Scorer] | None = None,
+    dataset: Dataset | None = None,
 ) -> tuple[dict[str, Any], list[Record]]:
-    """The student's row: quality metrics and inference cost (latency per problem, peak memory)."""
+    """The student's row: quality metrics (with ``dataset``'s diagnostics) and inference cost (latency per
+    problem, peak memory)."""
     with DecodeMemory(student.model) as memory:
         start = time.perf_counter()
         decompositions = decompose(student, problems, batch_size=batch_size, scorer_factory=scorer_factory)
         seconds = time.perf_counter() - start
-    metrics, records = score_decompositions(problems, decompositions, answerer, judge, student.name)
+    metrics, records = score_decompositions(problems, decompositions, answerer, judge, student.name, dataset)
     metrics.update(
         params=student.n_params,
         latency_ms_per_problem=1000 * seconds / max(1, len(problems)),
@@ -174,12 +168,12 @@ def evaluate_student(
 
 def evaluate_teacher(
     teacher: Teacher, problems: list[Problem], answerer: Answerer, judge: Judge | None,
-    given: list[Record] | None = None,
+    given: list[Record] | None = None, dataset: Dataset | None = None,
 ) -> tuple[dict[str, Any], list[Record]]:
     """The LLM row: the teacher's own (first-sample) decompositions through the same answerer.
 
     ``given``: decompositions the data set already holds (e.g. the paper's test file); used instead of
-    asking the teacher when they cover every problem.
+    asking the teacher when they cover every problem. ``dataset``: add its diagnostics.
     """
     first = {}
     for record in given or []:
@@ -191,7 +185,7 @@ def evaluate_teacher(
         samples = [ds[0] for ds in teacher.decompose(problems, 1)]
         source = teacher.name
     metrics, records = score_decompositions(problems, [d.subquestions for d in samples], answerer, judge,
-                                            source)
+                                            source, dataset)
     usage = [d.usage for d in samples if d.usage]
     if usage:
         metrics["usage_per_problem"] = {

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from distill.core.records import Record
-from distill.core.teacher_runs import judge_doubt
+from distill.measurement.teacher_run_stats import judge_doubt
 
 STRATA = ("random", "split_votes", "liked_but_wrong", "frequent_errors", "rest")
 # meta flags that mark a record's reply as broken (LLM teacher runs)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from distill.core.contracts import check_limit
+from distill.core.contracts import Critic, Problem, check_limit
+from distill.synthetic.decisions import decision_token_margins, world_diagnostics
 from distill.synthetic.world import SPLIT_BUCKETS, SyntheticProblem, WorldConfig, generate_split
+
+if TYPE_CHECKING:
+    from distill.students import Student
 
 
 class SyntheticDataset:
@@ -28,8 +32,8 @@ class SyntheticDataset:
         self.name = "synthetic"
 
     @property
-    def splits(self) -> list[str]:
-        return sorted(SPLIT_BUCKETS)
+    def splits(self) -> tuple[str, ...]:
+        return tuple(sorted(SPLIT_BUCKETS))
 
     def load(self, split: str | None = None) -> list[SyntheticProblem]:
         """The problems of a split (``self.split`` by default), at most ``limit`` of them."""
@@ -42,3 +46,13 @@ class SyntheticDataset:
     def records(self, split: str | None = None) -> None:
         """No decompositions of its own: the synthetic teacher makes them."""
         return None
+
+    def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
+                    correct: list[float]) -> dict[str, Any]:
+        """Decision points per habit, accuracy by chain length, garbled share (``synthetic.decisions``)."""
+        return world_diagnostics(problems, decompositions, correct) or {}
+
+    def policy_diagnostics(self, student: Student, problems: list[Problem],
+                           critic: Critic | None) -> dict[str, Any] | None:
+        """The policy's (and critic's) preference for the gold branch at each habit's decision token."""
+        return decision_token_margins(student, problems, critic)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from distill.core.contracts import Problem
+from distill.core.contracts import Critic, Problem
 from distill.synthetic.world import SyntheticProblem, WorldProblem
 
 if TYPE_CHECKING:
@@ -103,17 +103,14 @@ def habit_branches(world: WorldProblem, cut_long_min_steps: int = 4) -> dict[str
 
 @torch.no_grad()
 def decision_token_margins(student: Student, problems: list[Problem],
-                           value_model: tuple[torch.nn.Module, Any] | None = None) -> dict[str, Any] | None:
+                           critic: Critic | None = None) -> dict[str, Any] | None:
     """At each habit's decision token (the first token where the gold and the habit's decompositions
     differ, after the common prefix), the policy's log-probability margin log pi(gold) - log pi(habit),
-    and for a value-guided student the advantage gap A(gold) - A(habit) of its value model (trunk, heads
-    with ``target_advantage``). Means per habit; None when the problems are not synthetic."""
+    and for a value-guided student the advantage gap A(gold) - A(habit) of its critic. Means per habit;
+    None when the problems are not synthetic."""
     if not problems or not all(isinstance(p, SyntheticProblem) for p in problems):
         return None
     student.model.eval()
-    if value_model is not None:
-        value_model[0].eval()
-        value_model[1].eval()
     margins: dict[str, list[float]] = defaultdict(list)
     gaps: dict[str, list[float]] = defaultdict(list)
     for problem in problems:
@@ -126,10 +123,8 @@ def decision_token_margins(student: Student, problems: list[Problem],
             prefix = torch.tensor([a[:at]])
             logp = torch.log_softmax(student.model(input_ids=prefix).logits[0, -1].float(), -1)
             margins[habit].append(float(logp[a[at]] - logp[b[at]]))
-            if value_model is not None:
-                trunk, heads = value_model
-                hidden = trunk(input_ids=prefix, output_hidden_states=True).hidden_states[-1][0, -1]
-                advantage = heads.target_advantage(hidden)
+            if critic is not None:
+                advantage = critic.advantages(prefix)[0]
                 gaps[habit].append(float(advantage[a[at]] - advantage[b[at]]))
     out: dict[str, Any] = {}
     for habit in HABITS:

@@ -1,4 +1,4 @@
-"""Records to tokenized episodes, length-bucketed batches with dynamic padding."""
+"""Tokenized training items to batches: length-bucketed sampling, dynamic padding, the Lightning data module."""
 
 from __future__ import annotations
 

@@ -4,11 +4,36 @@ problems held out for the validation loss."""
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from omegaconf import DictConfig
+
+from distill.core.contracts import TRAIN
 from distill.core.parts import Parts
 from distill.core.records import Record, read_records
 from distill.core.teacher_runs import TeacherRunStopped, annotate
+from distill.review.apply import human_review
+from distill.training.spec import AlgorithmSpec
+
+
+@dataclass
+class TrainingData:
+    records: list[Record]        # the run's training records (teacher run or file), after human review
+    selected: list[Record]       # those the objective trains on (its filter)
+    review: dict[str, Any] | None  # the human review applied (labels' digest and counts), if any
+
+
+def training_data(cfg: DictConfig, parts: Parts, spec: AlgorithmSpec, teacher_run_path: Path) -> TrainingData:
+    """The records of a run (``data`` config), reviewed by people where labels exist, and the objective's
+    selection of them; refuses a selection that keeps nothing."""
+    records = training_records(cfg.data.records_path, parts, cfg.data.samples_per_problem, teacher_run_path)
+    records, review = human_review(records, parts, cfg.data.review_path, cfg.data.records_path, cfg.reward)
+    selected = select_records(records, spec.min_correctness, spec.min_usefulness, cfg.data.keep_truncated)
+    if not selected:
+        raise ValueError(f"algorithm={spec.name} kept none of {len(records)} records: loosen its filter")
+    return TrainingData(records, selected, review)
 
 
 def training_records(records_path: str | None, parts: Parts, samples_per_problem: int,
@@ -17,10 +42,10 @@ def training_records(records_path: str | None, parts: Parts, samples_per_problem
     files), else a teacher run on the training split (written to ``teacher_run_path``, resumable)."""
     if records_path:
         return read_records(records_path)
-    given = parts.dataset.records("train")
+    given = parts.dataset.records(TRAIN)
     if given is not None:
         return given
-    problems = parts.dataset.load("train")
+    problems = parts.dataset.load(TRAIN)
     run = annotate(problems, parts.teacher, parts.answerer, parts.judge, samples_per_problem, teacher_run_path)
     if run.stopped:
         raise TeacherRunStopped(f"the teacher run stopped: {run.stopped}. Finished problems are kept in "

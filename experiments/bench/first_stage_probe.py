@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
 
-from distill.bench import TrainClock, first_stage_inputs
+from distill.bench.time_to_accuracy import TrainClock, first_stage_inputs
 from distill.measurement.rows import evaluate_student
 from distill.training.fitting import FitSettings, fit, fresh_student
 

@@ -1,0 +1,74 @@
+"""Teacher-run throughput against the local Messages API server: our client's concurrency against one request
+at a time, and adaptive concurrency against fixed concurrency under a rate-limiting server."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+from omegaconf import OmegaConf
+
+from distill.bench.common import CONF, row
+from distill.core.contracts import Problem
+from distill.core.teacher_runs import annotate
+from distill.llm.anthropic_client import AnthropicClient
+from distill.llm.roles import LLMAnswerer, LLMJudge, LLMTeacher
+
+
+def teacher_rows(n_problems: int, latency: float) -> Iterator[dict]:
+    """Finished problems per minute of a teacher run (decompose, answer, judge) against the local Messages API server
+    with ``latency`` seconds per request: our default client settings (``conf/client/anthropic.yaml``) against
+    one request at a time; then against a server that rate-limits (429 beyond half our concurrency, and to 5%
+    of requests at random), adaptive concurrency against the same client with adaptation off."""
+    defaults = OmegaConf.load(CONF / "client" / "anthropic.yaml")
+    concurrency, max_retries = defaults.concurrency, defaults.max_retries
+    problems = [Problem(f"b{i}", f"Ann has {i + 3} apples and buys {i + 5} more. How many apples does she have?",
+                        float(2 * i + 8)) for i in range(n_problems)]
+
+    def run(batch: list[Problem], url: str, **client) -> tuple[float, int]:
+        llm = AnthropicClient(model="claude-bench", prices={"input": 1.0, "output": 5.0}, cache_path=None,
+                              max_retries=max_retries, api_key="x", base_url=url, **client)
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            result = annotate(batch, LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3),
+                              LLMAnswerer(llm, max_tokens=512), LLMJudge(llm, n_votes=3, max_tokens=200), n_samples=4,
+                              records_path=Path(tmp) / "r.jsonl", batch_size=len(batch))
+            # problems that finished: a failed problem is not work done, however fast it failed
+            return 60 * (len(batch) - len(result.failed)) / (time.perf_counter() - start), len(result.failed)
+
+    for limits, contenders in [({}, {"ours": {"concurrency": concurrency}, "sequential": {"concurrency": 1}}),
+                               ({"max_in_flight": concurrency // 2, "rate_limit_share": 0.05},
+                                {"ours": {"concurrency": concurrency},
+                                 "fixed": {"concurrency": concurrency, "adaptive_concurrency": False}})]:
+        # the server in its own process, as a remote API is: its work does not hold this process's interpreter
+        port = free_port()
+        flags = [f"--{k.replace('_', '-')}={v}" for k, v in limits.items()]
+        server = subprocess.Popen([sys.executable, "-m", "distill.llm.local_server", f"--port={port}",
+                                   f"--delay={latency}", *flags], stdout=subprocess.PIPE, text=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            server.stdout.readline()  # "Messages API on ...": listening
+            run(problems[:1], url, concurrency=1)  # warm-up: imports and the first connection, paid by neither
+            results = {name: run(problems, url, **client) for name, client in contenders.items()}
+        finally:
+            server.terminate()
+            server.wait()
+        (ours, ours_failed), (base, base_failed) = results.values()
+        setting = f"{n_problems} problems x 4 samples, {latency * 1000:.0f} ms per request, {concurrency} in flight"
+        if limits:
+            yield (row("teacher_rate_limited", ours, base, "problems/min",
+                            f"{setting}; server: 429 beyond {limits['max_in_flight']} in flight and to 5% at random; "
+                            f"adaptive against fixed concurrency; failed problems {ours_failed} against {base_failed}"))
+        else:
+            yield row("teacher_vs_sequential", ours, base, "problems/min", setting)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
