@@ -23,8 +23,10 @@ def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synth
                         "garbled_rate": 0.1 * (seed + 1),
                         "accuracy_by_steps": {"10": 0.5, "2": 0.25 * (seed + 1)}} if decisions else {})},
         "teacher": {"accuracy": teacher, **({"usage_per_problem": usage} if usage else {})},
-        "config": {"algorithm": {"name": algorithm}, "reward": {"name": reward}, "student": {"name": student},
-                   "seed": seed},
+        # an ILQL config's module reads the reward group's token-level values (usefulness_baseline), as the real one
+        "config": {"algorithm": {"name": algorithm, **({"module": {"usefulness_baseline": 0.5}} if algorithm == "ilql"
+                                                       else {})},
+                   "reward": {"name": reward}, "student": {"name": student}, "seed": seed},
     }
     if ood:  # (student, teacher) accuracy on the ood split
         results["splits"] = {"ood": {"student": {"accuracy": ood[0]}, "teacher": {"accuracy": ood[1]}}}
