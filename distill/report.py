@@ -18,7 +18,8 @@ Reads every ``results.json`` below the given run or multirun folders and writes,
   validation accuracy against each searched hyper-parameter;
 - ``cascade.md`` / ``.csv`` and ``accuracy_vs_cost.png``, for runs with a ``cascade.json`` (``distill.cascade``):
   accuracy against dollars for each student alone, its cascade and the LLM, and operating points;
-- ``runs.csv``: one line per run (accuracy, the teacher's, other decodings such as ILQL's betas, folder);
+- ``runs.csv``: one line per run (accuracy, the teacher's, other decodings such as ILQL's betas, folder; and where
+  a run has them, both rows' selectors over n samples and the data set's baselines: ``teacher_best_of_n``, ...);
 - ``report.md``: all of the above plus the runs that are missing or failed;
 and logs the tables and the plot to W&B (offline unless WANDB_MODE says otherwise) as a ``report`` run.
 """
@@ -66,7 +67,9 @@ class Run:
     accuracy_by_steps: dict[str, float]  # synthetic world: accuracy per chain length
     cascade: dict[str, Any] | None = None  # the run's cascade.json (distill.cascade), if it has one
     ood: tuple[float, float] | None = None  # (student, LLM) accuracy on the ood split (eval.also_splits)
-    trial: dict[str, Any] | None = None  # a recipe-search trial (sweep_objective=val_accuracy): its recipe and score
+    trial: dict[str, Any] | None = None  # a recipe-search trial (sweep_group=recipe): its recipe and score
+    # the honest rows (world v2's results): teacher and student selectors over n samples, the data set's baselines
+    honest: dict[str, float] | None = None
 
 
 def algorithm_label(config: dict[str, Any]) -> str:
@@ -75,6 +78,15 @@ def algorithm_label(config: dict[str, Any]) -> str:
     name = config["algorithm"]["name"]
     reads_reward = "usefulness_baseline" in (config["algorithm"].get("module") or {})
     return f"{name}-{config['reward']['name']}" if reads_reward else name
+
+
+def honest_rows(results: dict[str, Any]) -> dict[str, float] | None:
+    """The selectors of both rows and the baselines of a run that has them (``<row>_<selector>``, ``rule``,
+    ``gold``), else None."""
+    out = {f"{row}_{name}": sel[name]["accuracy"] for row in ("teacher", "student")
+           if (sel := results[row].get("selectors")) for name in ("mean", "best_of_n", "majority")}
+    out.update(results.get("baselines") or {})
+    return out or None
 
 
 def read_run(path: Path) -> Run:
@@ -93,7 +105,9 @@ def read_run(path: Path) -> Run:
         accuracy_by_steps=student.get("accuracy_by_steps") or {},
         cascade=json.loads((path.parent / "cascade.json").read_text()) if (path.parent / "cascade.json").exists() else None,
         ood=(ood["student"]["accuracy"], ood["teacher"]["accuracy"]) if (ood := results.get("splits", {}).get("ood")) else None,
-        trial=search_trial(results) if config.get("sweep_objective") == "val_accuracy" else None,
+        # a recipe search's trial (conf/sweep_recipe.yaml); every run now returns validation accuracy to sweepers
+        trial=search_trial(results) if config.get("sweep_group") == "recipe" else None,
+        honest=honest_rows(results),
     )
 
 
@@ -334,11 +348,13 @@ def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> d
     if not runs:
         (out / "report.md").write_text("\n".join(sections))
         return {"runs": 0, "missing": all_missing, "tables": tables, "out": out}
+    honest = sorted({k for r in runs for k in (r.honest or {})})  # columns of runs that have them (world v2)
     write_csv(out / "runs.csv", ["answerer", "algorithm", "student", "seed", "accuracy", "teacher_accuracy",
-                                 "ood_accuracy", "ood_teacher_accuracy", "variants", "path"],
+                                 "ood_accuracy", "ood_teacher_accuracy", "variants", "path", *honest],
               [[r.answerer, r.algorithm, r.student, r.seed, f"{r.accuracy:.3f}", f"{r.teacher_accuracy:.3f}",
                 *([f"{r.ood[0]:.3f}", f"{r.ood[1]:.3f}"] if r.ood else ["", ""]),
-                " ".join(f"{k}:{v:.3f}" for k, v in r.variants.items()), str(r.path)]
+                " ".join(f"{k}:{v:.3f}" for k, v in r.variants.items()), str(r.path),
+                *(f"{(r.honest or {})[k]:.3f}" if k in (r.honest or {}) else "" for k in honest)]
                for r in sorted(runs, key=lambda r: (r.answerer, r.algorithm, r.params, r.seed))])
     header, rows = cost_table(runs)
     (out / "cost.md").write_text(markdown(header, rows))

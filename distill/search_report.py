@@ -1,6 +1,6 @@
 """The recipe search's history in the report: each trial's hyper-parameters and validation accuracy.
 
-Trials are runs of ``conf/sweep_recipe.yaml`` (``sweep_objective=val_accuracy``); ``distill.report`` keeps them
+Trials are runs of ``conf/sweep_recipe.yaml`` (``sweep_group=recipe``); ``distill.report`` keeps them
 out of its accuracy tables and shows them here: a table of each size's best trial (its recipe, as
 ``conf/recipe/<size>.yaml`` should hold it) and ``search_history.png``, validation accuracy against each
 searched hyper-parameter.

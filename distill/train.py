@@ -29,6 +29,7 @@ from distill.core.parts import build_parts
 from distill.core.secrets import redact
 from distill.core.teacher_runs import TeacherRunStopped
 from distill.measurement.results import evaluate_run, log_test, print_summary, write_results
+from distill.measurement.selectors import Sampling
 from distill.training.fitting import FitSettings
 from distill.training.saved_run import save_trained
 from distill.training.selection import training_data
@@ -67,9 +68,10 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     save_trained(out_dir / "student", trained.student, trained.module)
 
     scorers = trained.module.scorers(trained.student, cfg.eval.betas)
+    sampling = Sampling(cfg.eval.samples, cfg.eval.teacher_samples, cfg.eval.temperature, cfg.seed)
     results, student_records, teacher_records = evaluate_run(trained.student, parts, cfg.dataset.split,
                                                              cfg.eval.also_splits, scorers, trained.module.critic(),
-                                                             cfg.eval.batch_size)
+                                                             cfg.eval.batch_size, sampling)
     results["train"] = {**trained.training, "teacher_records": len(data.records)}
     results.update({k: v for k, v in (("pretrain", trained.first_stage), ("review", data.review)) if v})
     results["config"] = config

@@ -56,6 +56,7 @@ YAML_ONLY = ("distill.algorithms.", "distill.students.scratch.")
 def test_defaults_have_one_source(compose_cfg, group, choice):
     """A value set in conf/ has no second default in code that could disagree: objectives and students
     have none in code at all; library classes usable from Python keep theirs, equal to the YAML's."""
+    import dataclasses
     import inspect
 
     from hydra.utils import get_object
@@ -69,19 +70,25 @@ def test_defaults_have_one_source(compose_cfg, group, choice):
                 continue
             assert not target.startswith(YAML_ONLY), f"{target}({key}=...) has a default in code; conf/ is its source"
             default = params[key].default
+            if dataclasses.is_dataclass(get_object(target)) and repr(default) == "<factory>":  # a dataclass field's
+                default = next(f.default_factory() for f in dataclasses.fields(get_object(target)) if f.name == key)
             default = list(default) if isinstance(default, tuple) else default
             assert default == value, f"{target}: {key} defaults to {default!r} in code but {value!r} in {group}/{choice}.yaml"
 
 
 def test_world_knobs_agree_with_the_world_defaults(compose_cfg):
-    """conf/dataset/synthetic.yaml's world block and WorldConfig (the library default) say the same."""
+    """Each world's block in conf/dataset/ and its generator config (the library default) say the same:
+    synthetic.yaml and world v2's GraphWorldConfig, synthetic_v1.yaml and world v1's WorldConfig."""
     import dataclasses
 
     from distill.synthetic.world import WorldConfig
+    from distill.synthetic.world_v2 import GraphWorldConfig
 
-    world = OmegaConf.to_container(compose_cfg("train").dataset.world)
-    defaults = dataclasses.asdict(WorldConfig())
-    assert {k: defaults[k] for k in world} == world
+    for dataset, config in (("synthetic", GraphWorldConfig), ("synthetic_v1", WorldConfig)):
+        world = OmegaConf.to_container(compose_cfg("train", [f"dataset={dataset}"]).dataset.world)
+        world.pop("_target_", None)
+        defaults = dataclasses.asdict(config())
+        assert {k: defaults[k] for k in world} == world, dataset
 
 
 @pytest.mark.parametrize("stage", choices("stage"))

@@ -32,7 +32,7 @@ def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synth
         results["splits"] = {"ood": {"student": {"accuracy": ood[0]}, "teacher": {"accuracy": ood[1]}}}
     if trial:  # a recipe-search trial: (lr, batch size, warm-up, best validation accuracy)
         lr, batch, warmup, val = trial
-        results["config"].update(sweep_objective="val_accuracy", data={"batch_size": batch})
+        results["config"].update(sweep_objective="val_accuracy", sweep_group="recipe", data={"batch_size": batch})
         results["config"]["algorithm"]["module"] = {"lr": lr, "warmup_steps": warmup}
         results["train"] = {"steps": 160 // batch, "best_val_accuracy": val,
                             **({"val_curve": [[10, val / 2], [20, val]]} if val > 0.7 else {})}

@@ -17,6 +17,8 @@ from distill.synthetic.answerer import SyntheticAnswerer
 from distill.synthetic.world import SyntheticProblem
 from test_world import chain_problem
 
+NEVER_WRONG = SyntheticAnswerer(k=1, distraction=0.0, misread=0.0, slip=0.0, guess=0.0, seed=0)  # world v1's
+
 
 def test_store_commits_every_action_and_undo_marks_the_latest(tmp_path):
     store = LabelStore(tmp_path / "review.sqlite")
@@ -93,7 +95,7 @@ def test_apply_reviews_rejects_edits_and_human_usefulness():
                                             "How many apples does Cara have?"]),
     }
     records = [original, kept_one, dropped, unreviewed]
-    out, counts = apply_reviews(records, store_reviews, {"x": problem}, SyntheticAnswerer(k=1), None,
+    out, counts = apply_reviews(records, store_reviews, {"x": problem}, NEVER_WRONG, None,
                                 human_usefulness=True)
     assert counts == {"reviewed": 3, "rejected": 1, "edited": 1, "human_usefulness_labels": 1, "left_unreviewed": 0}
     ids = [r.problem_id for r in out]
@@ -103,7 +105,7 @@ def test_apply_reviews_rejects_edits_and_human_usefulness():
     assert edited.meta["edited_from"] == "x/1"
     assert next(r for r in out if r.problem_id == "k").usefulness == [1.0, 0.0]  # the person's label wins
     # without reward=human, labels leave the AI's usefulness; human_only drops what nobody reviewed
-    out, _ = apply_reviews(records, store_reviews, {"x": problem}, SyntheticAnswerer(k=1), None, human_only=True)
+    out, _ = apply_reviews(records, store_reviews, {"x": problem}, NEVER_WRONG, None, human_only=True)
     assert next(r for r in out if r.problem_id == "k").usefulness == [1.0, 1.0] and "u" not in [r.problem_id for r in out]
 
 

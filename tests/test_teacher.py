@@ -7,7 +7,8 @@ from distill.synthetic.dataset import SyntheticDataset
 from distill.synthetic.teacher import SyntheticTeacher
 from distill.core.final_answer import is_correct
 
-OFF = dict(habit_merge_division=0.0, habit_cut_long=0.0, habit_ask_starts_with=0.0, skip=0.0, swap=0.0,
+NEVER_WRONG = dict(distraction=0.0, misread=0.0, slip=0.0, guess=0.0, seed=0)  # world v1's answerer
+OFF = dict(distractor_scale=0.0, habit_merge_division=0.0, habit_cut_long=0.0, habit_ask_starts_with=0.0, skip=0.0, swap=0.0,
            stop_early=0.0, repeat=0.0, distractor=0.0, ask_given=0.0, difficulty_scale=0.0)
 # measured rates must lie within this absolute distance of the configured ones (a binomial rate over
 # >= 2,000 trials has a standard deviation below 0.011, so 0.04 is more than three of them)
@@ -50,7 +51,7 @@ def test_habit_merge_division_rate(problems):
 def test_habit_is_systematic_error_is_the_mode(problems):
     """On the habit's problems, most samples skip the step, and some samples are still right."""
     teacher = SyntheticTeacher(**{**OFF, "habit_merge_division": 0.75})
-    answerer = SyntheticAnswerer(k=1)
+    answerer = SyntheticAnswerer(k=1, **NEVER_WRONG)
     mostly_wrong = with_a_right_sample = cued = 0
     for p in problems[:600]:
         w = p.world
@@ -119,20 +120,20 @@ def test_difficulty_scale_makes_long_problems_err_more(problems):
 
 
 def test_teacher_is_deterministic(problems):
-    a = [d.subquestions for d in SyntheticTeacher(seed=1).decompose(problems[:50], 3) for d in d]
-    b = [d.subquestions for d in SyntheticTeacher(seed=1).decompose(problems[:50], 3) for d in d]
-    c = [d.subquestions for d in SyntheticTeacher(seed=2).decompose(problems[:50], 3) for d in d]
+    a = [d.subquestions for d in SyntheticTeacher(seed=1, distractor_scale=0.0).decompose(problems[:50], 3) for d in d]
+    b = [d.subquestions for d in SyntheticTeacher(seed=1, distractor_scale=0.0).decompose(problems[:50], 3) for d in d]
+    c = [d.subquestions for d in SyntheticTeacher(seed=2, distractor_scale=0.0).decompose(problems[:50], 3) for d in d]
     assert a == b and a != c
 
 
 def test_default_calibration(problems):
     """Teacher + k=1 answerer lands in the paper's ChatGPT range; stronger answerers do better."""
-    teacher = SyntheticTeacher()
+    teacher = SyntheticTeacher(distractor_scale=0.0)  # world v1's teacher
     samples = teacher.decompose(problems[:1000], 4)
     flat = [(p, d.subquestions) for p, ds in zip(problems, samples) for d in ds]
     acc = {}
     for k in (1, 2, 1000):
-        answers = SyntheticAnswerer(k).answer([p for p, _ in flat], [q for _, q in flat])
+        answers = SyntheticAnswerer(k, **NEVER_WRONG).answer([p for p, _ in flat], [q for _, q in flat])
         acc[k] = sum(is_correct(a.text, p.true_answer) for a, (p, _) in zip(answers, flat)) / len(flat)
     assert 0.65 <= acc[1] <= 0.75
     assert acc[2] > acc[1] + 0.1
@@ -141,4 +142,4 @@ def test_default_calibration(problems):
 
 def test_rates_are_validated():
     with pytest.raises(ValueError, match="skip"):
-        SyntheticTeacher(skip=1.5)
+        SyntheticTeacher(skip=1.5, distractor_scale=0.0)

@@ -3,7 +3,7 @@
     python -m distill.bench [--quick] [--student RUN_OR_STUDENT] [--only GROUP ...] [--threads N] [--out DIR]
 
 With no arguments: the decoding, training and teacher groups, the rows of the README's performance table, on a
-small student trained first (1,000 Filtered BC steps with ``recipe=small_speedrun``, about a minute) unless
+small student trained first (1,000 Filtered BC steps with its configured recipe, a minute or two) unless
 ``--student`` names one; ``--only time_to_accuracy`` times recipes to an accuracy (several minutes). Each row is
 printed as it lands and ``bench.json`` (a list of rows ``{"benchmark", "ours", "baseline", "unit", "ratio",
 "setting"}``, ``ratio`` > 1 meaning ours is better) is rewritten after each, into ``DIR`` (default

@@ -20,22 +20,28 @@ from distill.students import Student, student_folder
 from distill.training.fitting import fresh_student
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
+# The benchmarks' problems are world v1's, as every figure in docs/performance.md: speed depends on the lengths
+# of problems and decompositions, so comparisons across sessions need the same world.
+WORLD = ["dataset=synthetic_v1", "teacher=synthetic_v1"]
 
 
 def train_config(overrides: list[str]) -> DictConfig:
-    """``distill.train``'s config with ``overrides``, as its command line would compose it."""
+    """``distill.train``'s config on the benchmarks' world with ``overrides``, as its command line would compose it."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
+        return compose(config_name="train", overrides=[*WORLD, *overrides])
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """``fn()``'s output and its wall time in seconds."""
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
 
 
 def best_time(fn: Callable[[], Any], repeats: int) -> float:
-    """The fastest of ``repeats`` runs, in seconds (the least disturbed by other work on the machine)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    """The fastest of ``repeats`` runs, in seconds (the least disturbed by other work on the machine); infinite
+    for none."""
+    return min((timed(fn)[1] for _ in range(repeats)), default=float("inf"))
 
 
 def row(benchmark: str, ours: float, baseline: float, unit: str, setting: str, higher_is_better: bool = True) -> dict:
@@ -48,10 +54,10 @@ def row(benchmark: str, ours: float, baseline: float, unit: str, setting: str, h
 def bench_inputs(student_path: str | None, n_train: int, n_test: int, train_steps: int
                  ) -> tuple[Callable[[], Student], list[Record], list[Problem]]:
     """A student factory, training records (one teacher sample per problem) and test problems. The student
-    is the saved one at ``student_path``; else a small student trained here for ``train_steps`` steps with the
-    speedrun recipe (Filtered BC; what decoding is timed on should decode like a trained student, not run to
-    the token cap as an untrained one does); ``train_steps`` 0: a fresh, untrained one (``--quick``). The
-    factory gives a new copy each call (training benchmarks change it)."""
+    is the saved one at ``student_path``; else the main job's small student trained here for ``train_steps``
+    steps of Filtered BC with its configured recipe (what decoding is timed on should decode like a trained
+    student, not run to the token cap as an untrained one does); ``train_steps`` 0: a fresh, untrained one
+    (``--quick``). The factory gives a new copy each call (training benchmarks change it)."""
     cfg = train_config([f"dataset.sizes.train={n_train}", f"dataset.sizes.test={n_test}"])
     parts = build_parts(cfg)
     records, _ = annotate_batch(parts.dataset.load(TRAIN), parts.teacher, parts.answerer, parts.judge, 1)
@@ -66,13 +72,14 @@ def bench_inputs(student_path: str | None, n_train: int, n_test: int, train_step
 
 
 def train_small_student(steps: int) -> Path:
-    """The main job's data and student size, trained for ``steps`` steps by Filtered BC with the speedrun recipe
-    (``recipe=small_speedrun``) into a temporary folder; its path."""
+    """The main job's data and student size, trained for ``steps`` steps by Filtered BC with the size's recipe
+    into a temporary folder; its path. (Not the Muon speedrun recipe: on a CPU without fast bfloat16 its
+    Newton-Schulz products dominate the step.)"""
     from distill import train  # the whole training entry point; imported here, where a student is trained
 
     out = Path(tempfile.mkdtemp(prefix="distill-bench-student-"))
-    print(f"training a small student for the benchmarks ({steps} steps, recipe=small_speedrun) into {out}", flush=True)
-    cfg = train_config(["algorithm=filtered_bc", "recipe=small_speedrun", f"trainer.max_steps={steps}",
+    print(f"training a small student for the benchmarks ({steps} Filtered BC steps) into {out}", flush=True)
+    cfg = train_config(["algorithm=filtered_bc", f"trainer.max_steps={steps}",
                         f"trainer.val_check_interval={steps}", "logger=none", "stage_cache=null",
                         "trainer.enable_progress_bar=false", "dataset.sizes.test=50"])
     train.run(cfg, out)

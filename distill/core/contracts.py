@@ -71,6 +71,10 @@ class Dataset(Protocol):
         """The data set's own decompositions of a split with their rewards (the paper's files), or None
         when it has none and a teacher must decompose its problems."""
 
+    def baselines(self) -> dict[str, Teacher]:
+        """Decomposers that every report shows beside the teacher, through the same answerer (the synthetic
+        world: its text rule and its gold decomposition); empty when the data set has none."""
+
     def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
                     correct: list[float]) -> dict[str, Any]:
         """Metrics that the data set's own structure allows beside accuracy (the synthetic world: the

@@ -78,6 +78,10 @@ class GSM8KDataset:
         """GSM8K has no decompositions: a teacher makes them."""
         return None
 
+    def baselines(self) -> dict[str, Any]:
+        """None: GSM8K has no decomposer of its own to compare with."""
+        return {}
+
     def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
                     correct: list[float]) -> dict[str, Any]:
         """None beyond accuracy: GSM8K has no known decomposition structure."""
@@ -132,6 +136,10 @@ class GSM8KAISubQDataset:
             r.teacher = r.teacher or self.teacher_name
             r.true_answer = truth.get(r.problem_id, r.true_answer)
         return [r for r in records if r.problem_id in keep]
+
+    def baselines(self) -> dict[str, Any]:
+        """None: GSM8K has no decomposer of its own to compare with."""
+        return {}
 
     def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
                     correct: list[float]) -> dict[str, Any]:

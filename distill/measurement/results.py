@@ -11,18 +11,21 @@ from pytorch_lightning.loggers import Logger
 from distill.core.contracts import Critic, Problem, ScorerFactories
 from distill.core.parts import Parts
 from distill.core.records import Record, write_json, write_records
-from distill.measurement.rows import evaluate_student, evaluate_teacher
+from distill.measurement.rows import evaluate_student, evaluate_teacher, score_decompositions, student_selectors
+from distill.measurement.selectors import Sampling
 from distill.students import Student
 
 
 def side_by_side(student: Student, problems: list[Problem], parts: Parts, given: list[Record] | None,
-                 scorers: ScorerFactories, batch_size: int, critic: Critic | None = None
-                 ) -> tuple[dict[str, Any], list[Record], list[Record]]:
+                 scorers: ScorerFactories, batch_size: int, critic: Critic | None = None,
+                 sampling: Sampling | None = None) -> tuple[dict[str, Any], list[Record], list[Record]]:
     """The student's row (once per decoding in ``scorers``; the first is the main row, the others go
     under ``student_variants``), the teacher's row on the same problems (from ``given`` decompositions
     when the data set has them), the gap, and the records of both. The main row also holds the data set's
     policy diagnostics where it has some (the synthetic world's decision-token margins, with the
-    ``critic``'s advantage gaps for a value-guided student)."""
+    ``critic``'s advantage gaps for a value-guided student). With ``sampling``, both rows also get their
+    selectors over n samples per problem (``selectors``: first, mean, label-free best-of-n, majority), and
+    the data set's baselines (the synthetic world's text rule and gold decomposition) their accuracy."""
     variants: dict[str, dict[str, Any]] = {}
     student_records: list[Record] = []
     for label, factory in scorers.items():
@@ -35,25 +38,32 @@ def side_by_side(student: Student, problems: list[Problem], parts: Parts, given:
     margins = parts.dataset.policy_diagnostics(student, problems, critic)
     if margins is not None:
         variants[main]["decision_margins"] = margins
+    if sampling and sampling.student:
+        variants[main]["selectors"] = student_selectors(student, problems, parts.answerer, sampling, batch_size)
     teacher_metrics, teacher_records = evaluate_teacher(parts.teacher, problems, parts.answerer, parts.judge, given,
-                                                        parts.dataset)
+                                                        parts.dataset, sampling.teacher if sampling else 1)
+    baselines = {name: score_decompositions(problems, [d[0].subquestions for d in teacher.decompose(problems, 1)],
+                                            parts.answerer, None, name)[0]["accuracy"]
+                 for name, teacher in parts.dataset.baselines().items()}
     results = {
         "student": variants[main],
         "teacher": teacher_metrics,
         "gap": teacher_metrics["accuracy"] - variants[main]["accuracy"],
         "answerer": parts.answerer.name,
         "decoding": main,
+        **({"baselines": baselines} if baselines else {}),
         **({"student_variants": variants} if len(variants) > 1 else {}),
     }
     return results, student_records, teacher_records
 
 
 def evaluate_run(student: Student, parts: Parts, split: str, also_splits: list[str], scorers: ScorerFactories,
-                 critic: Critic | None, batch_size: int) -> tuple[dict[str, Any], list[Record], list[Record]]:
+                 critic: Critic | None, batch_size: int, sampling: Sampling | None = None
+                 ) -> tuple[dict[str, Any], list[Record], list[Record]]:
     """:func:`side_by_side` on ``split``, and on each of ``also_splits`` (e.g. ood: generalisation beyond the
     training chains; the main decoding only) the student, teacher and gap under ``splits.<name>``."""
     results, student_records, teacher_records = side_by_side(
-        student, parts.dataset.load(split), parts, parts.dataset.records(split), scorers, batch_size, critic)
+        student, parts.dataset.load(split), parts, parts.dataset.records(split), scorers, batch_size, critic, sampling)
     results["split"] = split
     main = next(iter(scorers))
     for extra_split in also_splits:
@@ -92,6 +102,15 @@ def print_summary(results: dict[str, Any], out_dir: Path) -> None:
           f"{s['usefulness_rate'] if s['usefulness_rate'] is not None else float('nan'):7.3f}")
     print(f"{'teacher':10s} {t['accuracy']:9.3f} {'':>15s} {t['mean_subquestions']:6.2f} "
           f"{t['usefulness_rate'] if t['usefulness_rate'] is not None else float('nan'):7.3f}")
+    for label, row in (("student", s), ("teacher", t)):
+        if "selectors" in row:
+            sel = row["selectors"]
+            sampled = f"  (temperature {sel['temperature']:g})" if "temperature" in sel else ""
+            print(f"{label + ' x' + str(sel['n']):10s} first {sel['first']['accuracy']:.3f}  mean "
+                  f"{sel['mean']['accuracy']:.3f}  best-of-{sel['n']} {sel['best_of_n']['accuracy']:.3f}  majority "
+                  f"{sel['majority']['accuracy']:.3f}{sampled}")
+    if results.get("baselines"):
+        print("baselines: " + ", ".join(f"{k} {v:.3f}" for k, v in results["baselines"].items()))
     print(f"gap (teacher - student) {results['gap']:.3f} on {s['n_problems']} {results['split']} problems, "
           f"answerer {results['answerer']}")
     print(f"student: {s['params']:,} parameters, {s['latency_ms_per_problem']:.1f} ms/problem "

@@ -16,10 +16,11 @@ import torch
 from tqdm import tqdm
 
 from distill.core.contracts import Answerer, Dataset, Decomposition, Judge, Problem, Teacher
-from distill.core.records import Record
+from distill.core.records import Record, group_by_problem
 from distill.core.teacher_runs import judged_records
 from distill.measurement.decoding import LMScorer, Scorer, decode_tokens
 from distill.measurement.metrics import bootstrap_ci
+from distill.measurement.selectors import Sampling, selector_rows
 from distill.students import Student
 
 
@@ -166,30 +167,50 @@ def evaluate_student(
     return metrics, records
 
 
+def student_selectors(student: Student, problems: list[Problem], answerer: Answerer, sampling: Sampling,
+                      batch_size: int = 64) -> dict[str, Any]:
+    """The student's rows over ``sampling.student`` decompositions sampled per problem (the selectors of
+    ``distill.measurement.selectors``), to set beside the teacher's over as many of its samples."""
+    generator = torch.Generator().manual_seed(sampling.seed)
+    per_problem: list[list[Record]] = [[] for _ in problems]
+    for i in range(sampling.student):
+        actions = decode_actions(student, problems, batch_size, sample=True, temperature=sampling.temperature,
+                                 generator=generator, desc=f"student sample {i + 1}/{sampling.student}")
+        records = judged_records(problems, [student.parse(a) for a in actions], answerer, None, student.name)
+        for samples, record in zip(per_problem, records):
+            samples.append(record)
+    return {**selector_rows(per_problem), "temperature": sampling.temperature}
+
+
 def evaluate_teacher(
     teacher: Teacher, problems: list[Problem], answerer: Answerer, judge: Judge | None,
-    given: list[Record] | None = None, dataset: Dataset | None = None,
+    given: list[Record] | None = None, dataset: Dataset | None = None, n_samples: int = 1,
 ) -> tuple[dict[str, Any], list[Record]]:
-    """The LLM row: the teacher's own (first-sample) decompositions through the same answerer.
+    """The LLM row: the teacher's own first-sample decompositions through the same answerer (teacher@1), and
+    with ``n_samples`` > 1 its rows over that many samples per problem (``selectors``: mean, label-free
+    best-of-n, majority vote).
 
     ``given``: decompositions the data set already holds (e.g. the paper's test file); used instead of
     asking the teacher when they cover every problem. ``dataset``: add its diagnostics.
     """
-    first = {}
-    for record in given or []:
-        first.setdefault(record.problem_id, record)
-    if all(p.problem_id in first for p in problems):
-        samples = [Decomposition(first[p.problem_id].subquestions) for p in problems]
-        source = (first[problems[0].problem_id].teacher if problems else None) or teacher.name
+    held = group_by_problem(given or [])
+    if all(p.problem_id in held for p in problems):
+        samples = [[Decomposition(r.subquestions) for r in held[p.problem_id][:n_samples]] for p in problems]
+        source = (held[problems[0].problem_id][0].teacher if problems else None) or teacher.name
     else:
-        samples = [ds[0] for ds in teacher.decompose(problems, 1)]
+        samples = teacher.decompose(problems, n_samples)
         source = teacher.name
-    metrics, records = score_decompositions(problems, [d.subquestions for d in samples], answerer, judge,
+    metrics, records = score_decompositions(problems, [s[0].subquestions for s in samples], answerer, judge,
                                             source, dataset)
-    usage = [d.usage for d in samples if d.usage]
+    usage = [s[0].usage for s in samples if s[0].usage]
     if usage:
         metrics["usage_per_problem"] = {
             key: float(np.mean([u.get(key, 0) for u in usage]))
             for key in sorted({k for u in usage for k, v in u.items() if isinstance(v, (int, float))})
         }
+    if n_samples > 1:
+        rest = [(p, d) for p, s in zip(problems, samples) for d in s[1:]]
+        more = iter(judged_records([p for p, _ in rest], [d.subquestions for _, d in rest], answerer, None, source))
+        metrics["selectors"] = selector_rows([[first, *(next(more) for _ in s[1:])]
+                                              for first, s in zip(records, samples)])
     return metrics, records

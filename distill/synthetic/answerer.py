@@ -4,39 +4,103 @@ It knows the quantities stated in the problem. A sub-question that names a quant
 from known ones with at most ``k`` operations is answered, and that quantity becomes known; anything
 else is answered "unknown". Then it answers the problem's own question the same way. ``k = 1`` is a weak
 solver for which decomposition is everything; a very large ``k`` makes decomposition irrelevant.
+
+It can also be wrong, not only abstain, in the ways LLM answerers are (all off by default, world v1's answerer):
+
+- ``distraction``: each sub-question about a quantity the target does not need, or a repeated one, makes it
+  carry that quantity's value into its next computation (or its final answer) with this probability;
+- ``misread``: each sub-question that names no quantity of the problem (a garbled name or item) makes it
+  answer for the wrong entity, with this probability: it states a value and carries it on, as a distraction;
+- ``slip``: each operation beyond the first in one computation goes wrong with this probability (a k >= 2
+  answerer resolving a skipped step);
+- ``guess``: when it cannot resolve the final question, it guesses a number with this probability instead of
+  answering "unknown".
+
+A value computed from a wrong one is wrong. Every draw comes from a stream seeded by (seed, problem id, the
+sub-questions), so an answer is a pure function of its inputs and the oracle still knows the truth.
 """
 
 from __future__ import annotations
+
+import random
 
 from distill.core.contracts import Answer, Problem
 from distill.synthetic.world import WorldProblem, world_of
 
 
-def solve(world: WorldProblem, subquestions: list[str], k: int) -> str:
+def solve(world: WorldProblem, subquestions: list[str], k: int, distraction: float = 0.0, misread: float = 0.0,
+          slip: float = 0.0, guess: float = 0.0, rng: random.Random | None = None) -> str:
     """The answerer's transcript in the paper's format ("A1: ...\\n\\nFinal answer: N")."""
-    known = world.given_indices()
+    rng = rng or random.Random(0)
+    relevant = world.ancestors(world.target) | {world.target}
+    held = {i: world.quantities[i].value for i in world.given_indices()}  # the values it holds, right or not
+    carried: int | None = None  # a value it will wrongly use in its next computation
     lines = []
+
+    def compute(index: int) -> int:
+        """The value it works out for ``index`` from what it holds (wrong if an input was, if it carries a
+        distractor's value, or if it slips on an operation beyond the first)."""
+        nonlocal carried
+        value = world.quantities[index].value
+        inputs_right = all(held[d] == world.quantities[d].value for d in world.ancestors(index) if d in held)
+        slipped = any(rng.random() < slip for _ in range(world.ops_to_resolve(index, set(held)) - 1))
+        if not inputs_right or carried is not None or slipped:
+            value = wrong_value(value, carried, rng)
+        carried = None
+        return value
+
     for i, question in enumerate(subquestions, 1):
         index = world.match(question)
-        if index is None or world.ops_to_resolve(index, known) > k:
-            lines.append(f"A{i}: unknown")
+        if index is None:
+            if rng.random() < misread:  # it answers for some other entity of the problem, and carries that on
+                other = world.quantities[rng.randrange(len(world.quantities))]
+                carried = other.value
+                lines.append(f"A{i}: {other.person} has {other.value} {other.item}.")
+            else:
+                lines.append(f"A{i}: unknown")
             continue
-        known.add(index)
+        repeated = index in held and not world.quantities[index].given
+        if index not in held:
+            if world.ops_to_resolve(index, set(held)) > k:
+                lines.append(f"A{i}: unknown")
+                continue
+            held[index] = compute(index)
+        if (index not in relevant or repeated) and rng.random() < distraction:
+            carried = world.quantities[index].value
         q = world.quantities[index]
-        lines.append(f"A{i}: {q.person} has {q.value} {q.item}.")
-    if world.ops_to_resolve(world.target, known) <= k:
-        final = str(world.answer)
+        lines.append(f"A{i}: {q.person} has {held[index]} {q.item}.")
+    if world.target in held and carried is None:
+        final = str(held[world.target])
+    elif world.ops_to_resolve(world.target, set(held)) <= k:
+        final = str(compute(world.target))
+    elif rng.random() < guess:
+        final = str(wrong_value(world.answer, None, rng))
     else:
         final = "unknown"
     return "\n".join(lines) + ("\n\n" if lines else "") + f"Final answer: {final}"
 
 
+def wrong_value(true: int, carried: int | None, rng: random.Random) -> int:
+    """A wrong value: the carried one where it differs, else the true one off by a little; never the truth."""
+    value = carried if carried is not None and carried != true else true + rng.choice([-3, -2, -1, 1, 2, 3])
+    return value if value >= 1 and value != true else true + 1
+
+
 class SyntheticAnswerer:
-    def __init__(self, k: int = 1) -> None:
+    # no defaults: conf/answerer/synthetic.yaml (world v2) and synthetic_v1.yaml (never wrong) set every rate
+    def __init__(self, k: int, distraction: float, misread: float, slip: float, guess: float, seed: int) -> None:
         if k < 1:
             raise ValueError(f"answerer strength k must be >= 1, got {k}")
-        self.k = k
-        self.name = f"synthetic-k{k}"
+        rates = dict(distraction=distraction, misread=misread, slip=slip, guess=guess)
+        bad = {name: v for name, v in rates.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ValueError(f"answerer rates must lie in [0, 1]: {bad}")
+        self.k, self.seed = k, seed
+        self.distraction, self.misread, self.slip, self.guess = distraction, misread, slip, guess
+        fallible = any(rates.values())
+        self.name = f"synthetic-k{k}" + ("-fallible" if fallible else "")
 
     def answer(self, problems: list[Problem], decompositions: list[list[str]]) -> list[Answer]:
-        return [Answer(solve(world_of(p), d, self.k)) for p, d in zip(problems, decompositions)]
+        return [Answer(solve(world_of(p), d, self.k, self.distraction, self.misread, self.slip, self.guess,
+                             random.Random(f"{self.seed}|{p.problem_id}|{'|'.join(d)}")))
+                for p, d in zip(problems, decompositions)]

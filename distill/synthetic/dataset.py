@@ -1,13 +1,16 @@
-"""The synthetic data set: splits of generated problems, as ``dataset=synthetic`` builds it."""
+"""The synthetic data set: splits of generated problems, as ``dataset=synthetic`` (world v2) and
+``dataset=synthetic_v1`` build it."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from distill.core.contracts import Critic, Problem, check_limit
+from distill.core.contracts import Critic, Problem, Teacher, check_limit
 from distill.synthetic.decisions import decision_token_margins, world_diagnostics
+from distill.synthetic.teacher import GoldTeacher, RuleTeacher
 from distill.synthetic.world import SPLIT_BUCKETS, SyntheticProblem, WorldConfig, generate_split
+from distill.synthetic.world_v2 import GraphWorldConfig
 
 if TYPE_CHECKING:
     from distill.students import Student
@@ -17,19 +20,22 @@ class SyntheticDataset:
     def __init__(
         self,
         sizes: dict[str, int],
-        world: dict[str, Any],
+        world: dict[str, Any] | WorldConfig | GraphWorldConfig,
         seed: int = 0,
         split: str = "test",
         limit: int | None = None,
-        ood_min_steps: int = 5,
-        ood_max_steps: int = 6,
+        ood_min_steps: int | None = None,
+        ood_max_steps: int | None = None,
     ) -> None:
         self.seed, self.split, self.limit = seed, split, check_limit(limit)
         self.sizes = dict(sizes)  # problems per split (conf/dataset/synthetic.yaml)
-        self.world = WorldConfig(**world)  # knobs not given keep WorldConfig's defaults
-        # the out-of-distribution split: the same world with longer chains than the others
-        self.ood_world = dataclasses.replace(self.world, min_steps=ood_min_steps, max_steps=ood_max_steps)
-        self.name = "synthetic"
+        # world v2's GraphWorldConfig (instantiated by Hydra), or world v1's knobs (knobs not given keep defaults)
+        self.world = WorldConfig(**world) if isinstance(world, dict) else world
+        # the out-of-distribution split: the same world with more operations than any other split's problem
+        # (by default the two counts above the world's max_steps)
+        low = ood_min_steps or self.world.max_steps + 1
+        self.ood_world = dataclasses.replace(self.world, min_steps=low, max_steps=ood_max_steps or low + 1)
+        self.name = self.world.name
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -46,6 +52,10 @@ class SyntheticDataset:
     def records(self, split: str | None = None) -> None:
         """No decompositions of its own: the synthetic teacher makes them."""
         return None
+
+    def baselines(self) -> dict[str, Teacher]:
+        """The text rule and the gold decomposition: every report shows them through the configured answerer."""
+        return {"rule": RuleTeacher(), "gold": GoldTeacher()}
 
     def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
                     correct: list[float]) -> dict[str, Any]:

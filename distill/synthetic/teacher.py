@@ -10,9 +10,13 @@ Two kinds of error (design notes, section 3):
   - ``habit_cut_long``: on chains of at least ``cut_long_min_steps`` steps, it stops two steps short;
   - ``habit_ask_starts_with``: when a given fact is phrased "X starts with N ...", it first asks for that
     given quantity (harmless for the answer, useless by the judge);
-- **slips**, independent and rare, with rates that grow with the number of steps
-  (``rate * (1 + difficulty_scale * (steps - 2))``): skip a step, swap two adjacent steps, stop early,
-  repeat a question, ask about a distractor, ask about a given quantity.
+- **slips**, independent and rare, with rates that grow with the difficulty of the problem, as an LLM's do
+  (``rate * (1 + difficulty_scale * (steps - 2) + distractor_scale * distractors)``, distractors: the
+  quantities the target does not need): skip a step, swap two adjacent steps, stop early, repeat a question,
+  ask about a distractor, ask about a given quantity.
+
+``GoldTeacher`` and ``RuleTeacher`` are baselines every report can show: the world's gold decomposition, and
+the text rule that asks for each stated quantity in the order the sentences state them.
 
 Each sample draws from a random stream seeded by (seed, problem id, sample index), so a teacher's output
 is a pure function of its configuration. Each decomposition's ``meta["errors"]`` lists what fired.
@@ -43,6 +47,8 @@ class SyntheticTeacher:
         difficulty_scale: float = 0.5,
         paraphrase_weights: tuple[float, ...] = (0.6, 0.25, 0.15),
         name: str = "synthetic-teacher",
+        *,
+        distractor_scale: float,  # no default: world v2's teacher and v1's (0) set it in their YAML files
     ) -> None:
         rates = dict(habit_merge_division=habit_merge_division, habit_cut_long=habit_cut_long,
                      habit_ask_starts_with=habit_ask_starts_with, skip=skip, swap=swap,
@@ -53,7 +59,7 @@ class SyntheticTeacher:
         self.__dict__.update(rates)
         self.seed = seed
         self.cut_long_min_steps = cut_long_min_steps
-        self.difficulty_scale = difficulty_scale
+        self.difficulty_scale, self.distractor_scale = difficulty_scale, distractor_scale
         self.paraphrase_weights = list(paraphrase_weights)
         self.name = name
 
@@ -65,7 +71,8 @@ class SyntheticTeacher:
         rng = random.Random(f"{self.seed}|{problem.problem_id}|{sample_index}")
         order, errors = self.perturb(world, rng)
         questions = [
-            world.quantities[i].questions()[rng.choices(range(3), self.paraphrase_weights)[0]] for i in order
+            world.quantities[i].questions()[rng.choices(range(len(self.paraphrase_weights)), self.paraphrase_weights)[0]]
+            for i in order
         ]
         return Decomposition(questions, meta={"errors": errors, "quantities": order})
 
@@ -74,7 +81,8 @@ class SyntheticTeacher:
         order = world.gold_order()
         target = world.target
         errors: list[str] = []
-        scale = 1.0 + self.difficulty_scale * max(0, world.n_steps - 2)
+        unneeded = len(world.quantities) - len(world.ancestors(target) | {target})
+        scale = 1.0 + self.difficulty_scale * max(0, world.n_steps - 2) + self.distractor_scale * unneeded
 
         def chance(rate: float) -> bool:
             return rng.random() < min(1.0, rate)
@@ -127,3 +135,37 @@ class SyntheticTeacher:
             order.insert(0, starts_with[0])
             errors.append("habit_ask_starts_with")
         return order, errors
+
+
+class GoldTeacher:
+    """The world's gold decomposition (first question form), the same for every sample: the ceiling a
+    decomposer can reach with the configured answerer."""
+
+    def __init__(self, name: str = "gold") -> None:
+        self.name = name
+
+    def decompose(self, problems: list[Problem], n_samples: int) -> list[list[Decomposition]]:
+        out = []
+        for problem in problems:
+            world = world_of(problem)
+            questions = [world.quantities[i].questions()[0] for i in world.gold_order()]
+            out.append([Decomposition(list(questions), meta={"quantities": world.gold_order()})] * n_samples)
+        return out
+
+
+class RuleTeacher:
+    """The text rule: one sub-question per sentence that states a quantity, in the order of the text, asking
+    for that sentence's quantity ("How many <item> does <person> have?"). It reads the sentences through the
+    world's structure (a perfect parser of its own templates). On world v1 it scores 1.000 with the k = 1
+    answerer: a world it solves does not measure decomposition."""
+
+    def __init__(self, name: str = "rule") -> None:
+        self.name = name
+
+    def decompose(self, problems: list[Problem], n_samples: int) -> list[list[Decomposition]]:
+        out = []
+        for problem in problems:
+            world = world_of(problem)
+            questions = [world.quantities[i].questions()[0] for i in world.fact_order]
+            out.append([Decomposition(list(questions), meta={"quantities": list(world.fact_order)})] * n_samples)
+        return out

@@ -17,6 +17,7 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from distill.core.contracts import Problem
 
@@ -27,6 +28,28 @@ NAMES = [
 ITEMS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "shells", "cards", "stamps", "cookies"]
 FRACTIONS = {2: "half", 3: "a third", 4: "a quarter"}
 MAX_VALUE = 500
+
+# Surface templates: form 0 of each is world v1's only one. ``{p}`` the person, ``{r0}``, ``{r1}`` the quantities a
+# step is made from, ``{c}`` its constant ("twice", "half" as ``{times}``, ``{frac}``), ``{v}`` a given value.
+FACT_FORMS = {
+    "given": ["{p} has {v} {item}.", "{p} owns {v} {item}.", "{p} holds {v} {item}."],
+    "add": ["{p} has {c} more {item} than {r0}.", "{p} has {c} {item} more than {r0}.",
+            "Compared with {r0}, {p} has {c} extra {item}."],
+    "sub": ["{p} has {c} fewer {item} than {r0}.", "{p} has {c} {item} less than {r0}.",
+            "Compared with {r0}, {p} has {c} fewer {item}."],
+    "mul": ["{p} has {times} as many {item} as {r0}.", "{p} owns {times} as many {item} as {r0}.",
+            "The number of {item} of {p} is {times} that of {r0}."],
+    "div": ["{p} has {frac} as many {item} as {r0}.", "{p} owns {frac} as many {item} as {r0}.",
+            "The number of {item} of {p} is {frac} that of {r0}."],
+    "sum": ["{p} has as many {item} as {r0} and {r1} together.", "{p} has as many {item} as {r0} and {r1} combined.",
+            "The number of {item} of {p} is the total of {r0} and {r1}."],
+    "diff": ["{p} has as many {item} as the difference between {r0} and {r1}.",
+             "{p} has as many {item} as {r0} has more than {r1}.",
+             "The number of {item} of {p} is what {r0} has beyond {r1}."],
+}
+QUESTION_FORMS = ["How many {item} does {p} have?", "What is the number of {item} that {p} has?",
+                  "How many {item} does {p} end up with?", "How many {item} does {p} own?",
+                  "What is the count of {item} that {p} holds?", "How many {item} are with {p}?"]
 
 # Hash buckets (of 100) per split: membership is decided by the problem text, so splits are disjoint.
 SPLIT_BUCKETS = {
@@ -42,11 +65,13 @@ class Quantity:
     person: str
     item: str
     value: int
-    op: str  # given | add | sub | mul | div | sum
+    op: str  # given | add | sub | mul | div | sum | diff
     deps: tuple[int, ...] = ()
     const: int = 0
     # how a given fact is stated ("has" or "starts with"); the teacher has a habit keyed on it
     phrasing: str = "has"
+    fact_form: int = 0  # which of FACT_FORMS[op] states it
+    n_questions: int = 3  # how many of QUESTION_FORMS ask for it (world v1: 3)
 
     @property
     def given(self) -> bool:
@@ -54,11 +79,7 @@ class Quantity:
 
     def questions(self) -> list[str]:
         """Paraphrases of the question that asks for this quantity."""
-        return [
-            f"How many {self.item} does {self.person} have?",
-            f"What is the number of {self.item} that {self.person} has?",
-            f"How many {self.item} does {self.person} end up with?",
-        ]
+        return [form.format(item=self.item, p=self.person) for form in QUESTION_FORMS[: self.n_questions]]
 
 
 @dataclass
@@ -126,22 +147,12 @@ class WorldProblem:
 
     def fact(self, index: int) -> str:
         q = self.quantities[index]
-        if q.given:
-            verb = "starts with" if q.phrasing == "starts with" else "has"
-            return f"{q.person} {verb} {q.value} {q.item}."
-        refs = [self._reference(q, d) for d in q.deps]
-        if q.op == "add":
-            return f"{q.person} has {q.const} more {q.item} than {refs[0]}."
-        if q.op == "sub":
-            return f"{q.person} has {q.const} fewer {q.item} than {refs[0]}."
-        if q.op == "mul":
-            times = "twice" if q.const == 2 else f"{q.const} times"
-            return f"{q.person} has {times} as many {q.item} as {refs[0]}."
-        if q.op == "div":
-            return f"{q.person} has {FRACTIONS[q.const]} as many {q.item} as {refs[0]}."
-        if q.op == "sum":
-            return f"{q.person} has as many {q.item} as {refs[0]} and {refs[1]} together."
-        raise ValueError(f"unknown operation {q.op!r}")
+        if q.given and q.phrasing == "starts with":
+            return f"{q.person} starts with {q.value} {q.item}."
+        refs = [self._reference(q, d) for d in q.deps] + ["", ""]
+        times = "twice" if q.const == 2 else f"{q.const} times"
+        return FACT_FORMS[q.op][q.fact_form].format(p=q.person, v=q.value, item=q.item, c=q.const, times=times,
+                                                    frac=FRACTIONS.get(q.const, ""), r0=refs[0], r1=refs[1])
 
     def _reference(self, q: Quantity, dep: int) -> str:
         d = self.quantities[dep]
@@ -156,7 +167,7 @@ def text_bucket(text: str) -> int:
     return int(hashlib.sha1(text.encode()).hexdigest()[:8], 16) % 100
 
 
-def _apply(op: str, const: int, values: list[int]) -> int | None:
+def apply_op(op: str, const: int, values: list[int]) -> int | None:
     """The result of an operation, or None when it would not be a positive integer in range."""
     if op == "add":
         result = values[0] + const
@@ -168,6 +179,8 @@ def _apply(op: str, const: int, values: list[int]) -> int | None:
         result = values[0] // const if values[0] % const == 0 else None
     elif op == "sum":
         result = values[0] + values[1]
+    elif op == "diff":
+        result = values[0] - values[1]
     else:
         raise ValueError(op)
     return result if result is not None and 0 < result <= MAX_VALUE else None
@@ -175,7 +188,9 @@ def _apply(op: str, const: int, values: list[int]) -> int | None:
 
 @dataclass
 class WorldConfig:
-    """Knobs of the problem generator."""
+    """Knobs of world v1's problem generator."""
+
+    name: ClassVar[str] = "synthetic"  # the data set's name in results (world v2: synthetic-v2)
 
     min_steps: int = 2
     max_steps: int = 4
@@ -200,6 +215,9 @@ class WorldConfig:
         unknown = set(self.op_weights) - {"add", "sub", "mul", "div", "sum"}
         if unknown:
             raise ValueError(f"unknown operations {sorted(unknown)}; valid: add, sub, mul, div, sum")
+
+    def problem(self, rng: random.Random, n_steps: int) -> WorldProblem | None:
+        return generate_problem(rng, self, n_steps)
 
 
 def generate_problem(rng: random.Random, config: WorldConfig, n_steps: int) -> WorldProblem | None:
@@ -242,7 +260,7 @@ def generate_problem(rng: random.Random, config: WorldConfig, n_steps: int) -> W
                 else:
                     new_given = rng.randint(2, 30)
                     values.append(new_given)
-            value = _apply(op, const, values)
+            value = apply_op(op, const, values)
             if value is None:
                 continue
             if new_given is not None:
@@ -299,8 +317,10 @@ def world_of(problem: Problem) -> WorldProblem:
     return problem.world
 
 
-def generate_split(split: str, n: int, seed: int, config: WorldConfig) -> list[SyntheticProblem]:
-    """``n`` distinct problems of one split, a pure function of (split, n, seed, config)."""
+def generate_split(split: str, n: int, seed: int, config: WorldConfig | Any) -> list[SyntheticProblem]:
+    """``n`` distinct problems of one split, a pure function of (split, n, seed, config); ``config`` is world v1's
+    ``WorldConfig`` or any generator config with ``min_steps``, ``max_steps`` and ``problem(rng, n_steps)``
+    (world v2's ``GraphWorldConfig``)."""
     if split not in SPLIT_BUCKETS:
         raise ValueError(f"unknown split {split!r}; valid splits: {sorted(SPLIT_BUCKETS)}")
     rng = random.Random(f"{seed}-{split}")
@@ -313,7 +333,7 @@ def generate_split(split: str, n: int, seed: int, config: WorldConfig) -> list[S
         if attempts > 200 * n + 1000:
             raise RuntimeError(f"could only make {len(problems)} of {n} distinct {split} problems")
         n_steps = rng.randint(config.min_steps, config.max_steps)
-        world = generate_problem(rng, config, n_steps)
+        world = config.problem(rng, n_steps)
         if world is None or world.text in seen or text_bucket(world.text) not in buckets:
             continue
         seen.add(world.text)

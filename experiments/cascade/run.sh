@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# The cascade on the default world: the main job's student (python -m distill.train, seeds 0-2), then
+# The cascade on world v1 (WORLD= for the default world): the main job's student (python -m distill.train, seeds 0-2), then
 # python -m distill.cascade on it; results.json and cascade.json of each seed are kept under runs/.
 # Resumable: a seed whose cascade.json is committed is skipped; a trained run is not trained again.
 #   bash experiments/cascade/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
+# world v1, as the committed results (docs/synthetic_world.md); WORLD="" for the default world
+WORLD=${WORLD-dataset=synthetic_v1 teacher=synthetic_v1}
 OUT=${DISTILL_OUTPUT_DIR:-outputs}/cascade_runs
 for seed in 0 1 2; do
   keep="experiments/cascade/runs/seed$seed"
   [ -f "$keep/cascade.json" ] && { echo "skip seed $seed"; continue; }
   mkdir -p "$keep"
-  $PY -m distill.train seed=$seed '~logger' skip_done=true hydra.run.dir="$OUT/seed$seed" > "$OUT/seed$seed.log" 2>&1
-  $PY -m distill.cascade ckpt_path="$OUT/seed$seed" > "$OUT/seed$seed.cascade.log" 2>&1
+  $PY -m distill.train $WORLD seed=$seed '~logger' skip_done=true hydra.run.dir="$OUT/seed$seed" > "$OUT/seed$seed.log" 2>&1
+  $PY -m distill.cascade $WORLD ckpt_path="$OUT/seed$seed" > "$OUT/seed$seed.cascade.log" 2>&1
   cp "$OUT/seed$seed/results.json" "$OUT/seed$seed/cascade.json" "$keep/"
   echo "done seed $seed"
 done

@@ -6,11 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
+# world v1, as the committed results (docs/synthetic_world.md); WORLD="" for the default world
+WORLD=${WORLD-dataset=synthetic_v1 teacher=synthetic_v1}
 OUT=${DISTILL_OUTPUT_DIR:-outputs}/human_review
 PARALLEL=${1:-2}
 
 # one teacher run (the synthetic teacher's seed is fixed, so every training seed sees the same records)
-[ -f "$OUT/teacher_run/records.jsonl" ] || $PY -m distill.generate hydra.run.dir="$OUT/teacher_run"
+[ -f "$OUT/teacher_run/records.jsonl" ] || $PY -m distill.generate $WORLD hydra.run.dir="$OUT/teacher_run"
 
 condition() {  # condition seed
   local cond=$1 seed=$2 name="${1}_seed${2}" dir="$OUT/${1}_seed${2}"
@@ -20,7 +22,7 @@ condition() {  # condition seed
   local reward=full
   if [ "$cond" != none ]; then
     [ -f "$dir/records.jsonl" ] || cp "$OUT/teacher_run/records.jsonl" "$dir/records.jsonl"
-    [ -f "$dir/review.sqlite" ] || $PY -m distill.review simulate "$dir" --n 200 --order "$cond" --seed "$seed" \
+    [ -f "$dir/review.sqlite" ] || $PY -m distill.review simulate "$dir" --n 200 --order "$cond" --seed "$seed" $WORLD \
         > "$dir/simulate.log"
     $PY -m distill.review stats "$dir/records.jsonl" > "$dir/stats.log"
     cp "$dir/review_stats.json" "$keep/review_stats.json"
@@ -28,7 +30,7 @@ condition() {  # condition seed
   else
     [ -f "$dir/records.jsonl" ] || cp "$OUT/teacher_run/records.jsonl" "$dir/records.jsonl"
   fi
-  $PY -m distill.train data.records_path="$dir/records.jsonl" reward=$reward seed="$seed" threads=1 '~logger' \
+  $PY -m distill.train $WORLD data.records_path="$dir/records.jsonl" reward=$reward seed="$seed" threads=1 '~logger' \
       skip_done=true stage_cache="$OUT/stages" hydra.run.dir="$dir/run" > "$dir/train.log" 2>&1
   cp "$dir/run/results.json" "$keep/results.json"
   echo "done $name"

@@ -1,0 +1,156 @@
+"""World v2: problems from a dependency graph, facts in shuffled order, distractors that look like steps.
+
+World v1 (``distill.synthetic.world``, ``dataset=synthetic_v1``) states facts in dependency order and builds
+each step on the previous one, so asking "How many <item> does <person> have?" once per sentence, in order,
+solves it. Here, after iGSM (Ye et al. 2024) and GSM-NoOp (Mirzadeh et al. 2024):
+
+- the target's quantities form a graph: a step may combine the chain so far with a side branch ("together",
+  "the difference between"), so which quantity to ask for first is a decision;
+- every fact, needed or not, is stated in a shuffled order;
+- irrelevant facts and irrelevant *derived* chains, built from the same relations as the needed steps;
+- several surface templates per relation and per question, and pools of hundreds of names and dozens of
+  items, so that copying the right entity is a skill.
+
+It reuses world v1's ``Quantity`` and ``WorldProblem`` (the roles read only those); ``GraphWorldConfig`` is
+its generator and its knobs (``conf/dataset/synthetic.yaml``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from distill.synthetic.world import FACT_FORMS, QUESTION_FORMS, Quantity, WorldProblem, apply_op
+
+# 20 x 16 = 320 names, made up so that no pretrained prior tells them apart: copying them is learnt
+_HEADS = ["Al", "Be", "Ca", "Da", "El", "Fa", "Ga", "Ha", "Is", "Jo", "Ka", "Li", "Ma", "Ne", "Ol", "Pe", "Ra",
+          "Sa", "Te", "Vi"]
+_TAILS = ["n", "ra", "ko", "lia", "mon", "ny", "sa", "to", "vin", "der", "ric", "na", "lo", "ria", "th", "bel"]
+NAMES = [h + t for h in _HEADS for t in _TAILS]
+ITEMS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "shells", "cards", "stamps", "cookies",
+         "buttons", "candles", "crayons", "cups", "dolls", "erasers", "feathers", "flowers", "gloves", "hats",
+         "jars", "keys", "kites", "lemons", "magnets", "maps", "mugs", "nails", "notebooks", "oranges", "pebbles",
+         "pens", "plates", "puzzles", "ribbons", "rings", "rocks", "seeds", "socks", "spoons", "tickets", "toys"]
+
+
+@dataclass
+class GraphWorldConfig:
+    """Knobs of world v2's problem generator."""
+
+    name: ClassVar[str] = "synthetic-v2"  # the data set's name in results
+
+    min_steps: int = 2                 # operations the target needs (derived quantities), drawn from [min, max]
+    max_steps: int = 5
+    combine_rate: float = 0.4          # chance that a step combines the chain with a new side branch (2 steps)
+    min_given_distractors: int = 1     # stated facts the answer does not need
+    max_given_distractors: int = 2
+    min_distractor_chains: int = 1     # irrelevant derived chains (each 1..max_chain_length steps)
+    max_distractor_chains: int = 2
+    max_chain_length: int = 2
+    shuffle_facts: bool = True         # facts in random order (False: dependency order, as world v1)
+    templates: int = 3                 # surface templates in use per relation and per question (1..3 facts, 1..6 questions: twice this)
+    n_names: int = 320                 # size of the name pool (at most 320)
+    n_items: int = 42                  # size of the item pool (at most 42)
+    op_weights: dict[str, float] = field(
+        default_factory=lambda: {"add": 1.0, "sub": 1.0, "mul": 1.0, "div": 0.6, "sum": 0.5, "diff": 0.5})
+    item_change_rate: float = 0.3      # share of one-input steps whose item differs from their source's
+    starts_with_rate: float = 0.3      # share of given facts phrased "X starts with N ..." (a teacher habit's cue)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_steps <= self.max_steps <= 10:
+            raise ValueError(f"need 1 <= min_steps <= max_steps <= 10, got {self.min_steps}..{self.max_steps}")
+        if not 1 <= self.templates <= len(FACT_FORMS["add"]):
+            raise ValueError(f"templates must lie in 1..{len(FACT_FORMS['add'])}, got {self.templates}")
+        if not 2 <= self.n_names <= len(NAMES) or not 2 <= self.n_items <= len(ITEMS):
+            raise ValueError(f"n_names in 2..{len(NAMES)} and n_items in 2..{len(ITEMS)}, got "
+                             f"{self.n_names}, {self.n_items}")
+        unknown = set(self.op_weights) - set(FACT_FORMS) - {"given"} or set(self.op_weights) & {"given"}
+        if unknown:
+            raise ValueError(f"unknown operations {sorted(unknown)}; valid: {', '.join(k for k in FACT_FORMS if k != 'given')}")
+
+    def problem(self, rng: random.Random, n_steps: int) -> WorldProblem | None:
+        return generate_graph_problem(rng, self, n_steps)
+
+
+def generate_graph_problem(rng: random.Random, config: GraphWorldConfig, n_steps: int) -> WorldProblem | None:
+    """One problem whose target needs ``n_steps`` operations, or None on a dead end."""
+    names = rng.sample(NAMES[: config.n_names], config.n_names)
+    items = ITEMS[: config.n_items]
+    one_input = [op for op in config.op_weights if op not in ("sum", "diff")]
+    ops, weights = zip(*config.op_weights.items())
+    n_questions = min(2 * config.templates, len(QUESTION_FORMS))
+    quantities: list[Quantity] = []
+    used: set[tuple[str, str]] = set()
+
+    def fresh_person(item: str) -> str | None:
+        used_names = {n for n, _ in used}
+        for name in sorted(names, key=lambda n: n in used_names):  # a new person while names last
+            if (name, item) not in used:
+                used.add((name, item))
+                return name
+        return None
+
+    def add(item: str, value: int, op: str, deps: tuple[int, ...] = (), const: int = 0) -> int | None:
+        person = fresh_person(item)
+        if person is None:
+            return None
+        phrasing = "starts with" if op == "given" and rng.random() < config.starts_with_rate else "has"
+        quantities.append(Quantity(person, item, value, op, deps, const, phrasing,
+                                   fact_form=rng.randrange(config.templates), n_questions=n_questions))
+        return len(quantities) - 1
+
+    def given(item: str | None = None) -> int | None:
+        return add(item or rng.choice(items), rng.randint(2, 30), "given")
+
+    def step(base: int, op: str) -> int | None:
+        """A one-input step from ``base`` (a few tries at constants that keep values in range)."""
+        for _ in range(20):
+            const = {"add": rng.randint(2, 9), "sub": rng.randint(1, 9), "mul": rng.randint(2, 3),
+                     "div": rng.choice([2, 2, 3, 4])}[op]
+            value = apply_op(op, const, [quantities[base].value])
+            if value is not None:
+                item = quantities[base].item
+                if rng.random() < config.item_change_rate:
+                    item = rng.choice([i for i in items if i != item])
+                return add(item, value, op, (base,), const)
+        return None
+
+    def combine(a: int, b: int, op: str) -> int | None:
+        first, second = (a, b) if op == "sum" or quantities[a].value > quantities[b].value else (b, a)
+        value = apply_op(op, 0, [quantities[first].value, quantities[second].value])
+        return None if value is None else add(quantities[a].item, value, op, (first, second))
+
+    current = given()
+    left = n_steps
+    while left > 0 and current is not None:
+        op = rng.choices(ops, weights)[0]
+        if op in ("sum", "diff") and left >= 2 and rng.random() < config.combine_rate:
+            # a side branch of one step from a new given of the same item, then the combination
+            side = given(quantities[current].item)
+            side = step(side, rng.choice(one_input)) if side is not None else None
+            if side is None or quantities[side].item != quantities[current].item:
+                return None
+            current, left = combine(current, side, op), left - 2
+        elif op in ("sum", "diff"):
+            other = given(quantities[current].item)  # "together with" a stated quantity: one step
+            current, left = (combine(current, other, op) if other is not None else None), left - 1
+        else:
+            current, left = step(current, op), left - 1
+    if current is None:
+        return None
+    target = current
+    for _ in range(rng.randint(config.min_given_distractors, config.max_given_distractors)):
+        if given() is None:
+            return None
+    for _ in range(rng.randint(config.min_distractor_chains, config.max_distractor_chains)):
+        head = rng.randrange(len(quantities))  # from any quantity: it looks like a step of the problem
+        for _ in range(rng.randint(1, config.max_chain_length)):
+            head = step(head, rng.choice(one_input))
+            if head is None:
+                return None
+    order = list(range(len(quantities)))
+    if config.shuffle_facts:
+        rng.shuffle(order)
+    world = WorldProblem(quantities, target, order, question_form=rng.randrange(n_questions))
+    return world if world.n_steps == n_steps else None
