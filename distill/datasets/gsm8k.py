@@ -40,7 +40,22 @@ def _holdout(items: list, split: str, validation_size: int) -> list:
     return items
 
 
-class GSM8KDataset:
+class NoStructure:
+    """The part of the data set contract for data without a known decomposition structure (real problems):
+    no baselines of its own, no diagnostics beyond accuracy, no decision points."""
+
+    def baselines(self) -> dict[str, Any]:
+        return {}
+
+    def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
+                    correct: list[float]) -> dict[str, Any]:
+        return {}
+
+    def policy_diagnostics(self, student: Any, problems: list[Problem], critic: Any) -> None:
+        return None
+
+
+class GSM8KDataset(NoStructure):
     def __init__(self, data_dir: str | None, source: str = "local", hub_name: str = "openai/gsm8k",
                  hub_config: str = "main", split: str = "test", limit: int | None = None,
                  validation_size: int = 200):
@@ -78,21 +93,9 @@ class GSM8KDataset:
         """GSM8K has no decompositions: a teacher makes them."""
         return None
 
-    def baselines(self) -> dict[str, Any]:
-        """None: GSM8K has no decomposer of its own to compare with."""
-        return {}
-
-    def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
-                    correct: list[float]) -> dict[str, Any]:
-        """None beyond accuracy: GSM8K has no known decomposition structure."""
-        return {}
-
-    def policy_diagnostics(self, student: Any, problems: list[Problem], critic: Any) -> None:
-        """None: GSM8K knows no decision points."""
-        return None
 
 
-class GSM8KAISubQDataset:
+class GSM8KAISubQDataset(NoStructure):
     """The paper's released decompositions (``qg_{split}_dataset.jsonl`` or ``qg_{split}_data_raw.jsonl``).
 
     ``records(split)`` gives the decompositions with their rewards, which ``distill.train`` trains on
@@ -137,18 +140,6 @@ class GSM8KAISubQDataset:
             r.true_answer = truth.get(r.problem_id, r.true_answer)
         return [r for r in records if r.problem_id in keep]
 
-    def baselines(self) -> dict[str, Any]:
-        """None: GSM8K has no decomposer of its own to compare with."""
-        return {}
-
-    def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
-                    correct: list[float]) -> dict[str, Any]:
-        """None beyond accuracy: the paper's data have no known decomposition structure."""
-        return {}
-
-    def policy_diagnostics(self, student: Any, problems: list[Problem], critic: Any) -> None:
-        """None: the paper's data know no decision points."""
-        return None
 
     def load(self, split: str | None = None) -> list[Problem]:
         problems = {}

@@ -25,6 +25,7 @@ is a pure function of its configuration. Each decomposition's ``meta["errors"]``
 from __future__ import annotations
 
 import random
+from typing import Callable
 
 from distill.core.contracts import Decomposition, Problem
 from distill.synthetic.world import WorldProblem, world_of
@@ -137,6 +138,18 @@ class SyntheticTeacher:
         return order, errors
 
 
+def fixed_decompositions(problems: list[Problem], n_samples: int,
+                         order: Callable[[WorldProblem], list[int]]) -> list[list[Decomposition]]:
+    """The same decomposition for every sample: the first question form of each quantity in ``order(world)``."""
+    out = []
+    for problem in problems:
+        world = world_of(problem)
+        quantities = order(world)
+        questions = [world.quantities[i].questions()[0] for i in quantities]
+        out.append([Decomposition(list(questions), meta={"quantities": quantities})] * n_samples)
+    return out
+
+
 class GoldTeacher:
     """The world's gold decomposition (first question form), the same for every sample: the ceiling a
     decomposer can reach with the configured answerer."""
@@ -145,12 +158,7 @@ class GoldTeacher:
         self.name = name
 
     def decompose(self, problems: list[Problem], n_samples: int) -> list[list[Decomposition]]:
-        out = []
-        for problem in problems:
-            world = world_of(problem)
-            questions = [world.quantities[i].questions()[0] for i in world.gold_order()]
-            out.append([Decomposition(list(questions), meta={"quantities": world.gold_order()})] * n_samples)
-        return out
+        return fixed_decompositions(problems, n_samples, WorldProblem.gold_order)
 
 
 class RuleTeacher:
@@ -163,9 +171,4 @@ class RuleTeacher:
         self.name = name
 
     def decompose(self, problems: list[Problem], n_samples: int) -> list[list[Decomposition]]:
-        out = []
-        for problem in problems:
-            world = world_of(problem)
-            questions = [world.quantities[i].questions()[0] for i in world.fact_order]
-            out.append([Decomposition(list(questions), meta={"quantities": list(world.fact_order)})] * n_samples)
-        return out
+        return fixed_decompositions(problems, n_samples, lambda world: list(world.fact_order))
