@@ -42,9 +42,10 @@ def side_by_side(student: Student, problems: list[Problem], parts: Parts, given:
         variants[main]["selectors"] = student_selectors(student, problems, parts.answerer, sampling, batch_size)
     teacher_metrics, teacher_records = evaluate_teacher(parts.teacher, problems, parts.answerer, parts.judge, given,
                                                         parts.dataset, sampling.teacher if sampling else 1)
+    # with the selectors only: the extra splits (evaluate_run's ood) would compute them to throw them away
     baselines = {name: score_decompositions(problems, [d[0].subquestions for d in teacher.decompose(problems, 1)],
                                             parts.answerer, None, name)[0]["accuracy"]
-                 for name, teacher in parts.dataset.baselines().items()}
+                 for name, teacher in parts.dataset.baselines().items()} if sampling else {}
     results = {
         "student": variants[main],
         "teacher": teacher_metrics,
