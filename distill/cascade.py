@@ -26,6 +26,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from distill.core.contracts import Critic, Problem
+from distill.core.errors import UsageError, hydra_task
 from distill.core.parts import Parts, build_parts
 from distill.core.records import Record, write_json, write_records
 from distill.core.secrets import redact
@@ -104,7 +105,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     test = measure(cfg, student, parts, cfg.dataset.split, critic)
     scores = list(test.confidence.scores)
     if c.score is not None and c.score not in scores:
-        raise ValueError(f"cascade.score={c.score!r} is not measured for this student; valid: {', '.join(scores)}")
+        raise UsageError(f"cascade.score={c.score!r} is not measured for this student; valid: {', '.join(scores)}")
     splits = {s: (val.split(s, c.prices), test.split(s, c.prices)) for s in scores}
     # the default target: the LLM's own accuracy on validation
     target = c.target.value if c.target.value is not None else float(correctness(val.llm_records).mean())
@@ -186,6 +187,7 @@ def print_cascade(result: dict[str, Any], out_dir: Path) -> None:
 
 
 @hydra.main(config_path="../conf", config_name="cascade", version_base="1.3")
+@hydra_task
 def main(cfg: DictConfig) -> float:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     result = run(cfg, out_dir)

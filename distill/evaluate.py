@@ -17,6 +17,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from distill.core.errors import hydra_task
 from distill.core.parts import build_parts
 from distill.core.secrets import redact
 from distill.measurement.results import evaluate_run, print_summary, write_results
@@ -37,6 +38,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
 
 @hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")
+@hydra_task
 def main(cfg: DictConfig) -> float:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     results = run(cfg, out_dir)

@@ -31,6 +31,7 @@ import csv
 import json
 import os
 import statistics
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from typing import Any
 import yaml
 
 from distill.cascade_report import cascade_table, confidence_table, plot_cost
+from distill.core.errors import UsageError, add_debug_flag, fraction, one_line_errors
 from distill.measurement.metrics import mean_interval
 from distill.search_report import plot_search, search_table, search_trial, shared_settings_table
 
@@ -115,11 +117,14 @@ def find_runs(folders: list[Path]) -> tuple[list[Run], list[str]]:
     """Finished runs, and the Hydra run folders below ``folders`` that have no results (failed or running)."""
     runs, missing = [], []
     for folder in folders:
-        if not folder.exists():
-            missing.append(f"{folder}: no such folder")
-            continue
         for path in sorted(folder.glob("**/results.json")):
-            runs.append(read_run(path))
+            try:
+                runs.append(read_run(path))
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+                why = f"not valid JSON ({error.msg}, line {error.lineno})" if isinstance(error, json.JSONDecodeError) \
+                    else f"not a results file ({type(error).__name__}: {error})"
+                print(f"skipped {path}: {why}", file=sys.stderr)
+                missing.append(f"{path}: skipped, {why}")
         for hydra_dir in sorted(folder.glob("**/.hydra")):
             run_dir = hydra_dir.parent
             if not (run_dir / "results.json").exists():
@@ -292,8 +297,8 @@ def plot(runs: list[Run], path: Path) -> None:
 def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> dict[str, Any]:
     found, failed = find_runs(folders)
     if not found:
-        raise SystemExit(f"no results.json below {', '.join(map(str, folders))}"
-                         + (f"; unfinished runs: {len(failed)}" if failed else ""))
+        raise UsageError(f"no readable results.json below {', '.join(map(str, folders))}"
+                         + (f"; unfinished or skipped runs: {len(failed)}" if failed else ""))
     out.mkdir(parents=True, exist_ok=True)
     runs = [r for r in found if not r.trial]  # recipe-search trials have a section of their own
     trials = [r for r in found if r.trial]
@@ -408,16 +413,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="report folder (default outputs/reports/NAME)")
     parser.add_argument("--name", default=None, help="report name and W&B group (default: first folder's name)")
     parser.add_argument("--no-wandb", action="store_true", help="do not log the report to W&B")
-    parser.add_argument("--budget-share", type=float, default=0.5,
-                        help="cascade table: best accuracy within this share of the LLM's cost (default 0.5)")
+    parser.add_argument("--budget-share", type=fraction, default=0.5,
+                        help="cascade table: best accuracy within this share of the LLM's cost, in [0, 1] (default 0.5)")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
-    name = args.name or args.folders[0].resolve().name
-    out = args.out or Path("outputs") / "reports" / name
-    report = build_report(args.folders, out, args.budget_share)
-    if not args.no_wandb:
-        log_to_wandb(report, name)
-    print((out / "report.md").read_text())
-    print(f"{report['runs']} runs, {len(report['missing'])} missing or failed; report in {out}")
+    with one_line_errors(args.debug):
+        absent = [str(folder) for folder in args.folders if not folder.is_dir()]
+        if absent:
+            raise UsageError(f"no such folder: {', '.join(absent)}")
+        name = args.name or args.folders[0].resolve().name
+        out = args.out or Path("outputs") / "reports" / name
+        report = build_report(args.folders, out, args.budget_share)
+        if not args.no_wandb:
+            log_to_wandb(report, name)
+        print((out / "report.md").read_text())
+        print(f"{report['runs']} runs, {len(report['missing'])} missing or failed (unreadable ones included); report in {out}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Writes into the run's output folder: ``teacher_records.jsonl`` (the teacher run,
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from distill.core.parts import build_parts
 from distill.core.secrets import redact
-from distill.core.teacher_runs import TeacherRunStopped
+from distill.core.errors import hydra_task
 from distill.measurement.results import evaluate_run, log_test, print_summary, write_results
 from distill.measurement.selectors import Sampling
 from distill.training.fitting import FitSettings
@@ -84,6 +83,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
+@hydra_task
 def main(cfg: DictConfig) -> float:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
@@ -91,11 +91,6 @@ def main(cfg: DictConfig) -> float:
     except KeyboardInterrupt as stop:
         print(f"\nstopped: {stop or 'interrupted'}. Resume: the same command with hydra.run.dir={out_dir}")
         sys.exit(130)
-    except TeacherRunStopped as stop:  # one line, not a traceback (HYDRA_FULL_ERROR=1 shows it)
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: {stop}")
-        sys.exit(1)
     if not results:  # a data-parallel process other than the first
         return float("nan")
     print_summary(results, out_dir)

@@ -46,8 +46,8 @@ def test_a_server_answering_429_to_everything_trips_the_circuit_breaker(tmp_path
 
 @pytest.mark.parametrize("override,message", [("dataset.limit=-3", "dataset.limit must be a positive"),
                                               ("dataset.limit=0", "dataset.limit must be a positive"),
-                                              ("samples_per_problem=-1", "n_samples must be at least 1"),
-                                              ("batch_size=0", "batch_size must be at least 1")])
+                                              ("samples_per_problem=-1", "samples_per_problem must be a positive"),
+                                              ("batch_size=0", "batch_size must be a positive")])
 def test_bad_settings_are_refused_before_any_request(tmp_path, data_dir, override, message):
     log = tmp_path / "requests.jsonl"
     server = serve(log_path=log)
@@ -86,8 +86,8 @@ def test_the_main_job_stops_with_one_line_when_its_teacher_run_cannot_go_on(tmp_
                               timeout=300)
     finally:
         server.shutdown()
-    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
-    assert "error: the teacher run stopped: authentication failed" in done.stdout
+    assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: the teacher run stopped: authentication failed")
 
 
 def test_adaptive_limit_halves_on_429_and_grows_back():

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from distill.core.errors import UsageError
 from distill.core.final_answer import is_correct, parse_true_answer
 
 
@@ -176,7 +177,7 @@ def records_from_line(line: str, path: str | os.PathLike, number: int) -> list[R
     try:
         row = json.loads(line)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+        raise UsageError(f"{path}:{number}: not valid JSON ({err.msg})") from None
     return records_from_item(row, path, number)
 
 
@@ -188,7 +189,7 @@ def records_from_item(row: Any, path: str | os.PathLike, number: int) -> list[Re
         return records_from_row(row)
     except (ValueError, TypeError, KeyError, AttributeError) as err:
         detail = f"missing field {err}" if isinstance(err, KeyError) else str(err)
-        raise ValueError(f"{path}:{number}: {detail}") from None
+        raise UsageError(f"{path}:{number}: {detail}") from None
 
 
 def read_records(path: str | os.PathLike) -> list[Record]:
@@ -199,11 +200,18 @@ def read_records(path: str | os.PathLike) -> list[Record]:
     with path.open() as fh:
         first = fh.readline()
         if first.lstrip().startswith("["):  # one line holding a JSON list
-            rows = json.loads(first + fh.read())
-            return [r for number, row in enumerate(rows, 1)
-                    for r in records_from_item(row, f"{path} (JSON list), item", number)]
-        return [record for number, line in enumerate([first, *fh], 1) if line.strip()
-                for record in records_from_line(line, path, number)]
+            try:
+                rows = json.loads(first + fh.read())
+            except json.JSONDecodeError as err:
+                raise UsageError(f"{path}: not a valid JSON list (line {err.lineno}: {err.msg})") from None
+            records = [r for number, row in enumerate(rows, 1)
+                       for r in records_from_item(row, f"{path} (JSON list), item", number)]
+        else:
+            records = [record for number, line in enumerate([first, *fh], 1) if line.strip()
+                       for record in records_from_line(line, path, number)]
+    if not records:
+        raise UsageError(f"{path}: the records file holds no records")
+    return records
 
 
 def write_records(path: str | os.PathLike, records: Iterable[Record]) -> None:

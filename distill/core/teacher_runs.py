@@ -9,13 +9,14 @@ from typing import Any, Iterable
 
 from tqdm import tqdm
 
+from distill.core.errors import UsageError
 from distill.core.contracts import Answerer, Decomposition, Judge, Problem, Teacher
 from distill.core.records import Record, append_records, group_by_problem, records_from_line
 from distill.llm.client import FatalCallError, add_usage
 from distill.core.final_answer import is_correct
 
 
-class TeacherRunStopped(RuntimeError):
+class TeacherRunStopped(UsageError):
     """A teacher run inside a training run stopped early (budget, circuit breaker, a call no retry can fix)."""
 
 
@@ -128,7 +129,7 @@ def resume_records(records_path: Path, n_samples: int) -> list[Record]:
 
 def _over_budget(spent: dict[str, Any], max_usd: float | None, max_tokens: int | None) -> str | None:
     if max_usd is not None and spent.get("cost_usd", 0.0) >= max_usd:
-        return f"budget: ${spent['cost_usd']:.4f} spent >= max_usd {max_usd}"
+        return f"budget: ${spent.get('cost_usd', 0.0):.4f} spent >= max_usd {max_usd}"
     tokens = spent.get("input_tokens", 0) + spent.get("output_tokens", 0)
     if max_tokens is not None and tokens >= max_tokens:
         return f"budget: {tokens} tokens >= max_tokens {max_tokens}"

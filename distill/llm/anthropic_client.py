@@ -12,6 +12,7 @@ so any server implementing the Messages API works.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from typing import Any
@@ -20,6 +21,7 @@ import anthropic
 import httpx2
 from tqdm import tqdm
 
+from distill.core.errors import UsageError
 from distill.llm.client import ChatRequest, Completion, FatalCallError, Prices, ResponseCache, fan_out, request_key
 
 # failures worth a later retry (the SDK already retried them max_retries times); anything else raises
@@ -176,6 +178,10 @@ class AnthropicClient:
         return Completion(text, usage, truncated=getattr(message, "stop_reason", None) == "max_tokens")
 
     def _sdk(self, asynchronous: bool):
+        if not (self.client_args["api_key"] or os.environ.get("ANTHROPIC_API_KEY")
+                or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+            raise UsageError(f"{self.name}: no Anthropic API key; set ANTHROPIC_API_KEY (replies already in the "
+                             "cache need none)")
         if asynchronous:  # the concurrent path retries itself, behind its adaptive limit
             http = httpx2.AsyncClient(transport=self.transport) if self.transport else None
             return anthropic.AsyncAnthropic(**{**self.client_args, "max_retries": 0}, http_client=http)

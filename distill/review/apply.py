@@ -18,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from distill.core.contracts import Answerer, Judge, Problem
+from distill.core.errors import UsageError
 from distill.core.parts import Parts
 from distill.core.records import Record
 from distill.core.teacher_runs import judged_records
@@ -79,7 +80,7 @@ def human_review(records: list[Record], parts: Parts, review_path: str | None, r
     path = store_path(review_path, records_path)
     human_usefulness, human_only = reward.get("human_usefulness", False), reward.get("human_only", False)
     if human_usefulness and path is None:
-        raise ValueError(f"reward={reward.name} needs human labels: no {STORE_FILE} beside data.records_path="
+        raise UsageError(f"reward={reward.name} needs human labels: no {STORE_FILE} beside data.records_path="
                          f"{records_path} and no data.review_path (label a run with python -m distill.review)")
     if path is None:
         return records, None

@@ -24,6 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from distill.core.contracts import TRAIN, Problem
+from distill.core.errors import hydra_task
 from distill.core.final_answer import extract_final_answer
 from distill.core.parts import build_parts
 from distill.core.records import group_by_problem
@@ -105,6 +106,7 @@ def print_calibration(out: dict[str, Any]) -> None:
 
 
 @hydra.main(config_path="../../conf", config_name="train", version_base="1.3")
+@hydra_task
 def main(cfg: DictConfig) -> None:
     out = calibrate(cfg)
     print_calibration(out)

@@ -9,6 +9,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from distill.core.errors import UsageError
+
 
 class EpisodeDataset(Dataset):
     """Episodes as dicts of equal-length lists (``input_ids``, ``action_mask``, and any per-token extras)."""
@@ -119,7 +121,7 @@ class EpisodeDataModule(pl.LightningDataModule):
                  batch_size: int = 16, seed: int = 0) -> None:
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"data.batch_size must be at least 1, got {batch_size}")
+            raise UsageError(f"data.batch_size must be at least 1, got {batch_size}")
         self.train_set, self.val_set = EpisodeDataset(train), EpisodeDataset(val)
         self.pad_id, self.batch_size, self.seed = pad_id, batch_size, seed
 

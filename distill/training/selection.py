@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from distill.core.contracts import TRAIN
+from distill.core.errors import UsageError
 from distill.core.parts import Parts
 from distill.core.records import Record, read_records
 from distill.core.teacher_runs import TeacherRunStopped, annotate
@@ -32,7 +33,7 @@ def training_data(cfg: DictConfig, parts: Parts, spec: AlgorithmSpec, teacher_ru
     records, review = human_review(records, parts, cfg.data.review_path, cfg.data.records_path, cfg.reward)
     selected = select_records(records, spec.min_correctness, spec.min_usefulness, cfg.data.keep_truncated)
     if not selected:
-        raise ValueError(f"algorithm={spec.name} kept none of {len(records)} records: loosen its filter")
+        raise UsageError(f"algorithm={spec.name} kept none of {len(records)} records: loosen its filter")
     return TrainingData(records, selected, review)
 
 

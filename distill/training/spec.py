@@ -15,6 +15,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from distill.core.contracts import Objective
+from distill.core.errors import UsageError
 
 FIRST_STAGE = "stage"  # init_from value: train the `pretrain` stage first
 
@@ -33,7 +34,7 @@ class AlgorithmSpec:
 
     def __post_init__(self) -> None:
         def fail(field: str, what: str) -> None:
-            raise ValueError(f"{self.key}.{field}: {what}")
+            raise UsageError(f"{self.key}.{field}: {what}")
 
         if not isinstance(self.name, str) or not self.name:
             fail("name", f"must be a non-empty name, got {self.name!r}")
@@ -59,15 +60,15 @@ class AlgorithmSpec:
         """The class ``module._target_`` names, checked to be an Objective."""
         target = self.module.get("_target_") if isinstance(self.module, DictConfig) else None
         if not target:
-            raise ValueError(f"{self.key}.module: needs a _target_ (the objective's LightningModule class)")
+            raise UsageError(f"{self.key}.module: needs a _target_ (the objective's LightningModule class)")
         try:
             cls = get_class(target)
         except Exception as err:  # Hydra raises ImportError or ValueError with its own wording
-            raise ValueError(f"{self.key}.module._target_={target!r} cannot be imported: {err}") from None
+            raise UsageError(f"{self.key}.module._target_={target!r} cannot be imported: {err}") from None
         missing = [m for m in ("student_only", "make_items", "scorers", "save_extras", "saved_decoding", "critic")
                    if not hasattr(cls, m)]
         if missing:
-            raise ValueError(f"{self.key}.module._target_={target!r} is not an {Objective.__name__}: "
+            raise UsageError(f"{self.key}.module._target_={target!r} is not an {Objective.__name__}: "
                              f"missing {', '.join(missing)}")
         return cls
 
@@ -94,10 +95,10 @@ class AlgorithmSpec:
                  "batch_size"}
         unknown = sorted(set(cfg.keys()) - known)
         if unknown:
-            raise ValueError(f"{key}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+            raise UsageError(f"{key}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
         for required in ("name", "module"):
             if cfg.get(required) is None:
-                raise ValueError(f"{key}.{required} is required")
+                raise UsageError(f"{key}.{required} is required")
         pretrain = cfg.get("pretrain")
         return cls(
             name=cfg.name, module=cfg.module, min_correctness=cfg.get("min_correctness"),
