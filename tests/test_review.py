@@ -12,7 +12,7 @@ from distill.review.app import ReviewApp, build_app
 from distill.review.apply import apply_reviews
 from distill.review.oracle import oracle_labels
 from distill.review.queue import build_queue
-from distill.review.store import LabelStore, record_key
+from distill.review.store import LabelStore, record_keys, store_file
 from distill.synthetic.answerer import SyntheticAnswerer
 from distill.synthetic.world import SyntheticProblem
 from test_world import chain_problem
@@ -88,13 +88,14 @@ def test_apply_reviews_rejects_edits_and_human_usefulness():
     kept_one = rec("k", [1.0, 1.0], 1.0)
     dropped = rec("d", [1.0], 1.0)
     unreviewed = rec("u", [0.5], 1.0)
-    store_reviews = {
-        record_key(kept_one): _review(useful={1: 0.0}),
-        record_key(dropped): _review(decision="reject"),
-        record_key(original): _review(edit=["How many apples does Anna have?", "How many apples does Ben have?",
-                                            "How many apples does Cara have?"]),
-    }
     records = [original, kept_one, dropped, unreviewed]
+    key = dict(zip(("original", "kept_one", "dropped"), record_keys(records)))
+    store_reviews = {
+        key["kept_one"]: _review(useful={1: 0.0}),
+        key["dropped"]: _review(decision="reject"),
+        key["original"]: _review(edit=["How many apples does Anna have?", "How many apples does Ben have?",
+                                       "How many apples does Cara have?"]),
+    }
     out, counts = apply_reviews(records, store_reviews, {"x": problem}, NEVER_WRONG, None,
                                 human_usefulness=True)
     assert counts == {"reviewed": 3, "rejected": 1, "edited": 1, "human_usefulness_labels": 1, "left_unreviewed": 0}
@@ -159,8 +160,13 @@ def app_state(tmp_path):
     return ReviewApp(records, build_queue(records, 0.0), LabelStore(tmp_path / "review.sqlite"), "ann")
 
 
+def client_of(state: ReviewApp) -> TestClient:
+    """A client that names the server as a browser on this machine does (Host: 127.0.0.1)."""
+    return TestClient(build_app(state), base_url="http://127.0.0.1:8765")
+
+
 def test_record_text_renders_as_text(app_state):
-    client = TestClient(build_app(app_state))
+    client = client_of(app_state)
     pos = app_state.keys.index("evil/0")
     page = client.get(f"/item/{pos}").text
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
@@ -168,13 +174,15 @@ def test_record_text_renders_as_text(app_state):
 
 
 def test_labels_need_the_csrf_token_and_persist(app_state):
-    client = TestClient(build_app(app_state))
+    client = client_of(app_state)
     pos = app_state.keys.index("p1/0")  # two sub-questions
     body = {"pos": pos, "kind": "useful", "value": 0, "position": 1}
     assert client.post("/api/label", json=body).status_code == 403
     assert client.post("/api/label", json=body, headers={"X-CSRF-Token": "guess"}).status_code == 403
+    assert "reload it" in client.post("/api/label", json=body, headers={"X-CSRF-Token": "old"}).text
     headers = {"X-CSRF-Token": app_state.csrf}
-    assert client.post("/api/label", json=body, headers={**headers, "Origin": "http://evil.example"}).status_code == 403
+    foreign = client.post("/api/label", json=body, headers={**headers, "Origin": "http://evil.example"})
+    assert foreign.status_code == 403 and foreign.text == "403: a request from another origin (http://evil.example) is refused"
     assert client.post("/api/label", json=body, headers=headers).status_code == 200
     assert client.post("/api/label", json={**body, "position": 7}, headers=headers).status_code == 400
     assert client.post("/api/label", json={"pos": pos, "kind": "decision", "value": "accept"}, headers=headers).json()[
@@ -188,14 +196,14 @@ def test_labels_need_the_csrf_token_and_persist(app_state):
 
 def test_a_token_protects_every_route(app_state):
     app_state.token = "s3cret"
-    client = TestClient(build_app(app_state))
+    client = client_of(app_state)
     assert client.get("/item/0").status_code == 401
     assert client.get("/api/progress").status_code == 401
     assert client.post("/api/label", json={}, headers={"X-CSRF-Token": app_state.csrf}).status_code == 401
     assert client.get("/item/0?token=wrong").status_code == 401
     assert client.get("/item/0?token=s3cret").status_code == 200
     assert client.get("/item/0").status_code == 200  # the cookie set by the first visit
-    assert TestClient(build_app(app_state)).get("/api/progress", headers={"Authorization": "Bearer s3cret"}).json()[
+    assert client_of(app_state).get("/api/progress", headers={"Authorization": "Bearer s3cret"}).json()[
         "all"] == [0, 2]
     # the command generates a token whenever it binds beyond loopback
     from distill.review.app import is_loopback
@@ -221,3 +229,105 @@ def test_reward_human_without_labels_is_a_clear_error(tmp_path):
         human_review([], None, None, str(tmp_path / "records.jsonl"), cfg.reward)
     with pytest.raises(FileNotFoundError, match="no such label store"):
         human_review([], None, str(tmp_path / "missing.sqlite"), None, cfg.reward)
+
+
+def test_a_foreign_host_header_is_refused(app_state):
+    """DNS rebinding: a page of another domain that resolves to 127.0.0.1 sends its own name as Host."""
+    assert client_of(app_state).get("/item/0").status_code == 200
+    rebound = TestClient(build_app(app_state), base_url="http://evil.example:8765")
+    assert rebound.get("/item/0").status_code == 400
+    assert rebound.post("/api/label", json={"pos": 0, "kind": "decision", "value": "accept"},
+                        headers={"X-CSRF-Token": app_state.csrf}).status_code == 400
+    assert app_state.store.labels() == {}
+    from distill.review.app import served_hosts
+
+    assert served_hosts("127.0.0.1") == ["127.0.0.1", "::1", "localhost"]
+    assert "review.lab" in served_hosts("0.0.0.0", ["review.lab"]) and "evil.example" not in served_hosts("0.0.0.0")
+
+
+def test_records_sharing_problem_and_sample_keep_their_own_labels(tmp_path):
+    twin_a, twin_b = rec("p1", [1.0], 1.0), rec("p1", [0.0], 0.0)  # same problem_id and sample_index
+    assert record_keys([twin_a, twin_b, rec("p1", [1.0], 1.0)]) == ["p1/0", "p1/0#2", "p1/0#3"]
+    state = ReviewApp([twin_a, twin_b], build_queue([twin_a, twin_b], 0.0), LabelStore(tmp_path / "review.sqlite"), "ann")
+    client = client_of(state)
+    pos_b = state.keys.index("p1/0#2")
+    assert client.post("/api/label", json={"pos": pos_b, "kind": "decision", "value": "reject"},
+                       headers={"X-CSRF-Token": state.csrf}).status_code == 200
+    reviews = state.store.reviews()
+    assert reviews["p1/0#2"].decision == "reject" and "p1/0" not in reviews
+    out, counts = apply_reviews([twin_a, twin_b], reviews, {}, NEVER_WRONG, None)
+    assert out == [twin_a] and counts["rejected"] == 1
+
+
+def test_two_record_files_in_one_folder_keep_their_labels_apart(tmp_path, capsys):
+    from distill.review.__main__ import main
+
+    run, deferred = tmp_path / "teacher_records.jsonl", tmp_path / "deferred_records.jsonl"
+    assert store_file(run) == tmp_path / "review.sqlite"
+    assert store_file(deferred) == tmp_path / "deferred_records.review.sqlite"
+    for path in (run, deferred):
+        path.write_text("".join(json.dumps(rec(p, [1.0], 1.0).to_dict()) + "\n" for p in ("a", "b")))
+    LabelStore(store_file(run)).add("a/0", "ann", "decision", "reject")
+    main(["stats", str(deferred)])
+    assert "0 records reviewed" in capsys.readouterr().out
+    assert json.loads((tmp_path / "deferred_records.review_stats.json").read_text())["records_reviewed"] == 0
+    main(["stats", str(tmp_path)])
+    assert "1 records reviewed, 1 rejected" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content,message", [
+    ("", "the records file holds no records"),
+    ('{"problem_id": "a", "problem": "?", "subquestions": ["q"], "meta": {"missing_step": "high"}}\n',
+     "records.jsonl:1: field 'meta.missing_step' must be a number or null, got 'high'"),
+    ("not json\n", "records.jsonl:1: not valid JSON"),
+])
+def test_a_bad_records_file_is_refused_in_one_line_naming_file_and_line(tmp_path, capsys, content, message):
+    from distill.review.__main__ import main
+
+    (tmp_path / "records.jsonl").write_text(content)
+    with pytest.raises(SystemExit) as stop:
+        main(["stats", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args,message", [(["simulate", "RUN", "--n", "-5"], "--n: must be a positive integer"),
+                                          (["simulate", "RUN", "--n", "2", "--noise", "1.5"], "--noise: must be a number"),
+                                          (["RUN", "--random-share", "-1"], "--random-share: must be a number")])
+def test_out_of_range_review_options_are_refused(tmp_path, capsys, args, message):
+    from distill.review.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([str(tmp_path) if a == "RUN" else a for a in args])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_after_the_last_decision_home_shows_all_done(app_state):
+    client = client_of(app_state)
+    for pos in range(len(app_state.queue)):
+        client.post("/api/label", json={"pos": pos, "kind": "decision", "value": "reject" if pos else "accept"},
+                    headers={"X-CSRF-Token": app_state.csrf})
+    home = client.get("/", follow_redirects=False)
+    assert home.status_code == 200 and "All 2 records decided" in home.text
+    assert '<b id="accepted">1</b>' in home.text and '<b id="rejected">1</b>' in home.text
+
+
+def test_krippendorff_alpha_worked_by_hand():
+    from distill.review.agreement import between_reviewers, krippendorff_alpha
+
+    # units (a,a) (a,b) (b,b) (b,b): o_aa 2, o_ab = o_ba 1, o_bb 4; n_a 3, n_b 5, n 8: alpha = 1 - 7 * 2 / 30
+    assert krippendorff_alpha([["a", "a"], ["a", "b"], ["b", "b"], ["b", "b"]]) == pytest.approx(1 - 14 / 30)
+    assert krippendorff_alpha([[1, 1, 1], [0, 0], [1]]) == 1.0  # a unit with one label adds nothing
+    assert krippendorff_alpha([[1, 1], [1, 1]]) is None  # one value only: no disagreement to expect
+    # three raters on one unit each pair once: (x,x,y) gives o_xx 1, o_xy = o_yx 1, o_yy 0; plus (y,y)
+    assert krippendorff_alpha([["x", "x", "y"], ["y", "y"]]) == pytest.approx(1 - 4 * 2 / (2 * 2 * 3))
+    labels = {("r/0", "ann"): {"useful": {0: 1, 1: 0}, "decision": "accept"},
+              ("r/0", "bob"): {"useful": {0: 1, 1: 1}, "decision": "accept"},
+              ("s/0", "ann"): {"useful": {0: 0}, "decision": "reject"},
+              ("s/0", "bob"): {"useful": {0: 0}, "decision": "reject"}}
+    between = between_reviewers(labels)
+    pair = between["pairs"]["ann vs bob"]
+    assert pair["decision"] == {"n": 2, "kappa": 1.0}
+    # usefulness: (1,1) (0,1) (0,0): observed 2/3, p_ann 1/3, p_bob 2/3, expected 4/9: kappa (6/9-4/9)/(5/9)
+    assert pair["useful"]["n"] == 3 and pair["useful"]["kappa"] == pytest.approx(0.4)
+    assert between["alpha"]["decision"] == 1.0

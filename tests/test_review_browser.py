@@ -107,3 +107,26 @@ def test_keyboard_review_persists_and_training_leaves_rejected_out(server):
     assert results["review"]["rejected"] == 1 and results["review"]["edited"] == 1
     assert results["review"]["human_usefulness_labels"] == 2
     assert results["train"]["teacher_records"] == len(state.records) - 1  # the rejected one is left out
+
+
+def test_a_failed_request_shows_a_banner_stale_page_then_server_down(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, state, _ = server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{url}/item/0")
+        expect(page.locator("#banner")).to_be_hidden()
+        state.csrf = "after-a-restart"  # what a restarted server holds: the open page's token is old
+        page.keyboard.press("a")
+        expect(page.locator("#banner")).to_contain_text("out of date")
+        expect(page.locator("#banner")).to_contain_text("reload it")
+        page.reload()  # the reload hint works: the new page carries the new token
+        page.keyboard.press("a")
+        page.wait_for_url(f"{url}/item/1")
+        page.route("**/api/**", lambda route: route.abort())  # the server no longer answers
+        page.keyboard.press("r")
+        expect(page.locator("#banner")).to_contain_text("does not answer")
+        browser.close()
+    assert [label["decision"] for label in state.mine().values()] == ["accept"]

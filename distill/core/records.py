@@ -69,6 +69,14 @@ class Record:
         if data.get("usefulness") is not None and (
                 not isinstance(data["usefulness"], list) or not all(isinstance(u, (int, float)) for u in data["usefulness"])):
             raise ValueError("field 'usefulness' must be a list of numbers or null")
+        meta = data.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise ValueError(f"field 'meta' must be an object, got {meta!r}")
+        missing = meta.get("missing_step")  # the judge's share of votes that a step is missing (the review app shows it)
+        if missing is not None and (isinstance(missing, bool) or not isinstance(missing, (int, float))):
+            raise ValueError(f"field 'meta.missing_step' must be a number or null, got {missing!r}")
+        if not isinstance(meta.get("truncated", []), list):
+            raise ValueError(f"field 'meta.truncated' must be a list of roles, got {meta['truncated']!r}")
         return cls(**data)
 
 

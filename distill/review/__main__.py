@@ -20,9 +20,10 @@ import secrets
 import sys
 from pathlib import Path
 
+from distill.core.errors import UsageError, add_debug_flag, fraction, one_line_errors, positive_int
 from distill.core.records import read_records, write_json
 from distill.review.queue import QueueItem, build_queue
-from distill.review.store import STORE_FILE, LabelStore
+from distill.review.store import STORE_FILE, LabelStore, store_file
 
 COMMANDS = ("export", "stats", "simulate")
 
@@ -31,19 +32,20 @@ def open_run(path: str) -> tuple[Path, list, LabelStore]:
     from distill.review.app import records_file
 
     records_path = records_file(path)
-    return records_path, read_records(records_path), LabelStore(records_path.parent / STORE_FILE)
+    return records_path, read_records(records_path), LabelStore(store_file(records_path))
 
 
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from distill.review.app import ReviewApp, build_app, is_loopback
+    from distill.review.app import ReviewApp, build_app, is_loopback, served_hosts
 
     records_path, records, store = open_run(args.run)
     token = args.token
     if not is_loopback(args.host) and not token:
         token = secrets.token_urlsafe(16)  # never open to a network without one
-    state = ReviewApp(records, build_queue(records, args.random_share, seed=args.seed), store, args.reviewer, token)
+    state = ReviewApp(records, build_queue(records, args.random_share, seed=args.seed), store, args.reviewer, token,
+                      served_hosts(args.host, args.allow_host))
     url = f"http://{args.host}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"reviewing {len(records)} records of {records_path} as {args.reviewer}; labels in {store.path}\nopen {url}")
     uvicorn.run(build_app(state), host=args.host, port=args.port, log_level="warning")
@@ -55,7 +57,7 @@ def export(args: argparse.Namespace) -> None:
     with out.open("w") as fh:
         for (key, reviewer), label in sorted(store.labels().items()):
             problem_id, sample = key.rsplit("/", 1)
-            fh.write(json.dumps({"record_key": key, "problem_id": problem_id, "sample_index": int(sample),
+            fh.write(json.dumps({"record_key": key, "problem_id": problem_id, "sample_index": int(sample.split("#")[0]),
                                  "reviewer": reviewer, **label,
                                  "useful": [label["useful"].get(i) for i in range(max(label["useful"], default=-1) + 1)]})
                      + "\n")
@@ -67,7 +69,8 @@ def stats(args: argparse.Namespace) -> None:
 
     records_path, records, store = open_run(args.run)
     result = review_stats(records, store)
-    write_json(records_path.parent / "review_stats.json", result)
+    out = store.path.with_name(store.path.name.replace(STORE_FILE, "review_stats.json"))  # one per records file
+    write_json(out, result)
     r = result["random_stratum"]
     fmt = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
     print(f"reviewers {', '.join(result['reviewers']) or 'none'}: {result['records_reviewed']} records reviewed, "
@@ -77,10 +80,16 @@ def stats(args: argparse.Namespace) -> None:
           f"recall {fmt(result['judge_not_useful_recall'])}")
     for name, count in result["confusion"].items():
         print(f"  {name:28s} {count}")
+    between = result["between_reviewers"]
+    for pair, row in between["pairs"].items():
+        print(f"{pair}: kappa on usefulness {fmt(row['useful']['kappa'])} (n {row['useful']['n']}), "
+              f"on decisions {fmt(row['decision']['kappa'])} (n {row['decision']['n']})")
+    print(f"Krippendorff's alpha over reviewers: usefulness {fmt(between['alpha']['useful'])}, "
+          f"decisions {fmt(between['alpha']['decision'])}")
     ci = r["wrong_or_useless_ci95"]
     print(f"random stratum ({r['n']} records): wrong or useless {fmt(r['wrong_or_useless_share'])}"
           + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""))
-    print(f"written to {records_path.parent / 'review_stats.json'}")
+    print(f"labels of {records_path} ({store.path}); written to {out}")
 
 
 def simulate(args: argparse.Namespace) -> None:
@@ -94,6 +103,8 @@ def simulate(args: argparse.Namespace) -> None:
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = compose(config_name="train", overrides=args.overrides)
     problems = {p.problem_id: p for p in instantiate(cfg.dataset).load("train")}
+    if args.n > len(records):
+        raise UsageError(f"--n {args.n}: {records_path} has {len(records)} records")
     if args.order == "queue":
         items = build_queue(records, args.random_share, seed=args.seed)[: args.n]
     else:
@@ -108,23 +119,28 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m distill.review{'' if command == 'serve' else ' ' + command}",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("run", help="a run folder (teacher_records.jsonl) or a records file")
-    parser.add_argument("--random-share", type=float, default=0.2, help="share of the queue drawn uniformly (default 0.2)")
+    parser.add_argument("--random-share", type=fraction, default=0.2,
+                        help="share of the queue drawn uniformly, in [0, 1] (default 0.2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the queue's random stratum")
     if command == "serve":
         parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; others need a token)")
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--reviewer", default=getpass.getuser(), help="your name on the labels")
         parser.add_argument("--token", default=None, help="access token (generated when binding beyond loopback)")
+        parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                            help="another Host header value to answer (a proxy's or DNS alias); repeatable")
     elif command == "export":
         parser.add_argument("--out", default=None, help="JSONL file (default review_labels.jsonl beside the records)")
     elif command == "simulate":
-        parser.add_argument("--n", type=int, required=True, help="records to label")
+        parser.add_argument("--n", type=positive_int, required=True, help="records to label")
         parser.add_argument("--order", choices=("queue", "random"), default="queue")
-        parser.add_argument("--noise", type=float, default=0.0, help="probability that a label flips")
+        parser.add_argument("--noise", type=fraction, default=0.0, help="probability that a label flips, in [0, 1]")
         parser.add_argument("--reviewer", default="oracle")
         parser.add_argument("overrides", nargs="*", help="config overrides that rebuild the run's data set (dataset.*)")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
-    {"serve": serve, "export": export, "stats": stats, "simulate": simulate}[command](args)
+    with one_line_errors(args.debug):
+        {"serve": serve, "export": export, "stats": stats, "simulate": simulate}[command](args)
 
 
 if __name__ == "__main__":

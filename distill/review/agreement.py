@@ -4,17 +4,20 @@ On every sub-question a person labelled: the judge says "useful" when most of it
 when most reviewers did. From those pairs: Cohen's kappa, the confusion matrix, and the precision and
 recall of the judge's "not useful". From the queue's uniform random stratum only (unbiased): the share
 of records that are wrong (a wrong final answer) or useless (a person marked a sub-question not useful),
-with a 95% Wilson interval.
+with a 95% Wilson interval. Between people: Cohen's kappa for each pair of reviewers and Krippendorff's alpha
+over all of them (any number of reviewers per item), on usefulness labels and on decisions.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Hashable
 from itertools import combinations
 from typing import Any
 
 from distill.core.records import Record
-from distill.review.store import LabelStore, record_key
+from distill.review.store import LabelStore, record_keys
 
 
 def cohens_kappa(a: list[bool], b: list[bool]) -> float | None:
@@ -28,6 +31,51 @@ def cohens_kappa(a: list[bool], b: list[bool]) -> float | None:
     return None if expected == 1 else (observed - expected) / (1 - expected)
 
 
+def krippendorff_alpha(units: list[list[Hashable]]) -> float | None:
+    """Krippendorff's alpha for nominal labels: each unit is the labels its raters gave (any number, missing ones
+    left out). 1 is perfect agreement, 0 chance level; None when fewer than two paired labels or one value only."""
+    pairable = [u for u in units if len(u) >= 2]
+    coincidence: Counter = Counter()  # o_ck: ordered pairs of values within a unit, each unit weighted 1/(m-1)
+    for unit in pairable:
+        counts = Counter(unit)
+        for c in counts:
+            for k in counts:
+                pairs = counts[c] * (counts[k] - (c == k))
+                coincidence[c, k] += pairs / (len(unit) - 1)
+    totals: Counter = Counter()
+    for (c, _), o in coincidence.items():
+        totals[c] += o
+    n = sum(totals.values())
+    expected = sum(totals[c] * totals[k] for c in totals for k in totals if c != k)
+    if n < 2 or expected == 0:
+        return None
+    observed = sum(o for (c, k), o in coincidence.items() if c != k)
+    return 1.0 - (n - 1) * observed / expected
+
+
+def between_reviewers(labels: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """Agreement between people: Cohen's kappa per pair, on the items both labelled, and Krippendorff's alpha
+    over everyone; on usefulness (each labelled sub-question) and on decisions (each decided record)."""
+    useful: dict[tuple[str, int], dict[str, int]] = {}
+    decision: dict[str, dict[str, str]] = {}
+    for (key, reviewer), label in labels.items():
+        for position, value in label["useful"].items():
+            useful.setdefault((key, position), {})[reviewer] = value
+        if label["decision"]:
+            decision.setdefault(key, {})[reviewer] = label["decision"]
+    reviewers = sorted({reviewer for _, reviewer in labels})
+    out: dict[str, Any] = {"pairs": {}}
+    for x, y in combinations(reviewers, 2):
+        row = {}
+        for name, items, positive in (("useful", useful, 1), ("decision", decision, "reject")):
+            both = [(votes[x] == positive, votes[y] == positive) for votes in items.values() if x in votes and y in votes]
+            row[name] = {"n": len(both), "kappa": cohens_kappa([a for a, _ in both], [b for _, b in both])}
+        out["pairs"][f"{x} vs {y}"] = row
+    out["alpha"] = {name: krippendorff_alpha([list(votes.values()) for votes in items.values()])
+                    for name, items in (("useful", useful), ("decision", decision))}
+    return out
+
+
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float] | None:
     if n == 0:
         return None
@@ -38,7 +86,7 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float] | No
 
 
 def review_stats(records: list[Record], store: LabelStore) -> dict[str, Any]:
-    by_key = {record_key(r): r for r in records}
+    by_key = dict(zip(record_keys(records), records))
     reviews = store.reviews()
     judge, human = [], []
     for key, review in reviews.items():
@@ -65,16 +113,6 @@ def review_stats(records: list[Record], store: LabelStore) -> dict[str, Any]:
 
     labels = store.labels()
     reviewers = sorted({reviewer for _, reviewer in labels})
-    between = {}
-    for x, y in combinations(reviewers, 2):  # agreement between people, on sub-questions both labelled
-        a, b = [], []
-        for (key, reviewer), label in labels.items():
-            other = labels.get((key, y)) if reviewer == x else None
-            if other:
-                for position in set(label["useful"]) & set(other["useful"]):
-                    a.append(bool(label["useful"][position]))
-                    b.append(bool(other["useful"][position]))
-        between[f"{x} vs {y}"] = {"n": len(a), "kappa": cohens_kappa(a, b)}
     return {
         "reviewers": reviewers,
         "records_reviewed": len(reviews),
@@ -92,5 +130,5 @@ def review_stats(records: list[Record], store: LabelStore) -> dict[str, Any]:
             "rejected_share": sum(rejected) / len(sampled) if sampled else None,
             "rejected_ci95": wilson_interval(sum(rejected), len(sampled)),
         },
-        "between_reviewers": between,
+        "between_reviewers": between_reviewers(labels),
     }

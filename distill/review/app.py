@@ -1,8 +1,10 @@
 """The review web app: one decomposition at a time, server-rendered HTML, keyboard first.
 
-Safety: every piece of record text is HTML-escaped; state-changing requests need the page's CSRF token in
-a header (which another site's page cannot send) and, when the server has an access token (any bind
-address but loopback), that token too, from ``?token=`` once (then a cookie) or ``Authorization: Bearer``.
+Safety: every request must name this server in its ``Host`` header (an allow-list: the bound address and its
+names), so a page on another domain that resolves to 127.0.0.1 (DNS rebinding) gets a 400; every piece of
+record text is HTML-escaped; state-changing requests need the page's CSRF token in a header (which another
+site's page cannot send) and, when the server has an access token (any bind address but loopback), that
+token too, from ``?token=`` once (then a cookie) or ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import hmac
 import html
 import json
 import secrets
+import socket
 from collections import Counter
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -22,7 +27,7 @@ from starlette.routing import Route
 from distill.core.final_answer import extract_final_answer
 from distill.core.records import Record
 from distill.review.queue import STRATA, QueueItem
-from distill.review.store import LabelStore, record_key
+from distill.review.store import RUN_RECORDS, LabelStore, record_keys
 
 KEYS = [("1-9", "sub-question N useful"), ("Shift+1-9", "sub-question N not useful"), ("a", "accept"),
         ("r", "reject"), ("e", "edit the sub-questions"), ("Ctrl+Enter", "save the edit"), ("u", "undo"),
@@ -36,15 +41,23 @@ pre{background:#f6f6f6;padding:.5rem;white-space:pre-wrap}.yes{color:#080;font-w
 .decision{font-size:1.2rem;padding:.3rem .6rem;border-radius:4px}.accept{background:#dfd}.reject{background:#fdd}
 kbd{border:1px solid #aaa;border-radius:3px;padding:0 3px;font-size:.8rem}small{color:#666}
 button{margin-right:.3rem}textarea{width:100%;font-family:monospace}
+#banner{display:none;background:#fdd;border:1px solid #b00;padding:.5rem;margin:.5rem 0;font-weight:bold}
 """
 
 _SCRIPT = """
 const csrf = document.querySelector('meta[name=csrf]').content;
 const pos = Number(document.body.dataset.pos), total = Number(document.body.dataset.total);
+function banner(text) { const b = document.getElementById('banner'); b.textContent = text; b.style.display = 'block'; }
 async function post(path, body) {
-  const r = await fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
-                               body: JSON.stringify(body || {}), credentials: 'same-origin'});
-  if (!r.ok) { alert(await r.text()); return null; }
+  let r;
+  try {
+    r = await fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
+                           body: JSON.stringify(body || {}), credentials: 'same-origin'});
+  } catch (e) {
+    banner('Not saved: the review server does not answer (is it still running?). Start it again, then reload this page.');
+    return null;
+  }
+  if (!r.ok) { banner('Not saved: ' + await r.text()); return null; }
   return r.json();
 }
 function go(p) { if (p >= 0 && p < total) location.href = '/item/' + p; }
@@ -79,11 +92,13 @@ class ReviewApp:
     """The state behind the pages: the records, their queue, the store, who is reviewing, the secrets."""
 
     def __init__(self, records: list[Record], queue: list[QueueItem], store: LabelStore, reviewer: str,
-                 token: str | None = None) -> None:
+                 token: str | None = None, hosts: list[str] | None = None) -> None:
         self.records, self.queue, self.store, self.reviewer = records, queue, store, reviewer
         self.token = token
+        self.hosts = hosts or list(LOOPBACK_NAMES)  # Host header values this server answers
         self.csrf = secrets.token_urlsafe(24)
-        self.keys = [record_key(records[item.index]) for item in queue]
+        keys = record_keys(records)
+        self.keys = [keys[item.index] for item in queue]
 
     # -- access ------------------------------------------------------------------------------------
     def authorised(self, request: Request) -> bool:
@@ -95,12 +110,14 @@ class ReviewApp:
             given = auth[7:]
         return hmac.compare_digest(given, self.token)
 
-    def same_origin(self, request: Request) -> bool:
-        """A state-changing request must carry the page's CSRF token, and come from this origin if it says."""
-        if not hmac.compare_digest(request.headers.get("x-csrf-token", ""), self.csrf):
-            return False
+    def refusal(self, request: Request) -> str | None:
+        """Why a state-changing request is refused (another origin, no or an old CSRF token), or None."""
         origin = request.headers.get("origin")
-        return origin is None or origin.split("://", 1)[-1] == request.headers.get("host", "")
+        if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host", ""):
+            return f"403: a request from another origin ({origin}) is refused"
+        if not hmac.compare_digest(request.headers.get("x-csrf-token", ""), self.csrf):
+            return "403: this page is out of date (the review server restarted?): reload it and try again"
+        return None
 
     # -- state -------------------------------------------------------------------------------------
     def mine(self) -> dict[str, dict]:
@@ -112,9 +129,22 @@ class ReviewApp:
             i.stratum for i, k in zip(self.queue, self.keys) if k in decided)
         return {s: (done[s], total[s]) for s in STRATA if total[s]} | {"all": (len(decided & set(self.keys)), len(self.queue))}
 
-    def first_undecided(self) -> int:
+    def first_undecided(self) -> int | None:
         mine = self.mine()
-        return next((p for p, k in enumerate(self.keys) if not (mine.get(k) or {}).get("decision")), 0)
+        return next((p for p, k in enumerate(self.keys) if not (mine.get(k) or {}).get("decision")), None)
+
+    def done_page(self) -> str:
+        """Every record of the queue decided: what this reviewer said, in one look."""
+        mine = self.mine()
+        labels = [mine[k] for k in self.keys]
+        counts = Counter(label["decision"] for label in labels)
+        edited = sum(label["edit"] is not None for label in labels)
+        return f"""<!doctype html><html><head><meta charset="utf-8"><title>distill review: all done</title>
+<style>{_STYLE}</style></head><body><h2 id="done">All {len(self.queue)} records decided</h2>
+<p>{esc(self.reviewer)}: accepted <b id="accepted">{counts["accept"]}</b>, rejected <b id="rejected">{counts["reject"]}</b>,
+edited <b id="edited">{edited}</b>. Labels are in {esc(self.store.path)}.</p>
+<p>Go back to <a href="/item/0">record 1</a> to change a label; <code>python -m distill.review stats</code> compares
+reviewers and the AI judge.</p></body></html>"""
 
     # -- pages -------------------------------------------------------------------------------------
     def page(self, pos: int) -> str:
@@ -145,7 +175,7 @@ class ReviewApp:
         keys = " · ".join(f"<kbd>{esc(k)}</kbd> {esc(v)}" for k, v in KEYS)
         return f"""<!doctype html><html><head><meta charset="utf-8"><meta name="csrf" content="{self.csrf}">
 <title>distill review {pos + 1}/{len(self.queue)}</title><style>{_STYLE}</style></head>
-<body data-pos="{pos}" data-total="{len(self.queue)}">
+<body data-pos="{pos}" data-total="{len(self.queue)}"><div id="banner" role="alert"></div>
 <h2>Record {pos + 1} of {len(self.queue)} <small>stratum: <b id="stratum">{esc(item.stratum)}</b> · {esc(self.keys[pos])}
  · teacher {esc(record.teacher)} · reviewer {esc(self.reviewer)}</small></h2>
 <table>{''.join(bars)}</table>
@@ -179,7 +209,10 @@ def build_app(state: ReviewApp) -> Starlette:
     async def home(request: Request) -> Response:
         if not state.authorised(request):
             return denied()
-        return with_token_cookie(request, RedirectResponse(f"/item/{state.first_undecided()}", status_code=303))
+        pos = state.first_undecided()
+        if pos is None:
+            return with_token_cookie(request, HTMLResponse(state.done_page()))
+        return with_token_cookie(request, RedirectResponse(f"/item/{pos}", status_code=303))
 
     async def item(request: Request) -> Response:
         if not state.authorised(request):
@@ -192,8 +225,8 @@ def build_app(state: ReviewApp) -> Starlette:
     async def label(request: Request) -> Response:
         if not state.authorised(request):
             return denied()
-        if not state.same_origin(request):
-            return Response("403: missing or wrong CSRF token", status_code=403)
+        if refused := state.refusal(request):
+            return Response(refused, status_code=403)
         try:
             body = await request.json()
             pos = int(body["pos"])
@@ -214,8 +247,8 @@ def build_app(state: ReviewApp) -> Starlette:
     async def undo(request: Request) -> Response:
         if not state.authorised(request):
             return denied()
-        if not state.same_origin(request):
-            return Response("403: missing or wrong CSRF token", status_code=403)
+        if refused := state.refusal(request):
+            return Response(refused, status_code=403)
         action = state.store.undo(state.reviewer)
         pos = state.keys.index(action["record_key"]) if action and action["record_key"] in state.keys else None
         return JSONResponse({"undone": action, "pos": pos})
@@ -228,14 +261,28 @@ def build_app(state: ReviewApp) -> Starlette:
     return Starlette(routes=[
         Route("/", home), Route("/item/{pos:int}", item), Route("/api/progress", progress),
         Route("/api/label", label, methods=["POST"]), Route("/api/undo", undo, methods=["POST"]),
-    ])
+    ], middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=state.hosts)])
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 def is_loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    return host in LOOPBACK_NAMES or host.startswith("127.")
 
 
-RUN_RECORDS = ("teacher_records.jsonl", "records.jsonl")
+def served_hosts(bind: str, extra: list[str] | None = None) -> list[str]:
+    """The ``Host`` values a server bound to ``bind`` answers: the address, the loopback names and, beyond
+    loopback, this machine's names and addresses; ``extra`` adds names (a proxy's, a DNS alias)."""
+    hosts = {bind, *LOOPBACK_NAMES, *(extra or [])}
+    if not is_loopback(bind):
+        name = socket.gethostname()
+        hosts |= {name, socket.getfqdn()}
+        try:
+            hosts |= set(socket.gethostbyname_ex(name)[2])
+        except OSError:
+            pass  # a machine whose own name does not resolve: its address and --allow-host still work
+    return sorted(hosts)
 
 
 def records_file(path: str | Path) -> Path:

@@ -22,17 +22,17 @@ from distill.core.errors import UsageError
 from distill.core.parts import Parts
 from distill.core.records import Record
 from distill.core.teacher_runs import judged_records
-from distill.review.store import STORE_FILE, LabelStore, Review, record_key
+from distill.review.store import LabelStore, Review, record_keys, store_file
 
 
 def store_path(review_path: str | None, records_path: str | None) -> Path | None:
-    """The label store a run reads: the one named, else ``review.sqlite`` beside the records file."""
+    """The label store a run reads: the one named, else the records file's own (:func:`store_file`)."""
     if review_path:
         if not Path(review_path).exists():
             raise FileNotFoundError(f"data.review_path={review_path}: no such label store")
         return Path(review_path)
-    if records_path and (Path(records_path).parent / STORE_FILE).exists():
-        return Path(records_path).parent / STORE_FILE
+    if records_path and store_file(records_path).exists():
+        return store_file(records_path)
     return None
 
 
@@ -42,8 +42,8 @@ def apply_reviews(records: list[Record], reviews: dict[str, Review], problems: d
     """The records to train on after the reviews, and counts of what the reviews changed."""
     kept, edits = [], []
     counts = {"reviewed": 0, "rejected": 0, "edited": 0, "human_usefulness_labels": 0, "left_unreviewed": 0}
-    for r in records:
-        review = reviews.get(record_key(r))
+    for r, key in zip(records, record_keys(records)):
+        review = reviews.get(key)
         if review is None:
             if human_only:
                 counts["left_unreviewed"] += 1
@@ -54,7 +54,7 @@ def apply_reviews(records: list[Record], reviews: dict[str, Review], problems: d
         if review.decision == "reject":
             counts["rejected"] += 1
         elif review.edit is not None:
-            edits.append((r, review.edit))
+            edits.append((r, review.edit, key))
         else:
             if human_usefulness and r.usefulness is not None:
                 labels = {i: u for i, u in review.useful.items() if i < len(r.usefulness)}
@@ -62,12 +62,12 @@ def apply_reviews(records: list[Record], reviews: dict[str, Review], problems: d
                 r = replace(r, usefulness=[labels.get(i, u) for i, u in enumerate(r.usefulness)])
             kept.append(r)
     if edits:
-        originals = [r for r, _ in edits]
+        originals = [r for r, _, _ in edits]
         # records of data sets without problem objects (the paper's files) answer from the record's text
         edit_problems = [problems.get(r.problem_id) or Problem(r.problem_id, r.problem, r.true_answer) for r in originals]
-        for original, new in zip(originals, judged_records(edit_problems, [e for _, e in edits], answerer, judge, "human",
-                                                           sample_indices=[r.sample_index for r in originals])):
-            new.meta["edited_from"] = record_key(original)
+        for (_, _, key), new in zip(edits, judged_records(edit_problems, [e for _, e, _ in edits], answerer, judge,
+                                                          "human", sample_indices=[r.sample_index for r in originals])):
+            new.meta["edited_from"] = key
             kept.append(new)
         counts["edited"] = len(edits)
     return kept, counts
@@ -80,7 +80,7 @@ def human_review(records: list[Record], parts: Parts, review_path: str | None, r
     path = store_path(review_path, records_path)
     human_usefulness, human_only = reward.get("human_usefulness", False), reward.get("human_only", False)
     if human_usefulness and path is None:
-        raise UsageError(f"reward={reward.name} needs human labels: no {STORE_FILE} beside data.records_path="
+        raise UsageError(f"reward={reward.name} needs human labels: no {store_file(records_path or 'records').name} beside data.records_path="
                          f"{records_path} and no data.review_path (label a run with python -m distill.review)")
     if path is None:
         return records, None

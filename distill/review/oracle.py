@@ -14,7 +14,7 @@ import random
 from distill.core.contracts import Problem
 from distill.core.records import Record
 from distill.review.queue import QueueItem
-from distill.review.store import LabelStore, record_key
+from distill.review.store import LabelStore, record_keys
 from distill.synthetic.judge import useful_flags
 from distill.synthetic.world import world_of
 
@@ -29,10 +29,10 @@ def simulate_review(store: LabelStore, records: list[Record], items: list[QueueI
                     reviewer: str = "oracle", noise: float = 0.0, seed: int = 0) -> int:
     """Label ``items`` (in order) as the oracle; the number of records labelled."""
     rng = random.Random(seed)
+    keys = record_keys(records)
     for item in items:
-        record = records[item.index]
+        record, key = records[item.index], keys[item.index]
         flags, decision = oracle_labels(problems[record.problem_id], record)
-        key = record_key(record)
         for position, flag in enumerate(flags):
             store.add(key, reviewer, "useful", flag ^ (rng.random() < noise), position=position, stratum=item.stratum)
         if rng.random() < noise:

@@ -1,4 +1,4 @@
-"""Human labels of a teacher run, in SQLite beside its records (``review.sqlite``).
+"""Human labels of a records file, in SQLite beside it (:func:`store_file`: ``review.sqlite`` for a run's own records).
 
 Every action is one row, committed at once (a killed server loses nothing): a sub-question marked useful
 or not, a decomposition accepted or rejected, a decomposition edited. Undo marks a reviewer's latest
@@ -38,9 +38,28 @@ CREATE INDEX IF NOT EXISTS actions_record ON actions (record_key);
 """
 
 
-def record_key(record: Record) -> str:
-    """A record's identity within its run: the problem and the sample."""
-    return f"{record.problem_id}/{record.sample_index}"
+# a run's own records file keeps the store name it always had; any other file gets a store of its own
+RUN_RECORDS = ("teacher_records.jsonl", "records.jsonl")
+
+
+def store_file(records_path: str | Path) -> Path:
+    """The label store of one records file: ``review.sqlite`` beside a run's own records (``teacher_records.jsonl``
+    of distill.train, ``records.jsonl`` of distill.generate), ``NAME.review.sqlite`` beside any other file (the
+    cascade's ``deferred_records.jsonl``), so that two files in one folder never share labels."""
+    path = Path(records_path)
+    return path.parent / (STORE_FILE if path.name in RUN_RECORDS else f"{path.name.split('.')[0]}.{STORE_FILE}")
+
+
+def record_keys(records: list[Record]) -> list[str]:
+    """Each record's identity within its file: ``problem/sample``, and ``problem/sample#k`` for the k-th record
+    that repeats a (problem, sample) pair, so that no two records share one (stable as a file grows)."""
+    seen: dict[str, int] = {}
+    keys = []
+    for record in records:
+        base = f"{record.problem_id}/{record.sample_index}"
+        seen[base] = seen.get(base, 0) + 1
+        keys.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return keys
 
 
 @dataclass
