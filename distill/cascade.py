@@ -35,7 +35,7 @@ from distill.measurement.confidence import Confidence, confidence_scores, reliab
 from distill.measurement.metrics import bootstrap_ci, roc_auc
 from distill.measurement.rows import decode_actions, evaluate_teacher, score_decompositions
 from distill.students import Student
-from distill.training.saved_run import load_trained
+from distill.training.saved_run import check_same_setting, load_trained
 
 # scores that need the student's decomposition answered before deciding (the answer is then already paid)
 ANSWERED_FIRST = ("answered", "agreement")
@@ -99,7 +99,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     if cfg.get("threads"):
         torch.set_num_threads(cfg.threads)
     c = cfg.cascade
-    student, _, critic, _ = load_trained(cfg.ckpt_path)
+    student, _, critic, folder = load_trained(cfg.ckpt_path)
+    mismatch = check_same_setting(folder, cfg)
     parts = build_parts(cfg)
     val = measure(cfg, student, parts, c.val_split, critic)
     test = measure(cfg, student, parts, cfg.dataset.split, critic)
@@ -153,6 +154,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         "chosen_latency_s": test.decode_seconds + test.confidence.seconds[chosen_score] / n
         + chosen["deferred"] * c.prices.llm_latency_s,
         "config": redact(OmegaConf.to_container(cfg, resolve=True)),
+        "setting_mismatch": mismatch,
     }
     write_json(out_dir / "cascade.json", result)
     scores_test = test_split.scores

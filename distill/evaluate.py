@@ -22,17 +22,19 @@ from distill.core.parts import build_parts
 from distill.core.secrets import redact
 from distill.measurement.results import evaluate_run, print_summary, write_results
 from distill.measurement.selectors import Sampling
-from distill.training.saved_run import load_trained
+from distill.training.saved_run import check_same_setting, load_trained
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     student, scorers, critic, folder = load_trained(cfg.ckpt_path, list(cfg.eval.betas), cfg.eval.top_k)
+    mismatch = check_same_setting(folder, cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = build_parts(cfg)
     sampling = Sampling(cfg.eval.samples, cfg.eval.teacher_samples, cfg.eval.temperature, cfg.seed)
     results, student_records, teacher_records = evaluate_run(student, parts, cfg.dataset.split, [], scorers, critic,
                                                              cfg.eval.batch_size, sampling)
-    results.update(ckpt_path=str(folder), config=redact(OmegaConf.to_container(cfg, resolve=True)))
+    results.update(ckpt_path=str(folder), config=redact(OmegaConf.to_container(cfg, resolve=True)),
+                   setting_mismatch=mismatch)
     write_results(out_dir, results, student_records, teacher_records)
     return results
 

@@ -50,14 +50,32 @@ def test_main_job_writes_results(trained):
 
 def test_evaluate_reproduces_the_saved_accuracy(trained, compose_cfg, tmp_path):
     cfg, out, results = trained
-    overrides = [o for o in SHRINK if o.startswith("dataset.")]
+    overrides = [o for o in SHRINK if o.startswith("dataset.")] + ["dataset.sizes.ood=16"]
     ecfg = compose_cfg("evaluate", [f"ckpt_path={out}"] + overrides)
     again = evaluate.run(ecfg, tmp_path)
+    assert again["setting_mismatch"] == []
     assert again["student"]["accuracy"] == results["student"]["accuracy"]
     assert again["teacher"]["accuracy"] == results["teacher"]["accuracy"]
     a = [json.loads(l)["subquestions"] for l in (out / "eval_records.jsonl").read_text().splitlines()]
     b = [json.loads(l)["subquestions"] for l in (tmp_path / "eval_records.jsonl").read_text().splitlines()]
     assert a == b
+
+
+@pytest.mark.parametrize("change,difference", [(["seed=1"], "dataset.seed: 0 -> 1"),
+                                               (["answerer.k=2"], "answerer.k: 1 -> 2"),
+                                               (["dataset.world.n_names=40"], "dataset.world.n_names: 320 -> 40")])
+def test_evaluate_refuses_settings_other_than_the_runs_unless_allowed(trained, compose_cfg, tmp_path, change,
+                                                                      difference):
+    from distill.core.errors import UsageError
+
+    cfg, out, results = trained
+    overrides = [f"ckpt_path={out}", "dataset.sizes.ood=16", "eval.samples=0", "eval.teacher_samples=1"] + [
+        o for o in SHRINK if o.startswith("dataset.")] + change
+    with pytest.raises(UsageError, match="settings differ from the run's .*" + difference.replace(".", r"\.")):
+        evaluate.run(compose_cfg("evaluate", overrides), tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    allowed = evaluate.run(compose_cfg("evaluate", overrides + ["allow_mismatch=true"]), tmp_path / "allowed")
+    assert any(d.startswith(difference) for d in allowed["setting_mismatch"])
 
 
 def test_also_splits_measure_the_same_student_as_evaluate_does(trained, compose_cfg, tmp_path):
@@ -319,7 +337,7 @@ def test_evaluate_on_gsm8k_with_llm_answerer_and_teacher(trained, compose_cfg, t
     _, out, _ = trained
     try:
         ecfg = compose_cfg("evaluate", [f"ckpt_path={out}", "dataset=gsm8k", "dataset.limit=5", "teacher=anthropic",
-                                        f"paths.output_dir={tmp_path}", f"paths.data_dir={data_dir}"])
+                                        "allow_mismatch=true", f"paths.output_dir={tmp_path}", f"paths.data_dir={data_dir}"])
         results = evaluate.run(ecfg, tmp_path / "eval")
     finally:
         server.shutdown()
@@ -329,3 +347,31 @@ def test_evaluate_on_gsm8k_with_llm_answerer_and_teacher(trained, compose_cfg, t
     assert results["teacher"]["mean_subquestions"] == 2.0 and results["teacher"]["usage_per_problem"]["cost_usd"] > 0
     records = [json.loads(line) for line in (tmp_path / "eval" / "eval_records.jsonl").read_text().splitlines()]
     assert all(r["answerer_output"].startswith("A1:") or "Final answer" in r["answerer_output"] for r in records)
+
+
+@pytest.mark.parametrize("damage", ["stage_json", "weights"])
+def test_a_damaged_stage_cache_entry_is_named_set_aside_and_trained_afresh(tmp_path, capsys, damage):
+    from conftest import scratch_student
+
+    from distill.training.stages import shared_stage
+
+    calls = []
+
+    def train_stage():
+        calls.append(1)
+        return scratch_student(["How many apples does Anna have?"]), {"steps": 3}
+
+    cache = tmp_path / "stages" / "stage-x"
+    shared_stage(cache, train_stage)
+    if damage == "stage_json":
+        (cache / "stage.json").write_text('{"steps": 3')
+    else:
+        weights = cache / "student" / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:100])
+    student, info = shared_stage(cache, train_stage)
+    assert len(calls) == 2 and info == {"steps": 3} and "reused_from" not in info
+    err = capsys.readouterr().err
+    warning = [line for line in err.splitlines() if "damaged" in line]  # (beside the weights' progress bars)
+    assert len(warning) == 1 and warning[0].startswith(f"warning: stage cache entry {cache} is damaged")
+    assert len(list(cache.parent.glob("stage-x.damaged-*"))) == 1
+    assert shared_stage(cache, train_stage)[1]["reused_from"] == str(cache) and len(calls) == 2  # the new entry is whole

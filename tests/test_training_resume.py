@@ -19,15 +19,16 @@ TINY = ["student=tiny", "dataset.sizes.train=120", "dataset.sizes.validation=20"
 
 
 def train(folder, overrides, kill_when=None):
-    """Run `python -m distill.train` into ``folder``; with ``kill_when`` (a file), SIGKILL it once that file
-    exists. Returns the process's stdout."""
+    """Run `python -m distill.train` into ``folder``; with ``kill_when`` (a file or a list of files), SIGKILL it
+    once they exist. Returns the process's stdout."""
     command = [sys.executable, "-m", "distill.train", *TINY, *overrides, f"hydra.run.dir={folder}"]
     if kill_when is None:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
         return done.stdout
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while not kill_when.exists() and process.poll() is None:
+    files = kill_when if isinstance(kill_when, list) else [kill_when]
+    while not all(f.exists() for f in files) and process.poll() is None:
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -63,3 +64,52 @@ def test_a_killed_training_run_resumes_to_the_same_result(tmp_path, name, overri
     out = train(tmp_path / "killed", overrides)
     assert "resuming from" in out
     same_run(tmp_path / "full", tmp_path / "killed")
+
+
+def test_a_damaged_last_checkpoint_falls_back_to_the_one_before_and_ends_the_same(tmp_path):
+    overrides = ["algorithm=filtered_bc", "trainer.max_steps=60"]
+    train(tmp_path / "full", overrides)
+    folder = tmp_path / "killed" / "checkpoints"
+    # killed after the second validation
+    train(tmp_path / "killed", overrides, kill_when=[folder / "last.prev.ckpt", folder / "last.ckpt"])
+    last = folder / "last.ckpt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # truncated (a bad copy, a full disk)
+    done = subprocess.run([sys.executable, "-m", "distill.train", *TINY, *overrides,
+                           f"hydra.run.dir={tmp_path / 'killed'}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    warning = [line for line in done.stderr.splitlines() if "is damaged" in line]
+    assert len(warning) == 1 and str(last) in warning[0] and "the checkpoint before it" in warning[0]
+    assert "resuming from" in done.stdout and "last.prev.ckpt" in done.stdout
+    assert (folder / "last.ckpt.damaged").exists()
+    same_run(tmp_path / "full", tmp_path / "killed")
+
+
+def test_with_no_whole_checkpoint_the_stage_trains_afresh_and_ends_the_same(tmp_path):
+    overrides = ["algorithm=filtered_bc", "trainer.max_steps=40"]
+    train(tmp_path / "full", overrides)
+    folder = tmp_path / "killed" / "checkpoints"
+    train(tmp_path / "killed", overrides, kill_when=folder / "last.ckpt")
+    (folder / "last.ckpt").write_bytes(b"not a checkpoint")
+    out = train(tmp_path / "killed", overrides)
+    assert "resuming from" not in out
+    same_run(tmp_path / "full", tmp_path / "killed")
+
+
+def test_a_checkpoint_write_that_fails_midway_leaves_the_previous_one_whole(tmp_path):
+    """A full disk or a kill while writing: the target keeps its previous, whole content."""
+    import torch
+
+    from distill.training.checkpoints import AtomicCheckpointIO, checkpoint_problem
+
+    class FullDisk:
+        def __reduce__(self):
+            raise OSError(28, "No space left on device")
+
+    io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
+    io.save_checkpoint({"step": 1, "weights": torch.ones(1000)}, path)
+    with pytest.raises(OSError, match="No space left"):
+        io.save_checkpoint({"step": 2, "weights": torch.zeros(1000), "after": FullDisk()}, path)
+    assert checkpoint_problem(path) is None and torch.load(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left behind
+    path.write_bytes(path.read_bytes()[:-200])
+    assert "not a whole checkpoint" in checkpoint_problem(path)

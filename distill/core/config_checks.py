@@ -62,10 +62,13 @@ class Number:
 
 @dataclass(frozen=True)
 class Choice:
-    choices: tuple[str, ...]
+    choices: tuple[Any, ...]
 
     def problem(self, value: Any) -> str | None:
-        return None if value in self.choices else f"must be one of {', '.join(self.choices)}; got {value!r}"
+        if any(value is c or (type(value) is type(c) and value == c) for c in self.choices):
+            return None
+        names = (str(c).lower() if isinstance(c, bool) else str(c) for c in self.choices)
+        return f"must be one of {', '.join(names)}; got {value!r}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ RULES: dict[str, Any] = {
     "budget.max_usd": Number(0, optional=True, open_low=True),
     "budget.max_tokens": Number(1, integer=True, optional=True),
     "ckpt_path": ExistingPath("run or student folder"),
+    "allow_mismatch": Choice((True, False)),
     "dataset.limit": Number(1, integer=True, optional=True),
     "dataset.sizes.*": COUNT,
     "data.val_fraction": Number(0, 0.5, open_low=True),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from distill.core.atomic import atomic_write
 from distill.core.errors import UsageError
 from distill.core.final_answer import is_correct, parse_true_answer
 
@@ -230,8 +231,9 @@ def write_records(path: str | os.PathLike, records: Iterable[Record]) -> None:
 
 
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
-    """A results or summary file, indented; values JSON cannot hold are written as text."""
-    Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n")
+    """A results or summary file, indented, written whole or not at all; values JSON cannot hold are written as text."""
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
 def append_records(fh, records: list[Record]) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from distill.core.contracts import Critic, Problem, Teacher, check_limit
+from distill.core.errors import UsageError
 from distill.synthetic.decisions import decision_token_margins, world_diagnostics
 from distill.synthetic.teacher import GoldTeacher, RuleTeacher
 from distill.synthetic.world import SPLIT_BUCKETS, SyntheticProblem, WorldConfig, generate_split
@@ -45,7 +46,7 @@ class SyntheticDataset:
         """The problems of a split (``self.split`` by default), at most ``limit`` of them."""
         split = split or self.split
         if split not in SPLIT_BUCKETS:
-            raise ValueError(f"unknown split {split!r} for dataset=synthetic; valid splits: {self.splits}")
+            raise UsageError(f"unknown split {split!r} for dataset=synthetic; valid splits: {self.splits}")
         n = self.sizes[split] if self.limit is None else min(self.limit, self.sizes[split])
         return generate_split(split, n, self.seed, self.ood_world if split == "ood" else self.world)
 

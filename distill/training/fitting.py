@@ -19,6 +19,7 @@ from distill.core.contracts import VALIDATION, Answerer, Objective, Problem, req
 from distill.core.parts import Parts
 from distill.core.records import Record
 from distill.students import Student
+from distill.training.checkpoints import LAST, AtomicCheckpointIO, ResumableCheckpoint, resume_point
 from distill.training.episodes import EpisodeDataModule
 from distill.training.selection import split_by_problem
 from distill.training.validation import GenerationValidation
@@ -60,23 +61,23 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
                                  save_top_k=1, save_weights_only=True, filename="best")
     # the whole training state (weights, optimiser, schedule, loops, the best score so far) after every
     # validation: a killed run resumes from it when the same command runs again into the same folder
-    resumable = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="last", save_top_k=1,
-                                enable_version_counter=False)
-    last = out_dir / "checkpoints" / "last.ckpt"
+    resumable = ResumableCheckpoint(out_dir / "checkpoints")
+    last = resume_point(out_dir / "checkpoints")
     main_decoding = next(iter(module.scorers(student).values()))
     validation = GenerationValidation(student, settings.val_problems, settings.answerer, settings.decode_batch_size,
                                       scorer_factory=main_decoding)
     trainer: pl.Trainer = instantiate(settings.trainer, max_steps=max_steps, logger=logger,
                                       callbacks=[validation, checkpoint, resumable, *(callbacks or [])],
-                                      default_root_dir=str(out_dir))
+                                      plugins=[AtomicCheckpointIO()], default_root_dir=str(out_dir))
     module.train()  # pretrained weights load in eval mode; Lightning keeps submodules' modes as found
     start = time.perf_counter()
-    if last.exists():
+    if last:
         print(f"resuming from {last}")
-    trainer.fit(module, datamodule=data, ckpt_path=last if last.exists() else None)
+    trainer.fit(module, datamodule=data, ckpt_path=last)
     if trainer.interrupted:
+        written = out_dir / "checkpoints" / LAST
         raise KeyboardInterrupt(f"training interrupted; resume with the same command and hydra.run.dir "
-                                f"(checkpoint {last if last.exists() else 'not yet written'})")
+                                f"(checkpoint {written if written.exists() else 'not yet written'})")
     seconds = time.perf_counter() - start
     if checkpoint.best_model_path:
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]

@@ -10,7 +10,9 @@ import fcntl
 import hashlib
 import json
 import shutil
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -118,12 +120,26 @@ def shared_stage(cache: Path | None, train: Callable[[], tuple[Student, dict[str
             except BlockingIOError:
                 print(f"waiting for another run that is training this first stage ({cache})", flush=True)
                 fcntl.flock(lock, fcntl.LOCK_EX)
-        if (cache / "stage.json").exists():
-            info = {**json.loads((cache / "stage.json").read_text()), "reused_from": str(cache)}
-            return Student.load(cache / "student"), info
+        if cache.exists():
+            kept = load_stage(cache)
+            if kept is not None:
+                return kept
         student, info = train()
         keep_stage(student, info, cache)
         return student, info
+
+
+def load_stage(cache: Path) -> tuple[Student, dict[str, Any]] | None:
+    """A kept stage, or None when the entry is damaged (named on stderr and set aside, so the stage trains afresh)."""
+    try:
+        info = {**json.loads((cache / "stage.json").read_text()), "reused_from": str(cache)}
+        return Student.load(cache / "student"), info
+    except Exception as error:  # noqa: BLE001  (any damage: unreadable JSON, truncated weights, missing files)
+        aside = cache.with_name(f"{cache.name}.damaged-{int(time.time())}")
+        print(f"warning: stage cache entry {cache} is damaged ({type(error).__name__}: {str(error).splitlines()[0]}); "
+              f"set aside as {aside.name}, training the stage afresh", file=sys.stderr, flush=True)
+        cache.rename(aside)
+        return None
 
 
 def keep_stage(student: Student, info: dict[str, Any], cache: Path) -> None:
