@@ -26,7 +26,6 @@ and logs the tables and the plot to W&B (offline unless WANDB_MODE says otherwis
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -40,7 +39,7 @@ from typing import Any
 import yaml
 
 from distill.cascade_report import cascade_table, confidence_table, plot_cost
-from distill.core.errors import UsageError, add_debug_flag, fraction, one_line_errors
+from distill.core.errors import OneLineParser, UsageError, add_debug_flag, fraction, one_line_errors
 from distill.measurement.metrics import mean_interval
 from distill.search_report import plot_search, search_table, search_trial, shared_settings_table
 
@@ -408,7 +407,7 @@ def log_to_wandb(report: dict[str, Any], name: str, project: str = "distill") ->
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Tables and plot of student-versus-LLM accuracy and cost.")
+    parser = OneLineParser(description="Tables and plot of student-versus-LLM accuracy and cost.")
     parser.add_argument("folders", nargs="+", type=Path, help="run or multirun folders (searched recursively)")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default outputs/reports/NAME)")
     parser.add_argument("--name", default=None, help="report name and W&B group (default: first folder's name)")

@@ -8,9 +8,9 @@ paper's evaluation and raw files and our own records (see ``distill.core.records
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from distill.core.errors import OneLineParser
 from distill.core.records import Record, read_records
 from distill.core.final_answer import is_correct
 
@@ -29,7 +29,7 @@ def score_file(path: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m distill.score", description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog="python -m distill.score", description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="+", help="evaluation or records files (JSONL, or one JSON list)")
     args = parser.parse_args(argv)
     status = 0

@@ -27,20 +27,14 @@ from distill.bench.decoding import decoding_rows
 from distill.bench.teacher import teacher_rows
 from distill.bench.time_to_accuracy import OLD_RECIPE, new_recipes, time_to_accuracy_rows
 from distill.bench.training import matmul_peak_flops, training_rows
+from distill.core.errors import OneLineParser, add_debug_flag, one_line_errors, positive_int
 
 GROUPS = ("decode", "train", "teacher", "time_to_accuracy")
 DEFAULT_GROUPS = ("decode", "train", "teacher")  # the README's table; time_to_accuracy on request (--only)
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m distill.bench", description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog="python -m distill.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="every group for a few seconds (smoke test)")
     parser.add_argument("--student", default=None,
                         help="a saved student or run folder to decode and train (default: train a small one first)")
@@ -57,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--probe-every", type=positive_int, default=100,
                         help="time_to_accuracy: steps between validations")
     parser.add_argument("--seed", type=int, default=0, help="time_to_accuracy: the runs' seed (as distill.train seed=)")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     args.only = args.only or list(GROUPS if args.quick else DEFAULT_GROUPS)
     return args
@@ -86,6 +81,11 @@ def rows_of(args: argparse.Namespace) -> Iterable[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    with one_line_errors(args.debug):
+        run_benchmarks(args)
+
+
+def run_benchmarks(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     out = args.out or Path(os.environ.get("DISTILL_OUTPUT_DIR", "outputs")) / "bench" / datetime.now().strftime(

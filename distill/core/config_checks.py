@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import inspect
 import os
+import traceback
 import types
 import typing
 from dataclasses import dataclass
@@ -162,8 +163,9 @@ def _check_or_exit(config: DictConfig) -> None:
     try:
         check_config(config)
     except UsageError as error:
+        # Hydra runs callbacks under a guard that turns an exception into a warning and goes on: exit here
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
+            traceback.print_exc()
         fail(str(error))
 
 

@@ -64,6 +64,13 @@ def hydra_task(task: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose mistakes (a bad option or value) print one line, not the usage text; --help has it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (--help lists the options)\n")
+
+
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
 

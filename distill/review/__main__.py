@@ -20,7 +20,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from distill.core.errors import UsageError, add_debug_flag, fraction, one_line_errors, positive_int
+from distill.core.errors import OneLineParser, UsageError, add_debug_flag, fraction, one_line_errors, positive_int
 from distill.core.records import read_records, write_json
 from distill.review.queue import QueueItem, build_queue
 from distill.review.store import STORE_FILE, LabelStore, store_file
@@ -116,7 +116,7 @@ def simulate(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "serve"
-    parser = argparse.ArgumentParser(prog=f"python -m distill.review{'' if command == 'serve' else ' ' + command}",
+    parser = OneLineParser(prog=f"python -m distill.review{'' if command == 'serve' else ' ' + command}",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("run", help="a run folder (teacher_records.jsonl) or a records file")
     parser.add_argument("--random-share", type=fraction, default=0.2,
