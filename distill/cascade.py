@@ -30,7 +30,7 @@ from distill.core.errors import UsageError, hydra_task
 from distill.core.parts import Parts, build_parts
 from distill.core.records import Record, write_json, write_records
 from distill.core.secrets import redact
-from distill.measurement.cascade_curve import Split, apply, choose_threshold, curve
+from distill.measurement.cascade_curve import Split, apgr, apply, choose_threshold, curve, share_for_llm_fraction
 from distill.measurement.confidence import Confidence, confidence_scores, reliability
 from distill.measurement.metrics import bootstrap_ci, roc_auc
 from distill.measurement.rows import decode_actions, evaluate_teacher, score_decompositions
@@ -111,9 +111,15 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     # the default target: the LLM's own accuracy on validation
     target = c.target.value if c.target.value is not None else float(correctness(val.llm_records).mean())
 
+    # RouteLLM's figures per score, on test: APGR over the validation-chosen curve, and the share of LLM calls
+    # that reaches 95% of the LLM's accuracy (the threshold chosen on validation)
+    curves = {s: curve(v, t, list(np.linspace(0, 1, c.n_points))) for s, (v, t) in splits.items()}
+    alone = {s: (float(t.student_correct.mean()), float(t.llm_correct.mean())) for s, (_, t) in splits.items()}
     confidence = {s: {"roc_auc": roc_auc(t.scores.tolist(), (t.student_correct > 0).tolist()),
                       "val_roc_auc": roc_auc(v.scores.tolist(), (v.student_correct > 0).tolist()),
-                      "reliability": reliability(t.scores.tolist(), t.student_correct.tolist(), c.reliability_bins)}
+                      "reliability": reliability(t.scores.tolist(), t.student_correct.tolist(), c.reliability_bins),
+                      "apgr": apgr([point for _, point in curves[s]], *alone[s]),
+                      "llm_share_for_95": share_for_llm_fraction(v, t, 0.95)}
                   for s, (v, t) in splits.items()}
 
     def on_validation(score: str) -> tuple[bool, float]:
@@ -128,7 +134,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     threshold, reached = choose_threshold(splits[chosen_score][0], c.target.kind, target)
 
     points = [{"score": s, "val_share": share, **finite(asdict(point)), "chosen": False}
-              for s, (v, t) in splits.items() for share, point in curve(v, t, list(np.linspace(0, 1, c.n_points)))]
+              for s in splits for share, point in curves[s]]
     test_split = splits[chosen_score][1]
     chosen = {"score": chosen_score, "val_share": None, **finite(asdict(apply(test_split, threshold))),
               "chosen": True, "target_reached_on_validation": reached,
@@ -174,10 +180,11 @@ def mark(record: Record, score: float) -> Record:
 
 
 def print_cascade(result: dict[str, Any], out_dir: Path) -> None:
-    print(f"\n{'score':16s} {'ROC AUC':>8s} {'val AUC':>8s}")
+    print(f"\n{'score':16s} {'ROC AUC':>8s} {'val AUC':>8s} {'APGR':>8s} {'LLM share for 95%':>18s}")
     for name, c in result["confidence"].items():
         auc = lambda x: f"{x:8.3f}" if x is not None else f"{'n/a':>8s}"  # noqa: E731
-        print(f"{name:16s} {auc(c['roc_auc'])} {auc(c['val_roc_auc'])}")
+        print(f"{name:16s} {auc(c['roc_auc'])} {auc(c['val_roc_auc'])} {auc(c['apgr'])} "
+              f"{c['llm_share_for_95']['llm_share']:18.3f}")
     s, llm, ch = result["student"], result["llm"], result["chosen"]
     print(f"\n{'':10s} {'accuracy':>9s} {'deferred':>9s} {'$ / 1k problems':>16s}")
     print(f"{'student':10s} {s['accuracy']:9.3f} {0.0:9.3f} {1000 * s['cost']:16.4g}")

@@ -4,11 +4,13 @@ dollars per student, its cascade and the LLM, and how well each confidence score
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from distill.measurement.cascade_curve import Point, apgr
 from distill.measurement.metrics import Interval, mean_interval
 
 
@@ -75,13 +77,20 @@ def percent(iv: Interval) -> str:
 def confidence_table(runs: list[Any], shares: tuple[float, ...] = (0.1, 0.2, 0.3)) -> tuple[list[str], list[list[str]]]:
     """Per answerer, student and confidence score: ROC AUC for a right answer on test, and the cascade's test
     accuracy and deferred share at validation deferral shares ``shares`` (mean [95% t-interval] over seeds)."""
-    header = ["answerer", "student", "score", "ROC AUC (test)",
+    header = ["answerer", "student", "score", "ROC AUC (test)", "APGR (test)", "LLM share for 95% of its accuracy",
               *[f"accuracy / deferred at {s:.0%} (validation)" for s in shares]]
     rows = []
     for (answerer, student), group in cascade_groups(runs):
         for score in sorted({s for r in group for s in r.cascade["confidence"]}):
             aucs = [a for r in group if (a := r.cascade["confidence"].get(score, {}).get("roc_auc")) is not None]
-            cells = []
+            # APGR from each run's curve (so cascade.json files written before it was recorded have it too)
+            apgrs = [a for r in group if (a := apgr([Point(p["threshold"] or math.inf, p["deferred"], p["accuracy"],
+                                                           p["cost"]) for p in r.cascade["points"]
+                                                     if p["score"] == score and not p["chosen"]],
+                                                    r.cascade["student"]["accuracy"], r.cascade["llm"]["accuracy"]))
+                     is not None]
+            needed = [n["llm_share"] for r in group if (n := r.cascade["confidence"].get(score, {}).get("llm_share_for_95"))]
+            cells = [mean_interval(apgrs).text() if apgrs else "n/a", mean_interval(needed).text() if needed else "n/a"]
             for share in shares:
                 points = [p for r in group for p in r.cascade["points"]
                           if p["score"] == score and p["val_share"] is not None and abs(p["val_share"] - share) < 1e-9]

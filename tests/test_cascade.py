@@ -11,7 +11,8 @@ import torch
 from conftest import compose_config, scratch_student
 
 from distill import cascade, train
-from distill.measurement.cascade_curve import Split, apply, choose_threshold, curve, threshold_for_share
+from distill.measurement.cascade_curve import (Point, Split, apgr, apply, choose_threshold, curve,
+                                               share_for_llm_fraction, threshold_for_share)
 from distill.measurement.confidence import action_logprobs, reliability
 from distill.measurement.decoding import LMScorer, decode_tokens
 
@@ -65,6 +66,19 @@ def test_curve_applies_validation_thresholds_unchanged_on_test():
     assert share == 0.5 and point.threshold == 0.8  # chosen on validation
     assert point.deferred == 0.5  # on test, 0.2 and 0.75 fall below it
     assert point.accuracy == 0.5  # kept: student right (1st), wrong (4th); deferred: LLM wrong (2nd), right (3rd)
+
+
+def test_apgr_and_the_llm_share_for_95_percent_worked_by_hand():
+    split = hand_made()  # student alone 0.5, LLM alone 0.75: the gap is 0.25
+    points = [apply(split, t) for t in (0.3, 0.8)]  # (0.25 deferred, 0.75), (0.5, 1.0)
+    # PGR at shares 0, 0.25, 0.5, 1: 0, 1, 2, 1; trapezoids 0.125 + 0.375 + 0.75 (beyond 1: it beats the LLM)
+    assert apgr(points, 0.5, 0.75) == pytest.approx(1.25)
+    on_the_line = [Point(0.0, x, 0.5 + 0.25 * x, 0.0) for x in (0.2, 0.6)]  # deferring at random
+    assert apgr(on_the_line, 0.5, 0.75) == pytest.approx(0.5)
+    assert apgr(points, 0.75, 0.75) is None  # no gap to recover
+    # 95% of the LLM's 0.75 is 0.7125: the cheapest validation cascade reaching it defers 1 of 4 (threshold 0.3)
+    assert share_for_llm_fraction(split, split, 0.95) == {"fraction": 0.95, "llm_share": 0.25, "accuracy": 0.75,
+                                                          "llm_accuracy": 0.75, "reached_on_validation": True}
 
 
 def test_split_lengths_must_agree():
@@ -121,6 +135,8 @@ def test_cascade_command_end_to_end(trained_run):
     for c in on_disk["confidence"].values():
         assert c["roc_auc"] is None or 0.0 <= c["roc_auc"] <= 1.0
         assert sum(b["n"] for b in c["reliability"]) == 40
+        assert c["apgr"] is None or c["apgr"] >= 0.0
+        assert 0.0 <= c["llm_share_for_95"]["llm_share"] <= 1.0
     saved = json.loads((trained_run / "results.json").read_text())
     assert on_disk["student"]["accuracy"] == saved["student"]["accuracy"]  # the same greedy decompositions
     assert on_disk["llm"]["accuracy"] == saved["teacher"]["accuracy"]

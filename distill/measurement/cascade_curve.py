@@ -88,3 +88,27 @@ def choose_threshold(split: Split, kind: str, value: float) -> tuple[float, bool
 def curve(validation: Split, test: Split, shares: list[float]) -> list[tuple[float, Point]]:
     """For each deferral share, the threshold that defers it on validation, applied on test."""
     return [(share, apply(test, threshold_for_share(validation.scores, share))) for share in shares]
+
+
+def apgr(points: list[Point], student_accuracy: float, llm_accuracy: float) -> float | None:
+    """RouteLLM's average performance gap recovered: the area under PGR(share) = (accuracy - student alone) /
+    (LLM alone - student alone) against the share of problems sent to the LLM, from 0 (student alone) to 1
+    (LLM alone), by the trapezoid rule over ``points`` (their own deferred shares) and the two ends. 0.5 is
+    what deferring at random recovers; None when the LLM is no better than the student (no gap)."""
+    gap = llm_accuracy - student_accuracy
+    if gap <= 0:
+        return None
+    curve = sorted({(0.0, student_accuracy), (1.0, llm_accuracy), *((p.deferred, p.accuracy) for p in points)})
+    area = 0.0
+    for (x0, y0), (x1, y1) in zip(curve, curve[1:]):
+        area += (x1 - x0) * ((y0 + y1) / 2 - student_accuracy) / gap
+    return area
+
+
+def share_for_llm_fraction(validation: Split, test: Split, fraction: float = 0.95) -> dict[str, float | bool]:
+    """The cheapest cascade reaching ``fraction`` of the LLM's accuracy on validation, applied on test: the
+    share of problems it sends to the LLM there, and the accuracy it reaches (a validation-chosen point)."""
+    threshold, reached = choose_threshold(validation, "accuracy", fraction * float(validation.llm_correct.mean()))
+    point = apply(test, threshold)
+    return {"fraction": fraction, "llm_share": point.deferred, "accuracy": point.accuracy,
+            "llm_accuracy": float(test.llm_correct.mean()), "reached_on_validation": reached}
