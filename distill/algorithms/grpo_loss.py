@@ -1,0 +1,76 @@
+"""The loss of group-relative policy optimisation over sampled decompositions (issue 28's online objective).
+
+Papers: Shao et al. 2024, "DeepSeekMath" (arXiv 2402.03300): GRPO, advantages relative to the group of samples
+of one problem, a clipped ratio and a KL penalty to a frozen reference with the k3 estimator; Liu et al. 2025,
+"Understanding R1-Zero-Like Training" (arXiv 2503.20783): Dr. GRPO, no division by the group's standard
+deviation nor by each sequence's length; Ahmadian et al. 2024, "Back to Basics" (arXiv 2402.14740): RLOO, the
+leave-one-out mean as each sample's baseline. Reference implementation: TRL's ``GRPOTrainer`` (its
+``_compute_loss`` and the advantages of ``_generate_and_score_completions``), whose formulas these follow; a
+test calls TRL's own loss code on the same tensors.
+
+Shapes: ``rewards`` is [problems, group_size]; per-token tensors are [sequences, tokens] with ``mask`` 1 on the
+sampled sub-question tokens.
+"""
+
+from __future__ import annotations
+
+import torch
+
+LOSS_TYPES = ("grpo", "dr_grpo", "rloo")
+
+
+def group_advantages(rewards: torch.Tensor, loss_type: str) -> torch.Tensor:
+    """Each sample's advantage within its problem's group: ``grpo`` (reward - group mean) / (group std + 1e-4),
+    the std unbiased as TRL's; ``dr_grpo`` reward - group mean; ``rloo`` reward - mean of the *other* samples."""
+    if loss_type not in LOSS_TYPES:
+        raise ValueError(f"unknown loss_type {loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
+    group = rewards.shape[1]
+    if group < 2:
+        raise ValueError(f"a group needs at least 2 samples to compare, got {group}")
+    mean = rewards.mean(dim=1, keepdim=True)
+    if loss_type == "grpo":
+        return (rewards - mean) / (rewards.std(dim=1, keepdim=True) + 1e-4)
+    if loss_type == "dr_grpo":
+        return rewards - mean
+    return rewards - (rewards.sum(dim=1, keepdim=True) - rewards) / (group - 1)
+
+
+def informative_groups(rewards: torch.Tensor) -> torch.Tensor:
+    """[problems] True where the group's rewards differ (DAPO's dynamic sampling drops the others: their
+    advantages are all zero and teach nothing)."""
+    return (rewards.max(dim=1).values - rewards.min(dim=1).values) > 0
+
+
+def policy_loss(logps: torch.Tensor, old_logps: torch.Tensor, ref_logps: torch.Tensor | None, mask: torch.Tensor,
+                advantages: torch.Tensor, loss_type: str, epsilon: float, beta: float,
+                max_completion_length: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The clipped surrogate with a KL penalty, and statistics to log.
+
+    Per token: ratio = exp(logp - old logp); loss = -min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A)
+    + beta * (exp(ref - logp) - (ref - logp) - 1). Aggregated as TRL does: ``grpo`` and ``rloo`` average over
+    each sequence's tokens, then over sequences; ``dr_grpo`` sums every token and divides by sequences x
+    ``max_completion_length`` (a constant: no length bias)."""
+    mask = mask.to(logps.dtype)
+    advantages = advantages.reshape(-1, 1)
+    ratio = torch.exp(logps - old_logps)
+    clipped = torch.clamp(ratio, 1 - epsilon, 1 + epsilon)
+    per_token = -torch.min(ratio * advantages, clipped * advantages)
+    kl = None
+    if beta != 0.0:
+        if ref_logps is None:
+            raise ValueError("beta > 0 needs the reference policy's log-probabilities")
+        kl = torch.exp(ref_logps - logps) - (ref_logps - logps) - 1
+        per_token = per_token + beta * kl
+    if loss_type in ("grpo", "rloo"):
+        loss = ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)).mean()
+    elif loss_type == "dr_grpo":
+        loss = (per_token * mask).sum() / (per_token.shape[0] * max_completion_length)
+    else:
+        raise ValueError(f"unknown loss_type {loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
+    with torch.no_grad():
+        tokens = mask.sum().clamp(min=1.0)
+        clipped_share = (((ratio < 1 - epsilon) & (advantages < 0)) | ((ratio > 1 + epsilon) & (advantages > 0)))
+        stats = {"clip_ratio": (clipped_share.to(mask.dtype) * mask).sum() / tokens}
+        if kl is not None:
+            stats["kl"] = (kl * mask).sum() / tokens
+    return loss, stats

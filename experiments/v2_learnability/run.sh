@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Why does the small student not learn world v2? Filtered BC from scratch (the main job's first stage: the small
+# recipe, 3,000 steps), seed 0, on world v2 as it is against one knob changed at a time. Two single-threaded runs
+# side by side; a rerun skips finished runs (skip_done). Results: runs/<variant>/results.json.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-python}
+run() {
+    local name=$1; shift
+    $PY -m distill.train +experiment=synthetic_fbc_scratch seed=0 threads=1 logger=none skip_done=true \
+        eval.samples=0 eval.teacher_samples=1 stage_cache=null \
+        hydra.run.dir=experiments/v2_learnability/runs/$name "$@" > outputs/v2_learnability_$name.log 2>&1
+}
+run names_320 &
+run names_40 dataset.world.n_names=40 &
+wait
+run in_order dataset.world.shuffle_facts=false &
+run one_template dataset.world.templates=1 &
+wait

@@ -1,0 +1,87 @@
+"""Group-relative policy optimisation's loss: advantages worked by hand, and the loss against TRL's own code
+(``GRPOTrainer._compute_loss`` called on the same tensors)."""
+
+from collections import defaultdict
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from distill.algorithms.grpo_loss import group_advantages, informative_groups, policy_loss
+
+REWARDS = torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+
+
+def test_advantages_worked_by_hand():
+    # group 1: mean 0.5, unbiased std sqrt((4 x 0.25) / 3); group 2: all equal, so nothing to learn
+    std = (1 / 3) ** 0.5
+    assert torch.allclose(group_advantages(REWARDS, "grpo")[0], torch.tensor([0.5, -0.5, -0.5, 0.5]) / (std + 1e-4))
+    assert torch.equal(group_advantages(REWARDS, "dr_grpo"), torch.tensor([[0.5, -0.5, -0.5, 0.5], [0.0] * 4]))
+    # leave one out: a right sample against its three siblings (1 right of 3): 1 - 1/3; a wrong one: 0 - 2/3
+    assert torch.allclose(group_advantages(REWARDS, "rloo"), torch.tensor([[2 / 3, -2 / 3, -2 / 3, 2 / 3], [0.0] * 4]))
+    assert informative_groups(REWARDS).tolist() == [True, False]
+    with pytest.raises(ValueError, match="valid: grpo, dr_grpo, rloo"):
+        group_advantages(REWARDS, "ppo")
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        group_advantages(REWARDS[:, :1], "grpo")
+
+
+def test_on_policy_the_loss_is_minus_the_mean_advantage_and_its_gradient_the_policy_gradient():
+    """With the old policy equal to the current one (one update per batch) the ratio is 1: the loss is
+    -mean(A) per sequence, and its gradient is the REINFORCE gradient -A * grad log p / tokens."""
+    logps = torch.tensor([[-1.0, -2.0], [-0.5, -0.1]], requires_grad=True)
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    advantages = torch.tensor([1.0, -2.0])
+    loss, _ = policy_loss(logps, logps.detach(), None, mask, advantages, "grpo", 0.2, 0.0, 2)
+    assert loss.item() == pytest.approx(-(1.0 + -2.0) / 2)
+    loss.backward()
+    assert torch.allclose(logps.grad, torch.tensor([[-0.25, -0.25], [1.0, 0.0]]))
+
+
+class _Accelerator:
+    def gather(self, x):
+        return x
+
+    gather_for_metrics = gather
+
+    def reduce(self, x, reduction="sum"):
+        return x
+
+
+def trl_loss(loss_type, logps, old_logps, ref_logps, mask, advantages, epsilon, beta, max_len):
+    """TRL's GRPOTrainer._compute_loss on these tensors: its model call replaced by the given log-probabilities."""
+    from trl.trainer.grpo_trainer import GRPOTrainer
+
+    trainer = SimpleNamespace(
+        _get_per_token_logps_and_entropies=lambda *a, **k: (logps, torch.zeros_like(logps), None),
+        aux_loss_enabled=False, top_entropy_quantile=1.0, off_policy_mask_threshold=None,
+        importance_sampling_level="token", beta=beta, loss_type=loss_type, epsilon_low=epsilon,
+        epsilon_high=epsilon, args=SimpleNamespace(delta=None, use_bias_correction_kl=False), use_vllm=False,
+        model=SimpleNamespace(training=True), current_gradient_accumulation_steps=1, max_completion_length=max_len,
+        _entropy_bonus_enabled=False, _metrics={"train": defaultdict(list)}, accelerator=_Accelerator())
+    n = logps.shape[0]
+    inputs = {"prompt_ids": torch.zeros(n, 1, dtype=torch.long), "prompt_mask": torch.ones(n, 1),
+              "completion_ids": torch.zeros(n, logps.shape[1], dtype=torch.long), "completion_mask": mask,
+              "advantages": advantages, "old_per_token_logps": old_logps, "ref_per_token_logps": ref_logps}
+    return GRPOTrainer._compute_loss(trainer, None, inputs)
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "dr_grpo"])
+@pytest.mark.parametrize("beta", [0.0, 0.04])
+def test_the_loss_and_its_gradient_match_trls_own_code(loss_type, beta):
+    generator = torch.Generator().manual_seed(0)
+    shape = (6, 5)
+    base = -torch.rand(shape, generator=generator) * 3
+    old = (base + 0.3 * torch.randn(shape, generator=generator)).clamp(max=0)  # ratios both inside and outside the clip
+    ref = (base + 0.2 * torch.randn(shape, generator=generator)).clamp(max=0)
+    mask = (torch.rand(shape, generator=generator) > 0.3).float()
+    mask[:, 0] = 1.0
+    advantages = group_advantages(torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]]), loss_type).reshape(-1)
+    ours_logps, theirs_logps = base.clone().requires_grad_(), base.clone().requires_grad_()
+    ours, stats = policy_loss(ours_logps, old, ref, mask, advantages, loss_type, 0.2, beta, shape[1])
+    theirs = trl_loss(loss_type, theirs_logps, old, ref, mask, advantages, 0.2, beta, shape[1])
+    assert ours.item() == pytest.approx(theirs.item(), abs=1e-6)
+    ours.backward()
+    theirs.backward()
+    assert torch.allclose(ours_logps.grad, theirs_logps.grad, atol=1e-6)
+    assert 0.0 < stats["clip_ratio"].item() < 1.0
