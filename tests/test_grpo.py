@@ -85,3 +85,46 @@ def test_the_loss_and_its_gradient_match_trls_own_code(loss_type, beta):
     theirs.backward()
     assert torch.allclose(ours_logps.grad, theirs_logps.grad, atol=1e-6)
     assert 0.0 < stats["clip_ratio"].item() < 1.0
+
+
+class BanditAnswerer:
+    """The right answer (1) exactly when the decomposition asks about the problem's own person."""
+
+    name = "bandit"
+
+    def answer(self, problems, decompositions):
+        from distill.core.contracts import Answer
+
+        return [Answer(f"Final answer: {int(d == [f'ask {p.text.split()[0]}'])}") for p, d in zip(problems, decompositions)]
+
+
+def test_grpo_learns_what_the_answerer_rewards_from_its_own_samples():
+    """A BC student copies the data's majority ("ask Zed", never rewarded); GRPO's own samples, scored by the
+    answerer, leave it and raise the sampled reward. The measurements that could fail: the greedy share of
+    "ask Zed" and the mean reward of 64 samples, before and after."""
+    import pytorch_lightning as pl
+
+    from conftest import fit_steps, named_bandit_records, objective, scratch_student
+
+    from distill.core.contracts import Problem
+    from distill.measurement.rows import decompose
+
+    pl.seed_everything(0)
+    records = named_bandit_records(bad_share=0.6)
+    student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=2, d_model=64, n_head=2, d_ff=128)
+    problems = sorted({r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(),
+                      key=lambda p: p.problem_id)
+
+    def zed_share():
+        return sum(d == ["ask Zed"] for d in decompose(student, problems, max_new_tokens=4, desc="greedy")) / len(problems)
+
+    fit_steps(objective("bc", student.model, 150, lr=3e-3, warmup_steps=5), student, records, 150)
+    grpo = objective("grpo", student.model, 100, lr=1e-3, warmup_steps=5, beta=0.0, subquestion_cost=0.0,
+                     group_size=8, max_new_tokens=4, seed=0)
+    grpo.bind(student, BanditAnswerer(), problems)
+    assert len(grpo.make_items(student, records)) == 8  # one item per training problem
+    bc_zed, bc_reward = zed_share(), grpo.rollouts(problems)[1].mean().item()
+    fit_steps(grpo, student, records, 100, batch_size=4)
+    zed, reward = zed_share(), grpo.rollouts(problems)[1].mean().item()
+    assert bc_zed >= 0.5 and bc_reward <= 0.1  # BC imitates the majority, whose reward is 0
+    assert zed == 0.0 and reward >= bc_reward + 0.2, (bc_zed, bc_reward, zed, reward)

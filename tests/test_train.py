@@ -209,7 +209,8 @@ def test_held_out_problems_keep_all_their_samples():
     assert len(held) == 40 and not {r.problem_id for r in fit} & {r.problem_id for r in held}
 
 
-@pytest.mark.parametrize("experiment", ["synthetic_bc", "synthetic_fbc", "synthetic_ilql_full", "synthetic_ilql_sparse"])
+@pytest.mark.parametrize("experiment", ["synthetic_bc", "synthetic_fbc", "synthetic_ilql_full", "synthetic_ilql_sparse",
+                                        "synthetic_grpo"])
 def test_experiment_smoke(experiment, tmp_path):
     """Every synthetic experiment runs end to end, shrunk (smollm2_quick has its own slow test)."""
     cfg = compose_config("train", [f"+experiment={experiment}"] + SHRINK + [

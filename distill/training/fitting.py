@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 
-from distill.core.contracts import VALIDATION, Answerer, Objective, Problem, require
+from distill.core.contracts import TRAIN, VALIDATION, Answerer, Dataset, Objective, Problem, require
 from distill.core.parts import Parts
 from distill.core.records import Record
 from distill.students import Student
@@ -38,13 +38,15 @@ class FitSettings:
     decode_batch_size: int  # validation problems decoded together
     trainer: DictConfig  # the Lightning Trainer (``max_steps`` is set per stage)
     keep_truncated: bool = False  # train on decompositions cut at the teacher's max_tokens too
+    dataset: Dataset | None = None  # where an online objective's training problems come from (its rollouts)
 
     @classmethod
     def from_config(cls, cfg: DictConfig, parts: Parts) -> FitSettings:
         """From a run's config (``data``, ``eval``, ``trainer``, ``seed``) and its data set and answerer."""
         return cls(batch_size=cfg.data.batch_size, val_fraction=cfg.data.val_fraction, seed=cfg.seed,
                    val_problems=parts.dataset.load(VALIDATION)[: cfg.data.max_val_problems], answerer=parts.answerer,
-                   decode_batch_size=cfg.eval.batch_size, trainer=cfg.trainer, keep_truncated=cfg.data.keep_truncated)
+                   decode_batch_size=cfg.eval.batch_size, trainer=cfg.trainer, keep_truncated=cfg.data.keep_truncated,
+                   dataset=parts.dataset)
 
 
 def fit(objective: DictConfig, max_steps: int, student: Student, records: list[Record], settings: FitSettings,
@@ -54,6 +56,8 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
     ``callbacks``: more Lightning callbacks (the benchmark's clock)."""
     module = require(instantiate(objective, model=student.model, total_steps=max_steps), Objective,
                      "algorithm.module")
+    if getattr(module, "online", False):  # it samples from the student and has the answerer score its samples
+        module.bind(student, settings.answerer, settings.dataset.load(TRAIN))
     train, val = split_by_problem(records, settings.val_fraction, settings.seed)
     data = EpisodeDataModule(module.make_items(student, train), module.make_items(student, val), student.pad_id,
                              batch_size=settings.batch_size, seed=settings.seed)

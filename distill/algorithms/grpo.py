@@ -1,0 +1,129 @@
+"""Online group-relative policy optimisation: the student samples decompositions of training problems, the
+configured answerer answers them, and samples that beat their group's other samples are pushed up.
+
+Each training step takes a batch of training problems (``data.batch_size``), samples ``group_size``
+decompositions of each from the current student (the project's KV-cached batched decoder, ``temperature``),
+has the answerer answer all of them in one call, and scores each: 1 for the right final answer, 0 otherwise,
+minus ``subquestion_cost`` per sub-question (the k = 1 answerer answers junk questions "unknown" at no cost, so
+an uncosted policy learns to spray them: issue 28's prototype). Advantages are relative to the group
+(``loss_type``: grpo, dr_grpo or rloo; ``distill.algorithms.grpo_loss``); with ``dynamic_sampling`` groups whose
+rewards are all equal are dropped (they teach nothing). The loss is the clipped surrogate with a k3 KL penalty
+(``beta``) to the student as this stage starts. One update per batch of rollouts, so the ratio is 1 and the
+clip inactive: ``epsilon`` matters once several updates reuse a batch (not offered yet).
+
+It starts from a first stage (Filtered BC by default), like DPO. Validation accuracy (the usual callback)
+selects the checkpoint; per step it logs the reward's mean and std, the share of dropped groups, the KL,
+mean sub-questions and rollouts per second.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import pytorch_lightning as pl
+import torch
+
+from distill.algorithms.bc import PolicyObjective
+from distill.algorithms.grpo_loss import LOSS_TYPES, group_advantages, informative_groups, policy_loss
+from distill.algorithms.logprobs import action_logps
+from distill.algorithms.optim import attention_matrices, optimizer_with_schedule
+from distill.core.contracts import Answerer, Problem
+from distill.core.final_answer import is_correct
+from distill.core.records import Record
+from distill.measurement.rows import decode_actions
+from distill.students import Student
+from distill.training.episodes import collate
+
+
+class GRPOModule(PolicyObjective, pl.LightningModule):
+    """Hyper-parameters come from ``conf/algorithm/grpo.yaml``; ``total_steps``, the length of the cosine decay,
+    is the stage's number of optimiser steps. :meth:`bind` gives it the student, the answerer and the training
+    problems before training (``distill.training.fitting.fit`` calls it)."""
+
+    online = True  # fit() binds the environment: rollouts need the student, the answerer and the problems
+
+    def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int,
+                 group_size: int, temperature: float, loss_type: str, epsilon: float, beta: float,
+                 subquestion_cost: float, dynamic_sampling: bool, max_new_tokens: int, seed: int,
+                 muon_lr: float | None = None) -> None:
+        super().__init__()
+        if loss_type not in LOSS_TYPES:
+            raise ValueError(f"algorithm.module.loss_type={loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
+        if group_size < 2:
+            raise ValueError(f"algorithm.module.group_size must be at least 2 (a group to compare), got {group_size}")
+        self.model = model
+        # the frozen reference: the student as this stage starts (kept in checkpoints, so a resumed run has it)
+        self.reference = copy.deepcopy(model).eval().requires_grad_(False) if beta else None
+        self.save_hyperparameters(ignore=["model"])
+        self.student: Student | None = None
+        self.answerer: Answerer | None = None
+        self.problems: list[Problem] = []
+
+    def bind(self, student: Student, answerer: Answerer, problems: list[Problem]) -> None:
+        """What rollouts need: the student (tokenizer, decoding), the answerer that scores them, the problems."""
+        self.student, self.answerer, self.problems = student, answerer, problems
+
+    def make_items(self, student: Student, records: list[Record]) -> list[dict]:
+        """One item per training problem the records name: its prompt and its index among the bound problems."""
+        index = {p.problem_id: i for i, p in enumerate(self.problems)}
+        ids = sorted({r.problem_id for r in records if r.problem_id in index}, key=index.get)
+        return [{"input_ids": (prompt := student.prompt_ids(self.problems[index[i]].text)),
+                 "action_mask": [0] * len(prompt), "problem_index": index[i]} for i in ids]
+
+    def rollouts(self, problems: list[Problem]) -> tuple[list[list[int]], torch.Tensor, list[int]]:
+        """``group_size`` sampled decompositions per problem (action tokens), their rewards [problems, group],
+        and each decomposition's number of sub-questions."""
+        h, student = self.hparams, self.student
+        repeated = [p for p in problems for _ in range(h.group_size)]
+        generator = torch.Generator().manual_seed(h.seed * 1_000_003 + self.global_step)
+        actions = decode_actions(student, repeated, batch_size=len(repeated), max_new_tokens=h.max_new_tokens,
+                                 desc="rollouts", sample=True, temperature=h.temperature, generator=generator)
+        self.model.train()  # decoding switched it to eval mode
+        decompositions = [student.parse(a) for a in actions]
+        answers = self.answerer.answer(repeated, decompositions)
+        rewards = [float(is_correct(a.text, p.true_answer)) - h.subquestion_cost * len(d)
+                   for a, p, d in zip(answers, repeated, decompositions)]
+        return actions, torch.tensor(rewards).view(len(problems), h.group_size), [len(d) for d in decompositions]
+
+    def training_step(self, batch, batch_idx):
+        h, student = self.hparams, self.student
+        start = time.perf_counter()
+        problems = [self.problems[int(i)] for i in batch["problem_index"].tolist()]  # (collated as floats)
+        actions, rewards, n_questions = self.rollouts(problems)
+        keep = informative_groups(rewards) if h.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
+        stats = {"reward_mean": rewards.mean(), "reward_std": rewards.std(), "dropped_groups": 1 - keep.float().mean(),
+                 "mean_subquestions": torch.tensor(sum(n_questions) / len(n_questions), dtype=torch.float)}
+        if not keep.any():  # every group equal: nothing to learn from this batch (a zero loss keeps the step)
+            loss = sum(p.sum() * 0.0 for p in self.model.parameters() if p.requires_grad)
+        else:
+            advantages = group_advantages(rewards[keep], h.loss_type).reshape(-1)
+            rows = [g * h.group_size + j for g in keep.nonzero().flatten().tolist() for j in range(h.group_size)]
+            items = []
+            for row in rows:
+                prompt = student.prompt_ids(problems[row // h.group_size].text)
+                ids = (prompt + actions[row])[: student.max_length]
+                items.append({"input_ids": ids, "action_mask": [0] * len(prompt) + [1] * (len(ids) - len(prompt))})
+            seqs = {k: v.to(self.device) for k, v in collate(items, student.pad_id).items()}
+            logps = action_logps(self.model, seqs["input_ids"], seqs["attention_mask"], seqs["action_mask"])
+            ref = None
+            if self.reference is not None:
+                with torch.no_grad():
+                    ref = action_logps(self.reference, seqs["input_ids"], seqs["attention_mask"], seqs["action_mask"])
+            mask = seqs["action_mask"][:, 1:]
+            loss, loss_stats = policy_loss(logps, logps.detach(), ref, mask, advantages.to(self.device), h.loss_type,
+                                           h.epsilon, h.beta, h.max_new_tokens)
+            stats.update(loss_stats)
+        stats["rollouts_per_second"] = torch.tensor(len(actions) / (time.perf_counter() - start))
+        for name, value in stats.items():
+            self.log(f"train/{name}", value, prog_bar=name == "reward_mean", batch_size=len(problems))
+        self.log("train/loss", loss, batch_size=len(problems))
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        """Nothing per batch: validation accuracy comes from decoding the validation problems (the callback)."""
+
+    def configure_optimizers(self):
+        h = self.hparams
+        return optimizer_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps,
+                                       self.trainer.precision, attention_matrices(self.model), h.muon_lr)
