@@ -26,6 +26,17 @@ def test_advantages_worked_by_hand():
         group_advantages(REWARDS[:, :1], "grpo")
 
 
+def test_the_subquestion_cost_ranks_right_answers_only():
+    """Charged on wrong samples too, the cost would decide every group with no right sample in favour of asking
+    nothing: the collapse measured on world v2 (experiments/grpo_v2)."""
+    from distill.algorithms.grpo import reward
+
+    assert reward(True, 2, 0.02) == pytest.approx(0.96) and reward(True, 5, 0.02) == pytest.approx(0.90)
+    assert reward(False, 0, 0.02) == reward(False, 6, 0.02) == 0.0
+    wrong_only = torch.tensor([[reward(False, n, 0.02) for n in (0, 3, 6, 9)]])
+    assert not informative_groups(wrong_only).any()  # dropped: nothing to learn from a group of wrong answers
+
+
 def test_on_policy_the_loss_is_minus_the_mean_advantage_and_its_gradient_the_policy_gradient():
     """With the old policy equal to the current one (one update per batch) the ratio is 1: the loss is
     -mean(A) per sequence, and its gradient is the REINFORCE gradient -A * grad log p / tokens."""
