@@ -142,3 +142,15 @@ def test_graph_world_config_refuses_bad_knobs():
     with pytest.raises(ValueError, match="unknown operations"):
         GraphWorldConfig(op_weights={"pow": 1.0})
     assert WorldConfig.name == "synthetic" and GraphWorldConfig.name == "synthetic-v2"
+
+
+def test_the_teacher_decomposes_a_world_with_one_template():
+    """templates=1 leaves two phrasings per question, fewer than the teacher's three paraphrase weights."""
+    from conftest import compose_config
+
+    from distill.core.parts import build_parts
+
+    parts = build_parts(compose_config("train", ["dataset.world.templates=1", "dataset.sizes.train=20"]))
+    problems = parts.dataset.load("train")
+    samples = parts.teacher.decompose(problems, 4)
+    assert len(samples) == 20 and all(len(d.subquestions) > 0 for group in samples for d in group)

@@ -71,10 +71,11 @@ class SyntheticTeacher:
         world = world_of(problem)
         rng = random.Random(f"{self.seed}|{problem.problem_id}|{sample_index}")
         order, errors = self.perturb(world, rng)
-        questions = [
-            world.quantities[i].questions()[rng.choices(range(len(self.paraphrase_weights)), self.paraphrase_weights)[0]]
-            for i in order
-        ]
+        questions = []
+        for i in order:
+            phrasings = world.quantities[i].questions()  # as many as the world's templates allow (2 with templates=1)
+            choice = rng.choices(range(len(self.paraphrase_weights)), self.paraphrase_weights)[0]
+            questions.append(phrasings[choice % len(phrasings)])
         return Decomposition(questions, meta={"errors": errors, "quantities": order})
 
     def perturb(self, world: WorldProblem, rng: random.Random) -> tuple[list[int], list[str]]:
