@@ -80,11 +80,6 @@ def positive_int(text: str) -> int:
     return _bounded(text, int, 1, "a positive integer")
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    return _bounded(text, int, 0, "an integer >= 0")
-
-
 def fraction(text: str) -> float:
     """argparse type: a number in [0, 1]."""
     value = _bounded(text, float, 0.0, "a number in [0, 1]")
