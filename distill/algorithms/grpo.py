@@ -54,7 +54,7 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
     def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int,
                  group_size: int, temperature: float, loss_type: str, epsilon: float, beta: float,
                  subquestion_cost: float, dynamic_sampling: bool, max_new_tokens: int, seed: int,
-                 muon_lr: float | None = None) -> None:
+                 muon_lr: float | None) -> None:
         super().__init__()
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"algorithm.module.loss_type={loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
