@@ -99,12 +99,12 @@ def simulate(args: argparse.Namespace) -> None:
     from distill.review.oracle import simulate_review
 
     records_path, records, store = open_run(args.run)
+    if args.n > len(records):
+        raise UsageError(f"--n {args.n}: {records_path} has {len(records)} records")
     conf = Path(__file__).resolve().parents[2] / "conf"
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = compose(config_name="train", overrides=args.overrides)
     problems = {p.problem_id: p for p in instantiate(cfg.dataset).load("train")}
-    if args.n > len(records):
-        raise UsageError(f"--n {args.n}: {records_path} has {len(records)} records")
     if args.order == "queue":
         items = build_queue(records, args.random_share, seed=args.seed)[: args.n]
     else:
