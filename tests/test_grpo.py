@@ -139,3 +139,54 @@ def test_grpo_learns_what_the_answerer_rewards_from_its_own_samples():
     zed, reward = zed_share(), grpo.rollouts(problems)[1].mean().item()
     assert bc_zed >= 0.5 and bc_reward <= 0.1  # BC imitates the majority, whose reward is 0
     assert zed == 0.0 and reward >= bc_reward + 0.2, (bc_zed, bc_reward, zed, reward)
+
+
+
+def test_a_batch_with_nothing_to_learn_leaves_every_weight_where_it_was():
+    """When every group's rewards are equal (all dropped), no optimiser step is taken. A zero loss would still
+    move the weights: AdamW's momentum and weight decay, and Muon's orthogonalised update of its momentum buffer,
+    which has full size however small the buffer (the drift measured on world v2 with 87.5-100% of groups
+    dropped). Step 1 rewards one sample per group, building momentum; step 2 rewards nothing."""
+    import pytorch_lightning as pl
+
+    from conftest import named_bandit_records, objective, scratch_student
+
+    from distill.algorithms.optim import attention_matrices
+    from distill.core.contracts import Answer, Problem
+    from distill.training.episodes import EpisodeDataModule
+
+    class FirstCallOnly:
+        name = "first-call"
+
+        def __init__(self):
+            self.calls = 0
+
+        def answer(self, problems, decompositions):
+            self.calls += 1
+            return [Answer(f"Final answer: {int(self.calls == 1 and i % 8 == 0)}") for i in range(len(problems))]
+
+    class Snapshots(pl.Callback):
+        def __init__(self):
+            self.after = []
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            self.after.append({n: p.detach().clone() for n, p in module.model.named_parameters()})
+
+    pl.seed_everything(0)
+    records = named_bandit_records(bad_share=0.5)
+    student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=1, d_model=32, n_head=2, d_ff=64)
+    problems = sorted({r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(),
+                      key=lambda p: p.problem_id)
+    grpo = objective("grpo", student.model, 2, lr=1e-2, warmup_steps=0, beta=0.0, subquestion_cost=0.0,
+                     group_size=8, max_new_tokens=4, seed=0, muon_lr=0.05, weight_decay=0.1)
+    grpo.bind(student, FirstCallOnly(), problems)
+    assert attention_matrices(student.model)  # Muon is in play
+    start = {n: p.detach().clone() for n, p in student.model.named_parameters()}
+    snapshots = Snapshots()
+    items = grpo.make_items(student, records)
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         limit_val_batches=0, enable_model_summary=False, callbacks=[snapshots])
+    trainer.fit(grpo, EpisodeDataModule(items, items, student.pad_id, batch_size=len(items)))
+    first, second = snapshots.after
+    assert any(not torch.equal(first[n], start[n]) for n in start)  # step 1 learnt
+    assert [n for n in start if not torch.equal(second[n], first[n])] == []  # step 2 moved nothing

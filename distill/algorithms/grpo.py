@@ -12,7 +12,9 @@ stage is right on 6% of problems, the student learnt within 25 steps to ask noth
 (``loss_type``: grpo, dr_grpo or rloo; ``distill.algorithms.grpo_loss``); with ``dynamic_sampling`` groups whose
 rewards are all equal are dropped (they teach nothing). The loss is the clipped surrogate with a k3 KL penalty
 (``beta``) to the student as this stage starts. One update per batch of rollouts, so the ratio is 1 and the
-clip inactive: ``epsilon`` matters once several updates reuse a batch (not offered yet).
+clip inactive: ``epsilon`` matters once several updates reuse a batch (not offered yet). A batch in which every
+group is dropped takes no optimiser step at all: a zero loss would still move the weights (AdamW's momentum and
+weight decay, and Muon, whose orthogonalised update of a decaying momentum buffer has full size).
 
 It starts from a first stage (Filtered BC by default), like DPO. Validation accuracy (the usual callback)
 selects the checkpoint; per step it logs the reward's mean and std, the share of dropped groups, the KL,
@@ -102,9 +104,8 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
         keep = informative_groups(rewards) if h.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
         stats = {"reward_mean": rewards.mean(), "reward_std": rewards.std(), "dropped_groups": 1 - keep.float().mean(),
                  "mean_subquestions": torch.tensor(sum(n_questions) / len(n_questions), dtype=torch.float)}
-        if not keep.any():  # every group equal: nothing to learn from this batch (a zero loss keeps the step)
-            loss = sum(p.sum() * 0.0 for p in self.model.parameters() if p.requires_grad)
-        else:
+        loss = None  # every group equal: nothing to learn, and no optimiser step (Lightning skips it on None)
+        if keep.any():
             advantages = group_advantages(rewards[keep], h.loss_type).reshape(-1)
             rows = [g * h.group_size + j for g in keep.nonzero().flatten().tolist() for j in range(h.group_size)]
             items = []
@@ -125,7 +126,8 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
         stats["rollouts_per_second"] = torch.tensor(len(actions) / (time.perf_counter() - start))
         for name, value in stats.items():
             self.log(f"train/{name}", value, prog_bar=name == "reward_mean", batch_size=len(problems))
-        self.log("train/loss", loss, batch_size=len(problems))
+        if loss is not None:
+            self.log("train/loss", loss, batch_size=len(problems))
         return loss
 
     def validation_step(self, batch, batch_idx):
