@@ -5,13 +5,16 @@
 Reads every ``results.json`` below the given run or multirun folders and writes, into the report folder
 (``outputs/reports/<name of the first DIR>`` unless ``--out``):
 - ``accuracy_<answerer>.md`` / ``.csv``: rows are algorithms plus the LLM's own decompositions, columns
-  are student sizes and their average; each cell is the mean over seeds with a 95% t-interval;
+  are student sizes and their average; each cell is the mean over seeds with a 95% interval of a proportion
+  (``accuracy_interval``: seeds and problems resampled, inside [0, 1]);
 - ``cost.md`` / ``.csv``: parameters, decode latency per problem, peak memory; the teacher's tokens and
   dollars per 1,000 problems where its usage was recorded;
-- ``accuracy_vs_params.png``: accuracy against student parameters, the LLM as a line per answerer;
+- ``accuracy_vs_params.png``: accuracy against student parameters (the sizes as ticks), teacher@1 and the
+  teacher's best-of-n as lines, and a money panel: dollars per 1,000 problems, student against LLM
+  (``distill.size_plot``);
 - ``sizes_<answerer>.csv``: per algorithm and size, accuracy and the student-to-LLM ratio on test and on the
   ``ood`` split (runs with ``eval.also_splits=[ood]``) next to the student's cost; ``report.md`` names the
-  smallest student within 0.05 of the LLM per algorithm;
+  smallest student within 0.05 of teacher@1 and of the teacher's best-of-n per algorithm;
 - ``search.csv``, ``search_shared.csv``, ``search_trials.csv`` and ``search_history.png`` for recipe-search trials
   (``conf/sweep_recipe.yaml``; kept out of the tables above): each size's best trial, the settings every size
   tried side by side, every trial, and
@@ -40,8 +43,9 @@ import yaml
 
 from distill.cascade_report import cascade_table, confidence_table, plot_cost
 from distill.core.errors import OneLineParser, UsageError, add_debug_flag, fraction, one_line_errors
-from distill.measurement.metrics import mean_interval
+from distill.measurement.metrics import accuracy_interval, mean_interval
 from distill.search_report import plot_search, search_table, search_trial, shared_settings_table
+from distill.size_plot import plot_sizes
 
 LLM_ROW = "LLM (teacher)"
 AVERAGE = "average"
@@ -56,6 +60,7 @@ class Run:
     seed: int
     accuracy: float
     teacher_accuracy: float
+    n_problems: int  # test problems behind each accuracy (its interval is that of a proportion)
     params: int
     latency_ms: float
     memory_mb: float
@@ -71,6 +76,7 @@ class Run:
     trial: dict[str, Any] | None = None  # a recipe-search trial (sweep_group=recipe): its recipe and score
     # the honest rows (world v2's results): teacher and student selectors over n samples, the data set's baselines
     honest: dict[str, float] | None = None
+    teacher_n: int | None = None  # teacher samples per problem behind its selectors (best-of-n), if it has them
 
 
 def algorithm_label(config: dict[str, Any]) -> str:
@@ -96,7 +102,8 @@ def read_run(path: Path) -> Run:
     return Run(
         path=path.parent, answerer=results["answerer"], algorithm=algorithm_label(config),
         student=config["student"].get("name") or student.get("name") or "student", seed=config["seed"],
-        accuracy=student["accuracy"], teacher_accuracy=teacher["accuracy"], params=student["params"],
+        accuracy=student["accuracy"], teacher_accuracy=teacher["accuracy"], n_problems=student["n_problems"],
+        params=student["params"],
         latency_ms=student["latency_ms_per_problem"], memory_mb=student["peak_memory_mb"],
         teacher_usage=teacher.get("usage_per_problem") or {},
         variants={k: v["accuracy"] for k, v in (results.get("student_variants") or {}).items()},
@@ -109,6 +116,7 @@ def read_run(path: Path) -> Run:
         # a recipe search's trial (conf/sweep_recipe.yaml); every run now returns validation accuracy to sweepers
         trial=search_trial(results) if config.get("sweep_group") == "recipe" else None,
         honest=honest_rows(results),
+        teacher_n=(teacher.get("selectors") or {}).get("n"),
     )
 
 
@@ -146,6 +154,7 @@ def accuracy_table(runs: list[Run]) -> tuple[list[str], list[list[str]], list[st
     algorithms = sorted({r.algorithm for r in runs})
     seeds = sorted({r.seed for r in runs})
     acc: dict[tuple[str, str, int], float] = {(r.algorithm, r.student, r.seed): r.accuracy for r in runs}
+    n = max(r.n_problems for r in runs)
     missing = [f"{a} / {s} / seed {seed}" for a in algorithms for s in students for seed in seeds
                if (a, s, seed) not in acc]
     header = ["algorithm", *students, AVERAGE]
@@ -154,13 +163,13 @@ def accuracy_table(runs: list[Run]) -> tuple[list[str], list[list[str]], list[st
         cells = []
         for s in students:
             values = [acc[a, s, seed] for seed in seeds if (a, s, seed) in acc]
-            cells.append(mean_interval(values).text() if values else "missing")
+            cells.append(accuracy_interval(values, n).text() if values else "missing")
         # the average over sizes, per seed that has every size; the interval is over those seeds
         per_seed = [statistics.fmean(acc[a, s, seed] for s in students) for seed in seeds
                     if all((a, s, seed) in acc for s in students)]
-        rows.append([a, *cells, mean_interval(per_seed).text() if per_seed else "missing"])
+        rows.append([a, *cells, accuracy_interval(per_seed, n).text() if per_seed else "missing"])
     teacher = {r.seed: r.teacher_accuracy for r in runs}  # the same row for every student of a seed
-    llm = mean_interval(list(teacher.values())).text()
+    llm = accuracy_interval(list(teacher.values()), n).text()
     rows.append([LLM_ROW, *[llm] * len(students), llm])
     return header, rows, missing
 
@@ -211,14 +220,18 @@ def cost_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
 def size_table(runs: list[Run], margin: float = 0.05) -> tuple[list[str], list[list[str]], list[str]]:
     """One answerer's runs, per algorithm and student size (smallest first): accuracy, the student-to-LLM
     ratio of accuracy (per seed, then mean [95% t-interval]), the same on the ood split, and the student's
-    cost; and, per algorithm, the smallest student whose mean accuracy is within ``margin`` of the LLM's."""
+    cost; and, per algorithm, the smallest student whose mean accuracy is within ``margin`` of teacher@1 (the
+    teacher's first sample), and of the teacher's label-free best-of-n where the runs have it."""
     header = ["algorithm", "student", "parameters", "accuracy", "LLM accuracy", "student / LLM",
               "ood accuracy", "ood LLM accuracy", "ood student / LLM", "latency ms/problem", "peak memory MB"]
-    rows, smallest = [], {}
+    rows = []
+    smallest: dict[tuple[str, str], str] = {}
     # by algorithm, smallest size first within each (a stable sort of the size-ordered groups)
     for (algorithm, student), group in sorted(algorithm_groups(runs), key=lambda kv: kv[0][0]):
         ood = [r.ood for r in group if r.ood]
-        acc, llm = mean_interval([r.accuracy for r in group]), mean_interval([r.teacher_accuracy for r in group])
+        n = group[0].n_problems
+        acc = accuracy_interval([r.accuracy for r in group], n)
+        llm = accuracy_interval([r.teacher_accuracy for r in group], n)
         rows.append([algorithm, student, f"{group[0].params:,}", acc.text(), llm.text(),
                      mean_interval([r.accuracy / r.teacher_accuracy for r in group]).text(),
                      mean_interval([s for s, _ in ood]).text() if ood else "n/a",
@@ -226,12 +239,22 @@ def size_table(runs: list[Run], margin: float = 0.05) -> tuple[list[str], list[l
                      mean_interval([s / t for s, t in ood]).text() if ood else "n/a",
                      f"{statistics.fmean(r.latency_ms for r in group):.1f}",
                      f"{statistics.fmean(r.memory_mb for r in group):.0f}"])
-        if algorithm not in smallest and llm.mean - acc.mean <= margin:
-            gap = mean_interval([r.teacher_accuracy - r.accuracy for r in group])
-            smallest[algorithm] = (f"{algorithm}: {student} ({group[0].params:,} parameters), {acc.text()} against "
-                                   f"the LLM's {llm.text()}; gap {gap.text()}")
-    statements = [smallest.get(a, f"{a}: none of the sizes here is within {margin} of the LLM")
-                  for a in sorted({r.algorithm for r in runs})]
+        best = [r.honest["teacher_best_of_n"] for r in group if r.honest and "teacher_best_of_n" in r.honest]
+        targets = {"teacher@1": [r.teacher_accuracy for r in group]}
+        if len(best) == len(group):
+            targets["teacher best-of-n"] = best
+        for row_name, values in targets.items():
+            target = accuracy_interval(values, n)
+            if (algorithm, row_name) not in smallest and target.mean - acc.mean <= margin:
+                gap = mean_interval([t - r.accuracy for t, r in zip(values, group)])
+                shown = row_name.replace("-n", f"-{group[0].teacher_n}")
+                smallest[algorithm, row_name] = (
+                    f"{algorithm} against {shown}: {student} ({group[0].params:,} parameters), {acc.text()} "
+                    f"against {target.text()}; gap {gap.text()}")
+    rows_named = ["teacher@1"] + (["teacher best-of-n"] if any(r.honest and "teacher_best_of_n" in r.honest
+                                                                for r in runs) else [])
+    statements = [smallest.get((a, row_name), f"{a} against {row_name}: none of the sizes here is within {margin}")
+                  for a in sorted({r.algorithm for r in runs}) for row_name in rows_named]
     return header, rows, statements
 
 
@@ -248,51 +271,6 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
         writer.writerows(rows)
 
 
-def plot(runs: list[Run], path: Path) -> None:
-    """Accuracy (mean and 95% interval over seeds) against parameters; the LLM as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    answerers = sorted({r.answerer for r in runs})
-    algorithms = sorted({r.algorithm for r in runs})
-    markers, colors = "osD^v", plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for ai, answerer in enumerate(answerers):
-        mine = [r for r in runs if r.answerer == answerer]
-        for ci, algorithm in enumerate(algorithms):
-            points = []
-            for student in _by_params(mine):
-                values = [r.accuracy for r in mine if r.algorithm == algorithm and r.student == student]
-                if values:
-                    iv = mean_interval(values)
-                    params = next(r.params for r in mine if r.student == student)
-                    err = [[iv.mean - iv.low], [iv.high - iv.mean]] if iv.low is not None else None
-                    points.append((params, iv.mean, err))
-            # algorithms side by side around each size, so that their points do not hide each other
-            shift = 1 + 0.03 * (ci - (len(algorithms) - 1) / 2)
-            points = [(x * shift, y, err) for x, y, err in points]
-            for i, (x, y, err) in enumerate(points):
-                ax.errorbar(x, y, yerr=err, fmt=markers[ai % len(markers)], color=colors(ci), capsize=3,
-                            label=f"{algorithm}, {answerer}" if i == 0 else None)
-            if len(points) > 1:
-                ax.plot([p[0] for p in points], [p[1] for p in points], color=colors(ci), alpha=0.4)
-        teacher = statistics.fmean({r.seed: r.teacher_accuracy for r in mine}.values())
-        ax.axhline(teacher, color="black", linestyle="--" if ai == 0 else ":", linewidth=1,
-                   label=f"{LLM_ROW}, {answerer}")
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels overlap
-    ax.set_xlabel("student parameters (inference cost)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("Students against the LLM's own decompositions")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> dict[str, Any]:
     found, failed = find_runs(folders)
     if not found:
@@ -303,7 +281,7 @@ def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> d
     trials = [r for r in found if r.trial]
     sections = [f"# Student-versus-LLM report\n\nFrom {len(runs)} runs and {len(trials)} recipe-search trials in "
                 f"{', '.join(map(str, folders))}.\n"
-                "Cells: mean test accuracy over seeds [95% t-interval]; `average` is the mean over student "
+                "Cells: mean test accuracy over seeds [95% interval, seeds and problems resampled]; `average` is the mean over student "
                 "sizes per seed. The LLM row scores the teacher's own decompositions with the same answerer.\n"]
     tables, all_missing = {}, list(failed)
     if trials:
@@ -341,7 +319,8 @@ def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> d
         header, rows, smallest = size_table([r for r in runs if r.answerer == answerer])
         write_csv(out / f"sizes_{slug}.csv", header, rows)
         sections.append(f"## Student size against the LLM, answerer {answerer}\n\nThe smallest student whose "
-                        "mean test accuracy is within 0.05 of the LLM's, per algorithm:\n\n"
+                        "mean test accuracy is within 0.05 of teacher@1 and of the teacher's best-of-n, per "
+                        "algorithm:\n\n"
                         + "".join(f"- {s}\n" for s in smallest)
                         + "\nPer size: accuracy and its ratio to the LLM's (per seed, then mean [95% t-interval]), "
                         "on test and on the ood split (longer chains than any training problem), next to the "
@@ -365,10 +344,13 @@ def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> d
     write_csv(out / "cost.csv", header, rows)
     tables["cost"] = (header, rows)
     sections.append(f"## Inference cost\n\n{markdown(header, rows)}")
-    plot(runs, out / "accuracy_vs_params.png")
-    sections.append("## Accuracy against student size\n\n![accuracy against parameters](accuracy_vs_params.png)\n\n"
-                    "Each point: one algorithm and student size under one answerer, mean over seeds with its "
-                    "95% interval; dashed/dotted lines: the LLM's own decompositions.\n")
+    plot_sizes(runs, out / "accuracy_vs_params.png")
+    sections.append("## Accuracy and cost against student size\n\n"
+                    "![accuracy and cost against parameters](accuracy_vs_params.png)\n\n"
+                    "Left: each point is one algorithm and student size under one answerer, mean over seeds with "
+                    "a 95% interval inside [0, 1]; black lines: teacher@1, red lines: the teacher's label-free "
+                    "best-of-n. Right: dollars per 1,000 problems for one decomposition (the student's decode time "
+                    "at conf/cascade.yaml's compute price; the LLM's recorded prices where it ran, else nominal).\n")
     if any(r.cascade for r in runs):
         header, rows = cascade_table(runs, budget_share)
         (out / "cascade.md").write_text(markdown(header, rows))

@@ -13,16 +13,19 @@ from distill.report import build_report
 
 
 def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synthetic-k1", reward="full",
-             teacher=0.7, usage=None, decisions=None, ood=None, trial=None):
+             teacher=0.7, usage=None, decisions=None, ood=None, trial=None, best_of_4=None):
     folder.mkdir(parents=True)
     results = {
         "answerer": answerer,
-        "student": {"accuracy": accuracy, "params": params, "latency_ms_per_problem": 2.0 * seed + 1.0,
+        "student": {"accuracy": accuracy, "n_problems": 500, "params": params, "latency_ms_per_problem": 2.0 * seed + 1.0,
                     "peak_memory_mb": 10.0, "mean_subquestions": 3.0 + seed,
                     **({"decisions": {h: {"n": 10, "gold_rate": r} for h, r in decisions.items()},
                         "garbled_rate": 0.1 * (seed + 1),
                         "accuracy_by_steps": {"10": 0.5, "2": 0.25 * (seed + 1)}} if decisions else {})},
-        "teacher": {"accuracy": teacher, **({"usage_per_problem": usage} if usage else {})},
+        "teacher": {"accuracy": teacher, **({"usage_per_problem": usage} if usage else {}),
+                    **({"selectors": {"n": 4, **{name: {"accuracy": value} for name, value in
+                                                 [("mean", teacher), ("best_of_n", best_of_4), ("majority", teacher)]}}}
+                       if best_of_4 else {})},
         # an ILQL config's module reads the reward group's token-level values (usefulness_baseline), as the real one
         "config": {"algorithm": {"name": algorithm, **({"module": {"usefulness_baseline": 0.5}} if algorithm == "ilql"
                                                        else {})},
@@ -37,6 +40,12 @@ def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synth
         results["train"] = {"steps": 160 // batch, "best_val_accuracy": val,
                             **({"val_curve": [[10, val / 2], [20, val]]} if val > 0.7 else {})}
     (folder / "results.json").write_text(json.dumps(results))
+
+
+def cell_bounds(cell):
+    """The interval of a table cell "0.550 [0.480, 0.620]"."""
+    low, high = cell.split("[")[1].rstrip("]").split(",")
+    return float(low), float(high)
 
 
 def test_mean_interval_worked_by_hand():
@@ -61,13 +70,16 @@ def test_report_tables_intervals_missing_runs_and_plot(tmp_path):
     header, rows = report["tables"]["accuracy_synthetic-k1"]
     assert header == ["algorithm", "tiny", "big", "average"]  # sizes ordered by parameters
     bc = rows[0]
-    # tiny: 0.5, 0.6 -> mean 0.55, half width 12.706 * 0.0707 / sqrt(2) = 0.6353
-    assert bc[1] == "0.550 [-0.085, 1.185]"
-    # average over sizes per seed: 0.6, 0.7 -> mean 0.65, same half width
-    assert bc[3] == "0.650 [0.015, 1.285]"
-    assert rows[1] == ["ilql-sparse", "0.550 (n=1)", "missing", "missing"]
-    assert rows[-1] == ["LLM (teacher)", "0.700 [0.700, 0.700]", "0.700 [0.700, 0.700]", "0.700 [0.700, 0.700]"]
-    assert report["tables"]["accuracy_synthetic-k2"][1][-1][1] == "0.950 (n=1)"
+    # tiny: 0.5, 0.6 -> mean 0.55; the interval of a proportion stays inside [0, 1] (a t-interval would be
+    # 0.55 +- 0.635) and spans both seeds' values and their binomial error on 500 problems
+    assert bc[1].startswith("0.550 [") and cell_bounds(bc[1])[0] < 0.5 and 0.6 < cell_bounds(bc[1])[1] < 0.66
+    # average over sizes per seed: 0.6, 0.7 -> mean 0.65
+    assert bc[3].startswith("0.650 [") and 0 <= cell_bounds(bc[3])[0] < 0.6 and 0.7 < cell_bounds(bc[3])[1] <= 1
+    assert rows[1][0] == "ilql-sparse" and rows[1][1].startswith("0.550 [") and rows[1][2:] == ["missing", "missing"]
+    # the same teacher accuracy on both seeds: only the binomial part, 0.7 +- 1.96 sqrt(0.21 / (2 x 500))
+    assert rows[-1][0] == "LLM (teacher)" and len(set(rows[-1][1:])) == 1
+    assert cell_bounds(rows[-1][1]) == pytest.approx((0.6716, 0.7284), abs=0.004)
+    assert report["tables"]["accuracy_synthetic-k2"][1][-1][1].startswith("0.950 [")
     # missing: the crashed run folder, and the ilql cells that have no run
     assert any("crashed" in m and "seed=7" in m for m in report["missing"])
     assert "answerer synthetic-k1: ilql-sparse / big / seed 0" in report["missing"]
@@ -168,9 +180,9 @@ def test_report_confidence_table_per_score(tmp_path):
 def test_size_table_ratio_ood_and_the_smallest_student_within_005(tmp_path):
     runs = tmp_path / "grid"
     for seed, (tiny, big) in enumerate([(0.5, 0.7), (0.6, 0.8)]):
-        fake_run(runs / f"t{seed}", "fbc", "tiny", 1000, seed, tiny, ood=(tiny / 2, 0.5))
-        fake_run(runs / f"b{seed}", "fbc", "big", 10**6, seed, big, ood=(0.4, 0.5))
-        fake_run(runs / f"bc{seed}", "bc", "big", 10**6, seed, 0.6)
+        fake_run(runs / f"t{seed}", "fbc", "tiny", 1000, seed, tiny, ood=(tiny / 2, 0.5), best_of_4=0.85)
+        fake_run(runs / f"b{seed}", "fbc", "big", 10**6, seed, big, ood=(0.4, 0.5), best_of_4=0.85)
+        fake_run(runs / f"bc{seed}", "bc", "big", 10**6, seed, 0.6, best_of_4=0.85)
     report = build_report([runs], tmp_path / "report")
     header, rows = report["tables"]["sizes_synthetic-k1"]
     fbc_tiny = rows[[r[:2] for r in rows].index(["fbc", "tiny"])]
@@ -180,9 +192,14 @@ def test_size_table_ratio_ood_and_the_smallest_student_within_005(tmp_path):
     assert cell["ood accuracy"].startswith("0.275 [") and cell["ood LLM accuracy"] == "0.500 [0.500, 0.500]"
     assert dict(zip(header, rows[[r[:2] for r in rows].index(["bc", "big"])]))["ood accuracy"] == "n/a"
     text = (tmp_path / "report" / "report.md").read_text()
-    # tiny fbc is 0.15 behind, big fbc 0.05 ahead; bc's only size is 0.1 behind
-    assert "- fbc: big (1,000,000 parameters), 0.750 [0.115, 1.385] against the LLM's 0.700 [0.700, 0.700]" in text
-    assert "- bc: none of the sizes here is within 0.05 of the LLM" in text
+    # against teacher@1 (0.7): tiny fbc is 0.15 behind, big fbc 0.05 ahead; bc's only size is 0.1 behind;
+    # against the teacher's best-of-4 (0.85) big fbc is 0.10 behind
+    (fbc_line,) = [line for line in text.splitlines() if line.startswith("- fbc against teacher@1: ")]
+    assert fbc_line.startswith("- fbc against teacher@1: big (1,000,000 parameters), 0.750 [")
+    assert "- fbc against teacher best-of-n: none of the sizes here is within 0.05" in text
+    assert "- bc against teacher@1: none of the sizes here is within 0.05" in text
+    runs_csv = (tmp_path / "report" / "runs.csv").read_text().splitlines()
+    assert "teacher_best_of_n" in runs_csv[0].split(",")
 
 
 def test_recipe_search_trials_get_their_own_table_and_plot(tmp_path):
@@ -205,3 +222,61 @@ def test_recipe_search_trials_get_their_own_table_and_plot(tmp_path):
     shared = build_report([folder], tmp_path / "report")["tables"]["search_shared"]
     assert shared == (["learning rate", "batch size", "warm-up steps", "tiny (validation)", "small (validation)"],
                       [["0.001", "8", "100", "0.740", "0.500"]])
+
+
+def test_accuracy_interval_stays_inside_0_1_and_holds_seeds_and_problems():
+    from distill.measurement.metrics import accuracy_interval
+
+    # one seed: the binomial interval of 0.5 on 100 problems, 0.5 +- 1.96 x 0.05
+    one = accuracy_interval([0.5], 100)
+    assert one.mean == 0.5 and (one.low, one.high) == pytest.approx((0.40, 0.60), abs=0.011)
+    # near the bounds it stays inside them, where a t-interval crosses them
+    near = accuracy_interval([0.0, 0.02, 0.1], 500)
+    assert 0.0 <= near.low < 0.04 < near.high <= 0.1 and mean_interval([0.0, 0.02, 0.1]).low < 0
+    assert accuracy_interval([1.0, 1.0], 50).text() == "1.000 [1.000, 1.000]"
+    # seeds far apart: the interval reaches towards both, wider than either seed's binomial part
+    apart = accuracy_interval([0.2, 0.8], 1000)
+    assert apart.low < 0.25 and apart.high > 0.75
+
+
+def test_the_size_picture_has_size_ticks_both_teacher_lines_and_the_money_panel(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from distill.report import find_runs
+    from distill.size_plot import llm_cost_per_1000, size_label, student_cost_per_1000
+
+    runs_dir = tmp_path / "grid"
+    for seed in range(2):
+        fake_run(runs_dir / f"t{seed}", "fbc", "scratch-tiny", 150_000, seed, 0.3, best_of_4=0.8)
+        fake_run(runs_dir / f"s{seed}", "fbc", "scratch-small", 2_400_000, seed, 0.5, best_of_4=0.8)
+    runs, _ = find_runs([runs_dir])
+    prices = {"student_hour_usd": 0.36, "llm_call_usd": 0.002}
+    # 10 ms per problem: 10 s per 1,000 problems at $0.36 per hour = $0.001
+    assert student_cost_per_1000(10.0, prices) == pytest.approx(0.001)
+    assert llm_cost_per_1000(runs, prices) == (pytest.approx(2.0), "nominal")
+    assert size_label("scratch-small", 2_400_000) == "small\n2.4M" and size_label("scratch-tiny", 150_000) == "tiny\n150k"
+
+    captured = {}
+    real_savefig = plt.Figure.savefig
+
+    def keep(fig, *args, **kwargs):
+        captured["fig"] = fig
+        return real_savefig(fig, *args, **kwargs)
+
+    plt.Figure.savefig = keep
+    try:
+        build_report([runs_dir], tmp_path / "report")
+    finally:
+        plt.Figure.savefig = real_savefig
+    acc_ax, cost_ax = captured["fig"].axes
+    assert [t.get_text() for t in acc_ax.get_xticklabels()] == ["tiny\n150k", "small\n2.4M"]
+    assert acc_ax.get_ylim() == (0, 1) and cost_ax.get_yscale() == "log"
+    lines = {round(line.get_ydata()[0], 3) for line in acc_ax.get_lines() if len(set(line.get_ydata())) == 1}
+    assert {0.7, 0.8} <= lines  # teacher@1 and best-of-4 as horizontal lines
+    legend = [t.get_text() for t in captured["fig"].legends[0].get_texts()]
+    assert "teacher best-of-4, synthetic-k1" in legend and "LLM best-of-4: 4 decompositions (nominal price)" in legend
+    for line in acc_ax.get_lines():  # every error bar inside [0, 1]
+        assert all(0 <= y <= 1 for y in line.get_ydata())

@@ -65,3 +65,16 @@ def mean_interval(values: list[float]) -> Interval:
     df = len(values) - 1
     half = (T95[df - 1] if df <= len(T95) else 1.96) * statistics.stdev(values) / math.sqrt(len(values))
     return Interval(mean, mean - half, mean + half, len(values))
+
+
+def accuracy_interval(accuracies: list[float], n_problems: int, n_resamples: int = 4000, seed: int = 0) -> Interval:
+    """Mean accuracy over seeds and a 95% interval that stays inside [0, 1]: a two-level bootstrap that draws
+    the seeds with replacement, then each drawn seed's accuracy anew as Binomial(n_problems, its accuracy) /
+    n_problems, so the interval holds the seeds' spread and each seed's sampling error of a proportion (a
+    t-interval on three proportions near 0 or 1 crosses the bounds). One seed gives the binomial part alone."""
+    rates = np.asarray(accuracies, dtype=float)
+    rng = np.random.default_rng(seed)
+    drawn = rates[rng.integers(0, len(rates), size=(n_resamples, len(rates)))]
+    means = (rng.binomial(n_problems, drawn) / n_problems).mean(axis=1)
+    return Interval(float(rates.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)),
+                    len(rates))

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Online GRPO against DPO from the same Filtered BC first stage (small student, k = 1 answerer), per world and
+# seed. The first stage is trained once per world and seed and shared through the stage cache
+# (outputs/stages). A rerun skips finished runs (skip_done). Results: runs/<world>_<objective>_seed<N>/.
+# Usage: WORLDS="v1" SEEDS="0 1 2" bash experiments/online_rl/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-python}
+HERE=experiments/online_rl
+mkdir -p outputs
+world_args() { [ "$1" = v1 ] && echo "dataset=synthetic_v1 teacher=synthetic_v1" || echo ""; }
+run() {  # run WORLD SEED NAME EXPERIMENT [overrides...]
+    local world=$1 seed=$2 name=$3 experiment=$4; shift 4
+    # shellcheck disable=SC2046
+    $PY -m distill.train +experiment=$experiment $(world_args "$world") seed=$seed threads=1 logger=csv \
+        skip_done=true hydra.run.dir=$HERE/runs/${world}_${name}_seed$seed "$@" \
+        > outputs/online_rl_${world}_${name}_seed$seed.log 2>&1
+}
+for world in ${WORLDS:-v1}; do
+    for seed in ${SEEDS:-0}; do
+        run "$world" "$seed" grpo synthetic_grpo          # trains the first stage into the cache, then GRPO
+        run "$world" "$seed" dpo synthetic_dpo &          # the same stage, from the cache
+        run "$world" "$seed" grpo_no_dynamic synthetic_grpo algorithm.module.dynamic_sampling=false &
+        wait
+    done
+done
