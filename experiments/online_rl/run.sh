@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Online GRPO against DPO from the same Filtered BC first stage (small student, k = 1 answerer), per world and
-# seed. The first stage is trained once per world and seed and shared through the stage cache
-# (outputs/stages). A rerun skips finished runs (skip_done). Results: runs/<world>_<objective>_seed<N>/.
+# seed. The first stage is trained once per world and seed and shared through the stage cache (outputs/stages).
+# One run at a time (the other core is left for other jobs). A rerun skips finished runs (skip_done).
+# Results: runs/<world>_<objective>_seed<N>/results.json.
 # Usage: WORLDS="v1" SEEDS="0 1 2" bash experiments/online_rl/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,8 +20,7 @@ run() {  # run WORLD SEED NAME EXPERIMENT [overrides...]
 for world in ${WORLDS:-v1}; do
     for seed in ${SEEDS:-0}; do
         run "$world" "$seed" grpo synthetic_grpo          # trains the first stage into the cache, then GRPO
-        run "$world" "$seed" dpo synthetic_dpo &          # the same stage, from the cache
-        run "$world" "$seed" grpo_no_dynamic synthetic_grpo algorithm.module.dynamic_sampling=false &
-        wait
+        run "$world" "$seed" dpo synthetic_dpo            # the same stage, from the cache
+        run "$world" "$seed" grpo_no_dynamic synthetic_grpo algorithm.module.dynamic_sampling=false
     done
 done

@@ -17,3 +17,8 @@ wait
 run in_order dataset.world.shuffle_facts=false &
 run one_template dataset.world.templates=1 &
 wait
+# second round: the optimiser (Muon on the attention matrices, the speedrun's learning rates, the searched
+# recipe's 3,000 steps) and depth (4 layers instead of 2, same width, same Muon recipe)
+run muon recipe=small_speedrun recipe.steps=3000 &
+run muon_4layers recipe=small_speedrun recipe.steps=3000 student.n_layer=4 &
+wait
