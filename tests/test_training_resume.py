@@ -57,6 +57,12 @@ def same_run(a, b):
     ("muon", ["algorithm=filtered_bc", "trainer.max_steps=60", "+recipe.muon_lr=0.005"], "checkpoints/last.ckpt"),
     ("in_the_bc_stage", ["+experiment=synthetic_fbc", "algorithm.pretrain.steps=50", "trainer.max_steps=30",
                          "trainer.val_check_interval=10"], "stage/checkpoints/last.ckpt"),
+    # online GRPO: the rollouts (seeded by the step), the frozen reference and the optimiser all come back. An
+    # answerer that resolves anything makes every sample right, so rewards differ by the sub-question cost alone
+    # and every group with two lengths teaches (a 30-step first stage is right on nothing with the k = 1 answerer)
+    ("grpo", ["+experiment=synthetic_grpo", "algorithm.pretrain.steps=30", "trainer.max_steps=40",
+              "algorithm.module.group_size=4", "algorithm.module.max_new_tokens=32", "algorithm.module.lr=1e-3",
+              "answerer.k=100", "answerer.distraction=0", "answerer.misread=0"], "checkpoints/last.ckpt"),
 ])
 def test_a_killed_training_run_resumes_to_the_same_result(tmp_path, name, overrides, checkpoint):
     train(tmp_path / "full", overrides)
@@ -64,6 +70,9 @@ def test_a_killed_training_run_resumes_to_the_same_result(tmp_path, name, overri
     out = train(tmp_path / "killed", overrides)
     assert "resuming from" in out
     same_run(tmp_path / "full", tmp_path / "killed")
+    if name == "grpo":  # the objective itself moved the weights: the resumed run had something to reproduce
+        stage, final = (load_file(tmp_path / "full" / part / "model.safetensors") for part in ("stage/student", "student"))
+        assert max((stage[k] - final[k]).abs().max().item() for k in stage) > 1e-3
 
 
 def test_a_damaged_last_checkpoint_falls_back_to_the_one_before_and_ends_the_same(tmp_path):
