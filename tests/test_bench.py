@@ -15,7 +15,7 @@ def test_quick_bench_writes_every_row(tmp_path, capsys):
     names = {r["benchmark"] for r in rows}
     assert names >= {"decode_vs_paper_loop", "decode_vs_generate", "ilql_decode_vs_paper_loop", "train_vs_pad_to_longest",
                      "train_vs_hf_trainer", "teacher_vs_sequential", "teacher_rate_limited", "train_mfu",
-                     "time_to_accuracy"}
+                     "time_to_accuracy", "rl_vs_trl_grpo", "rl_learning_vs_trl"}
     # time to accuracy: the configured recipe (small: lr 1.793e-4) and the speedrun recipe (lr 4e-4)
     tta = [r["setting"] for r in rows if r["benchmark"] == "time_to_accuracy"]
     assert len(tta) == 2 and "lr 0.0001793" in tta[0] and "lr 0.0004" in tta[1]
@@ -23,6 +23,9 @@ def test_quick_bench_writes_every_row(tmp_path, capsys):
                                                                                        "batch 16, 32 problems"}
     for r in rows:
         assert set(r) == {"benchmark", "ours", "baseline", "unit", "ratio", "setting"}
+        if r["unit"] == "greedy test accuracy":  # after two steps of RL from an untrained student: maybe 0
+            assert 0 <= r["ours"] <= 1 and 0 <= r["baseline"] <= 1
+            continue
         assert (r["ours"] is None and r["ratio"] == 0.0) or (r["ours"] > 0 and (r["ratio"] is None or r["ratio"] > 0))
     assert "bench.json in" in capsys.readouterr().out
 

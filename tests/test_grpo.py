@@ -190,3 +190,23 @@ def test_a_batch_with_nothing_to_learn_leaves_every_weight_where_it_was():
     first, second = snapshots.after
     assert any(not torch.equal(first[n], start[n]) for n in start)  # step 1 learnt
     assert [n for n in start if not torch.equal(second[n], first[n])] == []  # step 2 moved nothing
+
+
+def test_the_trl_peer_is_rewarded_exactly_as_ours():
+    """The benchmark against TRL's GRPOTrainer gives it a reward function in TRL's calling convention: it must
+    parse TRL's sampled ids as our rollouts do and score them with the same reward (right: 1 - cost x sub-questions)."""
+    from conftest import named_bandit_records, scratch_student
+
+    from distill.bench.rl import trl_reward
+    from distill.core.contracts import Problem
+
+    records = named_bandit_records(bad_share=0.5)
+    student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=1, d_model=32, n_head=2, d_ff=64)
+    problems = sorted({r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(),
+                      key=lambda p: p.problem_id)
+    asked = [("ask " + problems[0].text.split()[0],), ("ask Zed",), ("ask Zed", "ask " + problems[1].text.split()[0])]
+    ids = [sum((student.encode(q) + (student.encode(student.delimiter) if i < len(d) - 1 else [student.eos_id])
+                for i, q in enumerate(d)), []) for d in asked]
+    score = trl_reward(student, problems, BanditAnswerer(), 0.02)
+    assert score(prompts=[""] * 3, completions=[""] * 3, completion_ids=ids, problem_index=[0, 0, 1]) \
+        == pytest.approx([0.98, 0.0, 0.0])  # the third asks two questions: not the bandit's one right decomposition

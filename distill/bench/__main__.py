@@ -29,8 +29,8 @@ from distill.bench.time_to_accuracy import OLD_RECIPE, new_recipes, time_to_accu
 from distill.bench.training import matmul_peak_flops, training_rows
 from distill.core.errors import OneLineParser, add_debug_flag, one_line_errors, positive_int
 
-GROUPS = ("decode", "train", "teacher", "time_to_accuracy")
-DEFAULT_GROUPS = ("decode", "train", "teacher")  # the README's table; time_to_accuracy on request (--only)
+GROUPS = ("decode", "train", "teacher", "time_to_accuracy", "rl")
+DEFAULT_GROUPS = ("decode", "train", "teacher")  # the README's table; time_to_accuracy and rl on request (--only)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              f"several (default: the configured recipe and recipe=small_speedrun)")
     parser.add_argument("--probe-every", type=positive_int, default=100,
                         help="time_to_accuracy: steps between validations")
+    parser.add_argument("--rl-steps", type=positive_int, default=30,
+                        help="rl: optimiser steps each for ours and TRL's GRPOTrainer")
     parser.add_argument("--seed", type=int, default=0, help="time_to_accuracy: the runs' seed (as distill.train seed=)")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
@@ -60,18 +62,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def rows_of(args: argparse.Namespace) -> Iterable[dict]:
     """Every row of the chosen groups, as each is measured."""
     quick, repeats = args.quick, 1 if args.quick else args.repeats
-    if {"decode", "train"} & set(args.only):
-        make_student, records, test_problems = bench_inputs(args.student, 200 if quick else 2000,
-                                                            32 if quick else args.problems, 0 if quick else 1000)
+    if {"decode", "train", "rl"} & set(args.only):
+        inputs = bench_inputs(args.student, 200 if quick else 2000, 32 if quick else args.problems,
+                              0 if quick else 1000)
     if "decode" in args.only:
-        yield from decoding_rows(make_student(), test_problems, [1, 16] if quick else [1, 64], 24 if quick else 64,
-                                 repeats)
+        yield from decoding_rows(inputs.make_student(), inputs.test_problems, [1, 16] if quick else [1, 64],
+                                 24 if quick else 64, repeats)
     if "train" in args.only:
-        student = make_student()
+        student = inputs.make_student()
         items = [{"input_ids": e.input_ids, "action_mask": e.action_mask}
-                 for e in (student.episode(r.problem, r.subquestions) for r in records)]
+                 for e in (student.episode(r.problem, r.subquestions) for r in inputs.records)]
         peak = matmul_peak_flops(256 if quick else 2048, 3 if quick else 10)
-        yield from training_rows(make_student, items, 16, 10 if quick else 300, repeats, peak)
+        yield from training_rows(inputs.make_student, items, 16, 10 if quick else 300, repeats, peak)
+    if "rl" in args.only:  # online GRPO against TRL's GRPOTrainer, from the same trained student
+        from distill.bench.rl import rl_rows  # imports TRL (the dev extra) only here
+
+        yield from rl_rows(inputs.make_student, inputs.train_problems, inputs.test_problems, inputs.answerer,
+                           2 if quick else args.rl_steps, {"group_size": 4, "problems_per_step": 2} if quick else None)
     if "teacher" in args.only:
         yield from teacher_rows(2 if quick else 16, 0.02 if quick else 0.15)
     if "time_to_accuracy" in args.only:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from distill.core.contracts import TRAIN, Problem
+from distill.core.contracts import TRAIN, Answerer, Problem
 from distill.core.parts import build_parts
 from distill.core.records import Record
 from distill.core.teacher_runs import annotate_batch
@@ -51,16 +52,25 @@ def row(benchmark: str, ours: float, baseline: float, unit: str, setting: str, h
             "ratio": round(ratio, 2), "setting": setting}
 
 
-def bench_inputs(student_path: str | None, n_train: int, n_test: int, train_steps: int
-                 ) -> tuple[Callable[[], Student], list[Record], list[Problem]]:
-    """A student factory, training records (one teacher sample per problem) and test problems. The student
-    is the saved one at ``student_path``; else the main job's small student trained here for ``train_steps``
+@dataclass
+class BenchInputs:
+    make_student: Callable[[], Student]  # a new copy each call (training benchmarks change it)
+    records: list[Record]  # one teacher sample per training problem
+    train_problems: list[Problem]
+    test_problems: list[Problem]
+    answerer: Answerer  # the configured one (online RL scores its rollouts with it)
+
+
+def bench_inputs(student_path: str | None, n_train: int, n_test: int, train_steps: int) -> BenchInputs:
+    """A student factory, training records (one teacher sample per problem), the problems and the answerer.
+    The student is the saved one at ``student_path``; else the main job's small student trained here for ``train_steps``
     steps of Filtered BC with its configured recipe (what decoding is timed on should decode like a trained
     student, not run to the token cap as an untrained one does); ``train_steps`` 0: a fresh, untrained one
     (``--quick``). The factory gives a new copy each call (training benchmarks change it)."""
     cfg = train_config([f"dataset.sizes.train={n_train}", f"dataset.sizes.test={n_test}"])
     parts = build_parts(cfg)
-    records, _ = annotate_batch(parts.dataset.load(TRAIN), parts.teacher, parts.answerer, parts.judge, 1)
+    train_problems = parts.dataset.load(TRAIN)
+    records, _ = annotate_batch(train_problems, parts.teacher, parts.answerer, parts.judge, 1)
     if student_path is None and train_steps:
         student_path = str(train_small_student(train_steps))
 
@@ -68,7 +78,7 @@ def bench_inputs(student_path: str | None, n_train: int, n_test: int, train_step
         torch.manual_seed(0)
         return Student.load(student_folder(student_path)) if student_path else fresh_student(cfg.student, records)
 
-    return make_student, records, parts.dataset.load(cfg.dataset.split)
+    return BenchInputs(make_student, records, train_problems, parts.dataset.load(cfg.dataset.split), parts.answerer)
 
 
 def train_small_student(steps: int) -> Path:

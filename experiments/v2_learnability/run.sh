@@ -22,3 +22,7 @@ wait
 run muon recipe=small_speedrun recipe.steps=3000 &
 run muon_4layers recipe=small_speedrun recipe.steps=3000 student.n_layer=4 &
 wait
+# third round: data. The recipe of the world-v2 search's trial 0 (experiments/recipes_v2/runs/small/0: 2,000
+# steps, AdamW 6.47e-4, Muon 0.0114, warm-up 200; 0.084 on test with 2,000 training problems), on 8,000 problems
+run more_data recipe=small_speedrun recipe.steps=2000 recipe.lr=6.466e-4 recipe.muon_lr=0.01139 \
+    recipe.warmup_steps=200 dataset.sizes.train=8000

@@ -6,7 +6,7 @@ from pathlib import Path
 RUNS = Path(__file__).parent / "runs"
 print("| variant | student test accuracy [95% CI] | teacher@1 | garbled share | mean sub-questions | best val |")
 print("|---|---|---|---|---|---|")
-for name in ("names_320", "names_40", "in_order", "one_template", "muon", "muon_4layers"):
+for name in ("names_320", "names_40", "in_order", "one_template", "muon", "muon_4layers", "more_data"):
     path = RUNS / name / "results.json"
     if not path.exists():
         print(f"| {name} | not run | | | | |")
