@@ -17,8 +17,9 @@ group is dropped takes no optimiser step at all: a zero loss would still move th
 weight decay, and Muon, whose orthogonalised update of a decaying momentum buffer has full size).
 
 It starts from a first stage (Filtered BC by default), like DPO. Validation accuracy (the usual callback)
-selects the checkpoint; per step it logs the reward's mean and std, the share of dropped groups, the KL,
-mean sub-questions and rollouts per second.
+selects the checkpoint; per step it logs the reward's mean and std, the share of dropped groups, the KL, mean
+sub-questions, the garbled share of the samples (synthetic world), the sampled tokens' mean surprisal (an estimate
+of the policy's entropy at temperature 1), tokens and rollouts per second.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from distill.core.final_answer import is_correct
 from distill.core.records import Record
 from distill.measurement.rows import decode_actions
 from distill.students import Student
+from distill.synthetic.decisions import world_diagnostics
 from distill.training.episodes import collate
 
 
@@ -81,9 +83,9 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
         return [{"input_ids": (prompt := student.prompt_ids(self.problems[index[i]].text)),
                  "action_mask": [0] * len(prompt), "problem_index": index[i]} for i in ids]
 
-    def rollouts(self, problems: list[Problem]) -> tuple[list[list[int]], torch.Tensor, list[int]]:
+    def rollouts(self, problems: list[Problem]) -> tuple[list[list[int]], torch.Tensor, list[list[str]]]:
         """``group_size`` sampled decompositions per problem (action tokens), their rewards [problems, group],
-        and each decomposition's number of sub-questions."""
+        and the decompositions (sub-questions)."""
         h, student = self.hparams, self.student
         repeated = [p for p in problems for _ in range(h.group_size)]
         generator = torch.Generator().manual_seed(h.seed * 1_000_003 + self.global_step)
@@ -94,16 +96,21 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
         answers = self.answerer.answer(repeated, decompositions)
         rewards = [reward(is_correct(a.text, p.true_answer), len(d), h.subquestion_cost)
                    for a, p, d in zip(answers, repeated, decompositions)]
-        return actions, torch.tensor(rewards).view(len(problems), h.group_size), [len(d) for d in decompositions]
+        return actions, torch.tensor(rewards).view(len(problems), h.group_size), decompositions
 
     def training_step(self, batch, batch_idx):
         h, student = self.hparams, self.student
         start = time.perf_counter()
         problems = [self.problems[int(i)] for i in batch["problem_index"].tolist()]  # (collated as floats)
-        actions, rewards, n_questions = self.rollouts(problems)
+        actions, rewards, decompositions = self.rollouts(problems)
         keep = informative_groups(rewards) if h.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
         stats = {"reward_mean": rewards.mean(), "reward_std": rewards.std(), "dropped_groups": 1 - keep.float().mean(),
-                 "mean_subquestions": torch.tensor(sum(n_questions) / len(n_questions), dtype=torch.float)}
+                 "mean_subquestions": torch.tensor(sum(map(len, decompositions)) / len(decompositions)),
+                 "tokens_per_second": torch.tensor(sum(map(len, actions)) / (time.perf_counter() - start))}
+        repeated = [p for p in problems for _ in range(h.group_size)]
+        world = world_diagnostics(repeated, decompositions, [0.0] * len(repeated))  # None off the synthetic world
+        if world:  # the share of sampled decompositions that ask for a quantity the problem does not have
+            stats["garbled_share"] = torch.tensor(world["garbled_rate"])
         loss = None  # every group equal: nothing to learn, and no optimiser step (Lightning skips it on None)
         if keep.any():
             advantages = group_advantages(rewards[keep], h.loss_type).reshape(-1)
@@ -120,6 +127,8 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
                 with torch.no_grad():
                     ref = action_logps(self.reference, seqs["input_ids"], seqs["attention_mask"], seqs["action_mask"])
             mask = seqs["action_mask"][:, 1:]
+            # the entropy of the policy, estimated by the sampled tokens' mean surprisal (rollouts at temperature 1)
+            stats["sampled_entropy"] = -(logps.detach() * mask).sum() / mask.sum().clamp(min=1)
             loss, loss_stats = policy_loss(logps, logps.detach(), ref, mask, advantages.to(self.device), h.loss_type,
                                            h.epsilon, h.beta, h.max_new_tokens)
             stats.update(loss_stats)
