@@ -14,7 +14,7 @@ run() {  # run WORLD SEED NAME EXPERIMENT [overrides...]
     local world=$1 seed=$2 name=$3 experiment=$4; shift 4
     # shellcheck disable=SC2046
     $PY -m distill.train +experiment=$experiment $(world_args "$world") seed=$seed threads=1 logger=csv \
-        skip_done=true hydra.run.dir=$HERE/runs/${world}_${name}_seed$seed "$@" \
+        skip_done=true "eval.also_splits=[ood]" hydra.run.dir=$HERE/runs/${world}_${name}_seed$seed "$@" \
         > outputs/online_rl_${world}_${name}_seed$seed.log 2>&1
 }
 for world in ${WORLDS:-v1}; do
