@@ -210,3 +210,48 @@ def test_the_trl_peer_is_rewarded_exactly_as_ours():
     score = trl_reward(student, problems, BanditAnswerer(), 0.02)
     assert score(prompts=[""] * 3, completions=[""] * 3, completion_ids=ids, problem_index=[0, 0, 1]) \
         == pytest.approx([0.98, 0.0, 0.0])  # the third asks two questions: not the bandit's one right decomposition
+
+
+def test_num_iterations_reuses_each_batch_of_rollouts_and_the_clip_engages():
+    """With num_iterations=2, the answerer is called on every other step only (the rollouts are reused), and the
+    second update's ratio against the sampling policy is no longer 1: with a large learning rate some tokens
+    leave the clip range (clip_ratio > 0), which one update per batch can never do."""
+    import pytorch_lightning as pl
+
+    from conftest import named_bandit_records, objective, scratch_student
+
+    from distill.core.contracts import Answer, Problem
+    from distill.training.episodes import EpisodeDataModule
+
+    class Counting:
+        """Rewards the first sample of every group (so every group teaches), counting its calls."""
+
+        name, calls = "counting", 0
+
+        def answer(self, problems, decompositions):
+            Counting.calls += 1
+            return [Answer(f"Final answer: {int(i % 8 == 0)}") for i in range(len(problems))]
+
+    class ClipLog(pl.Callback):
+        clip = []
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            ClipLog.clip.append(float(trainer.callback_metrics.get("train/clip_ratio", -1)))
+
+    pl.seed_everything(0)
+    records = named_bandit_records(bad_share=0.5)
+    student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=1, d_model=32, n_head=2, d_ff=64)
+    problems = sorted({r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(),
+                      key=lambda p: p.problem_id)
+    grpo = objective("grpo", student.model, 6, lr=1e-1, warmup_steps=0, beta=0.0, subquestion_cost=0.0,
+                     group_size=8, max_new_tokens=4, seed=0, num_iterations=2, dynamic_sampling=False)
+    grpo.bind(student, Counting(), problems)
+    items = grpo.make_items(student, records)
+    trainer = pl.Trainer(max_steps=6, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         limit_val_batches=0, enable_model_summary=False, callbacks=[ClipLog()])
+    trainer.fit(grpo, EpisodeDataModule(items, items, student.pad_id, batch_size=len(items)))
+    assert Counting.calls == 3  # steps 0, 2, 4 sample; 1, 3, 5 reuse
+    assert ClipLog.clip[0::2] == [0.0, 0.0, 0.0]  # the first update of each batch: ratio 1
+    assert max(ClipLog.clip[1::2]) > 0.0
+    with pytest.raises(Exception, match="num_iterations must be at least 1"):  # (Hydra wraps the ValueError)
+        objective("grpo", student.model, 6, num_iterations=0)

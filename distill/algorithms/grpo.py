@@ -11,8 +11,9 @@ stage is right on 6% of problems, the student learnt within 25 steps to ask noth
 0.27, test accuracy 0.000; ``experiments/grpo_v2/runs/cost_on_every_sample_seed0``). Advantages are relative to the group
 (``loss_type``: grpo, dr_grpo or rloo; ``distill.algorithms.grpo_loss``); with ``dynamic_sampling`` groups whose
 rewards are all equal are dropped (they teach nothing). The loss is the clipped surrogate with a k3 KL penalty
-(``beta``) to the student as this stage starts. One update per batch of rollouts, so the ratio is 1 and the
-clip inactive: ``epsilon`` matters once several updates reuse a batch (not offered yet). A batch in which every
+(``beta``) to the student as this stage starts. ``num_iterations`` updates per batch of rollouts (TRL's
+name): with 1 the ratio is 1 and the clip inactive; with more, each update's ratio is taken against the policy that
+sampled the batch and ``epsilon`` clips it. A batch in which every
 group is dropped takes no optimiser step at all: a zero loss would still move the weights (AdamW's momentum and
 weight decay, and Muon, whose orthogonalised update of a decaying momentum buffer has full size).
 
@@ -58,10 +59,12 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
     def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int,
                  group_size: int, temperature: float, loss_type: str, epsilon: float, beta: float,
                  subquestion_cost: float, dynamic_sampling: bool, max_new_tokens: int, seed: int,
-                 muon_lr: float | None) -> None:
+                 muon_lr: float | None, num_iterations: int) -> None:
         super().__init__()
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"algorithm.module.loss_type={loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
+        if num_iterations < 1:
+            raise ValueError(f"algorithm.module.num_iterations must be at least 1, got {num_iterations}")
         if group_size < 2:
             raise ValueError(f"algorithm.module.group_size must be at least 2 (a group to compare), got {group_size}")
         self.model = model
@@ -71,6 +74,7 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
         self.student: Student | None = None
         self.answerer: Answerer | None = None
         self.problems: list[Problem] = []
+        self.ready: dict[str, torch.Tensor] | None = None  # the rollouts the next updates use (rollout_batch)
 
     def bind(self, student: Student, answerer: Answerer, problems: list[Problem]) -> None:
         """What rollouts need: the student (tokenizer, decoding), the answerer that scores them, the problems."""
@@ -98,46 +102,67 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
                    for a, p, d in zip(answers, repeated, decompositions)]
         return actions, torch.tensor(rewards).view(len(problems), h.group_size), decompositions
 
-    def training_step(self, batch, batch_idx):
+    def rollout_batch(self, problems: list[Problem]) -> tuple[dict[str, torch.Tensor] | None, dict[str, torch.Tensor]]:
+        """Rollouts of ``problems`` made ready for updates: the kept groups' sequences, advantages, and the
+        log-probabilities of the policy that sampled them (the ratio's denominator) and of the reference; None
+        when every group is dropped. With the step's statistics."""
         h, student = self.hparams, self.student
         start = time.perf_counter()
-        problems = [self.problems[int(i)] for i in batch["problem_index"].tolist()]  # (collated as floats)
         actions, rewards, decompositions = self.rollouts(problems)
         keep = informative_groups(rewards) if h.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
         stats = {"reward_mean": rewards.mean(), "reward_std": rewards.std(), "dropped_groups": 1 - keep.float().mean(),
                  "mean_subquestions": torch.tensor(sum(map(len, decompositions)) / len(decompositions)),
-                 "tokens_per_second": torch.tensor(sum(map(len, actions)) / (time.perf_counter() - start))}
+                 "tokens_per_second": torch.tensor(sum(map(len, actions)) / (time.perf_counter() - start)),
+                 "rollouts_per_second": torch.tensor(len(actions) / (time.perf_counter() - start))}
         repeated = [p for p in problems for _ in range(h.group_size)]
         world = world_diagnostics(repeated, decompositions, [0.0] * len(repeated))  # None off the synthetic world
         if world:  # the share of sampled decompositions that ask for a quantity the problem does not have
             stats["garbled_share"] = torch.tensor(world["garbled_rate"])
-        loss = None  # every group equal: nothing to learn, and no optimiser step (Lightning skips it on None)
-        if keep.any():
-            advantages = group_advantages(rewards[keep], h.loss_type).reshape(-1)
-            rows = [g * h.group_size + j for g in keep.nonzero().flatten().tolist() for j in range(h.group_size)]
-            items = []
-            for row in rows:
-                prompt = student.prompt_ids(problems[row // h.group_size].text)
-                ids = (prompt + actions[row])[: student.max_length]
-                items.append({"input_ids": ids, "action_mask": [0] * len(prompt) + [1] * (len(ids) - len(prompt))})
-            seqs = {k: v.to(self.device) for k, v in collate(items, student.pad_id).items()}
-            logps = action_logps(self.model, seqs["input_ids"], seqs["attention_mask"], seqs["action_mask"])
-            ref = None
-            if self.reference is not None:
-                with torch.no_grad():
-                    ref = action_logps(self.reference, seqs["input_ids"], seqs["attention_mask"], seqs["action_mask"])
-            mask = seqs["action_mask"][:, 1:]
-            # the entropy of the policy, estimated by the sampled tokens' mean surprisal (rollouts at temperature 1)
-            stats["sampled_entropy"] = -(logps.detach() * mask).sum() / mask.sum().clamp(min=1)
-            loss, loss_stats = policy_loss(logps, logps.detach(), ref, mask, advantages.to(self.device), h.loss_type,
-                                           h.epsilon, h.beta, h.max_new_tokens)
-            stats.update(loss_stats)
-        stats["rollouts_per_second"] = torch.tensor(len(actions) / (time.perf_counter() - start))
-        for name, value in stats.items():
-            self.log(f"train/{name}", value, prog_bar=name == "reward_mean", batch_size=len(problems))
-        if loss is not None:
-            self.log("train/loss", loss, batch_size=len(problems))
+        if not keep.any():
+            return None, stats
+        rows = [g * h.group_size + j for g in keep.nonzero().flatten().tolist() for j in range(h.group_size)]
+        items = []
+        for row in rows:
+            prompt = student.prompt_ids(problems[row // h.group_size].text)
+            ids = (prompt + actions[row])[: student.max_length]
+            items.append({"input_ids": ids, "action_mask": [0] * len(prompt) + [1] * (len(ids) - len(prompt))})
+        ready = {k: v.to(self.device) for k, v in collate(items, student.pad_id).items()}
+        ready["advantages"] = group_advantages(rewards[keep], h.loss_type).reshape(-1).to(self.device)
+        with torch.no_grad():
+            inputs = ready["input_ids"], ready["attention_mask"], ready["action_mask"]
+            # one update per batch: the ratio is 1, its denominator the update's own log-probs (detached)
+            ready["old_logps"] = action_logps(self.model, *inputs) if h.num_iterations > 1 else None
+            ready["ref_logps"] = action_logps(self.reference, *inputs) if self.reference is not None else None
+        return ready, stats
+
+    def training_step(self, batch, batch_idx):
+        """Fresh rollouts every ``num_iterations`` steps (the batch's problems); in between, the same rollouts
+        again, each step an update with the clipped ratio against the policy that sampled them."""
+        h = self.hparams
+        if self.global_step % h.num_iterations == 0:
+            problems = [self.problems[int(i)] for i in batch["problem_index"].tolist()]  # (collated as floats)
+            self.ready, stats = self.rollout_batch(problems)
+            for name, value in stats.items():
+                self.log(f"train/{name}", value, prog_bar=name == "reward_mean", batch_size=len(problems))
+        if self.ready is None:
+            return None  # every group equal: nothing to learn, and no optimiser step (Lightning skips it on None)
+        ready = self.ready
+        logps = action_logps(self.model, ready["input_ids"], ready["attention_mask"], ready["action_mask"])
+        mask = ready["action_mask"][:, 1:]
+        old = ready["old_logps"] if ready["old_logps"] is not None else logps.detach()
+        loss, stats = policy_loss(logps, old, ready["ref_logps"], mask, ready["advantages"], h.loss_type, h.epsilon,
+                                  h.beta, h.max_new_tokens)
+        # the entropy of the policy, estimated by the sampled tokens' mean surprisal (rollouts at temperature 1)
+        stats["sampled_entropy"] = -(logps.detach() * mask).sum() / mask.sum().clamp(min=1)
+        for name, value in {**stats, "loss": loss}.items():
+            self.log(f"train/{name}", value, batch_size=len(ready["advantages"]))
         return loss
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["grpo_rollouts"] = self.ready  # a run resumed between two updates of one batch reuses it
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.ready = checkpoint.get("grpo_rollouts")
 
     def validation_step(self, batch, batch_idx):
         """Nothing per batch: validation accuracy comes from decoding the validation problems (the callback)."""

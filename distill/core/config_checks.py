@@ -108,6 +108,9 @@ RULES: dict[str, Any] = {
     "data.max_val_problems": COUNT,
     "trainer.max_steps": COUNT,
     "trainer.val_check_interval": COUNT,
+    "algorithm.module.group_size": Number(2, integer=True),   # online RL: a group to compare
+    "algorithm.module.num_iterations": COUNT,
+    "algorithm.module.max_new_tokens": COUNT,
     "eval.batch_size": COUNT,
     "eval.samples": SOME,
     "eval.temperature": POSITIVE,
