@@ -15,4 +15,6 @@ for run in sorted(p for p in RUNS.iterdir() if (p / "results.json").exists()):
         for row in csv.DictReader(metrics.open()):
             if row.get("train/reward_mean"):
                 print(f"  step {row['step']}: reward {float(row['train/reward_mean']):.4f}, dropped groups "
-                      f"{float(row['train/dropped_groups']):.3f}, sub-questions {float(row['train/mean_subquestions']):.2f}")
+                      f"{float(row['train/dropped_groups']):.3f}, sub-questions {float(row['train/mean_subquestions']):.2f}"
+                      + (f", garbled samples {float(row['train/garbled_share']):.3f}" if row.get("train/garbled_share")
+                         else ""))
