@@ -134,3 +134,9 @@ def decision_token_margins(student: Student, problems: list[Problem],
             if gaps[habit]:
                 out[habit]["advantage_gap"] = sum(gaps[habit]) / len(gaps[habit])
     return out
+
+
+def necessary(world: WorldProblem, question: str) -> bool:
+    """Whether ``question`` asks for a quantity the answer needs and the problem does not state: a needed derived
+    quantity other than the target (the problem's own question asks for the target)."""
+    return world.match(question) in world.needed() - {world.target}

@@ -1,0 +1,30 @@
+"""Step-level credit by counterfactual: what each sub-question is worth to the answerer's outcome.
+
+The credit of sub-question i of a decomposition is the answerer's outcome with the whole decomposition minus its
+outcome with sub-question i removed (1 right, 0 wrong): 1 where removing it loses a right answer, -1 where
+removing it turns a wrong answer right (a distracting question), 0 where it changes nothing. It needs one extra
+answerer call per sub-question, made in one batch, so it works with any answerer (the synthetic one, a local
+model, Claude) and its cost is the count of those calls.
+"""
+
+from __future__ import annotations
+
+from distill.core.contracts import Answerer, Problem
+from distill.core.final_answer import is_correct
+
+
+def removal_credit(problems: list[Problem], decompositions: list[list[str]],
+                   answerer: Answerer) -> tuple[list[list[float]], int]:
+    """Per decomposition, each sub-question's credit; and the number of extra answerer calls it took."""
+    full = answerer.answer(problems, decompositions)
+    ablated_problems, ablated = [], []
+    for problem, questions in zip(problems, decompositions):
+        for i in range(len(questions)):
+            ablated_problems.append(problem)
+            ablated.append(questions[:i] + questions[i + 1:])
+    answers = iter(answerer.answer(ablated_problems, ablated))
+    credits = []
+    for problem, questions, answer in zip(problems, decompositions, full):
+        right = float(is_correct(answer.text, problem.true_answer))
+        credits.append([right - float(is_correct(next(answers).text, problem.true_answer)) for _ in questions])
+    return credits, len(ablated)
