@@ -9,8 +9,11 @@ model, Claude) and its cost is the count of those calls.
 
 from __future__ import annotations
 
+import dataclasses
+
 from distill.core.contracts import Answerer, Problem
 from distill.core.final_answer import is_correct
+from distill.core.records import Record
 
 
 def removal_credit(problems: list[Problem], decompositions: list[list[str]],
@@ -28,3 +31,16 @@ def removal_credit(problems: list[Problem], decompositions: list[list[str]],
         right = float(is_correct(answer.text, problem.true_answer))
         credits.append([right - float(is_correct(next(answers).text, problem.true_answer)) for _ in questions])
     return credits, len(ablated)
+
+
+def credit_as_usefulness(records: list[Record], problems: dict[str, Problem],
+                         answerer: Answerer) -> tuple[list[Record], int]:
+    """The records with each sub-question's usefulness replaced by its removal credit mapped to [0, 1]
+    ((credit + 1) / 2: needed 1, neutral 0.5, distracting 0), so every reward that reads usefulness reads the
+    answerer's own dependence on the question (``reward=counterfactual``); and the extra answerer calls.
+    ``problems`` by id (the synthetic answerer needs the world's); a record whose problem is not there is
+    answered from its own text."""
+    owned = [problems.get(r.problem_id) or Problem(r.problem_id, r.problem, r.true_answer) for r in records]
+    credits, calls = removal_credit(owned, [r.subquestions for r in records], answerer)
+    return [dataclasses.replace(r, usefulness=[(c + 1) / 2 for c in cs], meta={**r.meta, "usefulness": "counterfactual"})
+            for r, cs in zip(records, credits)], calls

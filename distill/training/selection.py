@@ -15,6 +15,7 @@ from distill.core.errors import UsageError
 from distill.core.parts import Parts
 from distill.core.records import Record, read_records
 from distill.core.teacher_runs import TeacherRunStopped, annotate
+from distill.measurement.step_credit import credit_as_usefulness
 from distill.review.apply import human_review
 from distill.training.spec import AlgorithmSpec
 
@@ -31,6 +32,11 @@ def training_data(cfg: DictConfig, parts: Parts, spec: AlgorithmSpec, teacher_ru
     selection of them; refuses a selection that keeps nothing."""
     records = training_records(cfg.data.records_path, parts, cfg.data.samples_per_problem, teacher_run_path)
     records, review = human_review(records, parts, cfg.data.review_path, cfg.data.records_path, cfg.reward)
+    if cfg.reward.get("counterfactual_usefulness", False):
+        problems = {p.problem_id: p for p in parts.dataset.load(TRAIN)}
+        records, calls = credit_as_usefulness(records, problems, parts.answerer)
+        print(f"reward={cfg.reward.name}: usefulness from removal credit, {calls} extra answerer calls "
+              f"({calls / max(len(records), 1):.2f} per record)")
     selected = select_records(records, spec.min_correctness, spec.min_usefulness, cfg.data.keep_truncated)
     if not selected:
         raise UsageError(f"algorithm={spec.name} kept none of {len(records)} records: loosen its filter")
