@@ -6,7 +6,8 @@ from pathlib import Path
 RUNS = Path(__file__).parent / "runs"
 print("| variant | student test accuracy [95% CI] | teacher@1 | garbled share | mean sub-questions | best val |")
 print("|---|---|---|---|---|---|")
-for name in ("names_320", "names_40", "in_order", "one_template", "muon", "muon_4layers", "more_data"):
+for name in ("names_320", "names_40", "in_order", "one_template", "muon", "muon_4layers", "more_data", "same_item",
+             "fewer_steps", "fewer_distractors"):
     path = RUNS / name / "results.json"
     if not path.exists():
         print(f"| {name} | not run | | | | |")
