@@ -141,7 +141,8 @@ def test_each_searched_recipe_is_the_best_trial_of_its_search():
     assert searched >= 1
 
 
-@pytest.mark.parametrize("sweep", [p.stem for p in sorted(CONF.glob("sweep_*.yaml")) if p.stem != "sweep_recipe"])
+@pytest.mark.parametrize("sweep", [p.stem for p in sorted(CONF.glob("sweep_*.yaml"))
+                                   if not p.stem.startswith("sweep_recipe")])  # (searches: Optuna's own grammar)
 def test_every_point_of_every_grid_sweep_composes(compose_cfg, sweep):
     """Each job of a grid sweep (the basic sweeper's cartesian product of its params) composes and resolves."""
     params = OmegaConf.load(CONF / f"{sweep}.yaml").hydra.sweeper.params
@@ -149,3 +150,23 @@ def test_every_point_of_every_grid_sweep_composes(compose_cfg, sweep):
     for point in itertools.product(*axes):
         cfg = compose_cfg(sweep, list(point))
         OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_the_world_v2_recipe_search_composes_at_the_corners_of_its_space(compose_cfg):
+    """Each searched key of conf/sweep_recipe_v2.yaml reaches the objective, passes the config checks at the
+    ends of its range, and the steps follow the episode budget."""
+    from distill.core.config_checks import check_config
+
+    params = OmegaConf.load(CONF / "sweep_recipe_v2.yaml").hydra.sweeper.params
+    assert set(params) == {"algorithm.module.lr", "algorithm.module.muon_lr", "data.batch_size",
+                           "algorithm.module.warmup_steps", "algorithm.module.prompt_loss_weight"}
+    for corner in (["algorithm.module.lr=1e-4", "algorithm.module.muon_lr=1e-3", "data.batch_size=8",
+                    "algorithm.module.warmup_steps=0", "algorithm.module.prompt_loss_weight=0.0"],
+                   ["algorithm.module.lr=3e-3", "algorithm.module.muon_lr=3e-2", "data.batch_size=32",
+                    "algorithm.module.warmup_steps=200", "algorithm.module.prompt_loss_weight=0.5"]):
+        cfg = compose_cfg("sweep_recipe_v2", ["student=small", *corner])
+        check_config(cfg)
+        module = OmegaConf.to_container(cfg.algorithm.module, resolve=True)
+        for key, value in (c.split("=") for c in corner if c.startswith("algorithm.module.")):
+            assert module[key.removeprefix("algorithm.module.")] == pytest.approx(float(value)), key
+        assert cfg.data.batch_size == int(corner[2].split("=")[1]) and cfg.data.episodes == 16000
