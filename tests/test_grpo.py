@@ -142,6 +142,19 @@ def test_grpo_learns_what_the_answerer_rewards_from_its_own_samples():
 
 
 
+def small_bandit():
+    """The named bandit's records (half rewarded), a one-layer student over them and their problems."""
+    from conftest import named_bandit_records, scratch_student
+
+    from distill.core.contracts import Problem
+
+    records = named_bandit_records(bad_share=0.5)
+    student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=1, d_model=32, n_head=2, d_ff=64)
+    problems = sorted({r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(),
+                      key=lambda p: p.problem_id)
+    return records, student, problems
+
+
 def test_a_batch_with_nothing_to_learn_leaves_every_weight_where_it_was():
     """When every group's rewards are equal (all dropped), no optimiser step is taken. A zero loss would still
     move the weights: AdamW's momentum and weight decay, and Muon's orthogonalised update of its momentum buffer,
@@ -149,10 +162,10 @@ def test_a_batch_with_nothing_to_learn_leaves_every_weight_where_it_was():
     dropped). Step 1 rewards one sample per group, building momentum; step 2 rewards nothing."""
     import pytorch_lightning as pl
 
-    from conftest import named_bandit_records, objective, scratch_student
+    from conftest import objective
 
     from distill.algorithms.optim import attention_matrices
-    from distill.core.contracts import Answer, Problem
+    from distill.core.contracts import Answer
     from distill.training.episodes import EpisodeDataModule
 
     class FirstCallOnly:
@@ -173,10 +186,7 @@ def test_a_batch_with_nothing_to_learn_leaves_every_weight_where_it_was():
             self.after.append({n: p.detach().clone() for n, p in module.model.named_parameters()})
 
     pl.seed_everything(0)
-    records = named_bandit_records(bad_share=0.5)
-    student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=1, d_model=32, n_head=2, d_ff=64)
-    problems = sorted({r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(),
-                      key=lambda p: p.problem_id)
+    records, student, problems = small_bandit()
     grpo = objective("grpo", student.model, 2, lr=1e-2, warmup_steps=0, beta=0.0, subquestion_cost=0.0,
                      group_size=8, max_new_tokens=4, seed=0, muon_lr=0.05, weight_decay=0.1)
     grpo.bind(student, FirstCallOnly(), problems)
@@ -195,15 +205,10 @@ def test_a_batch_with_nothing_to_learn_leaves_every_weight_where_it_was():
 def test_the_trl_peer_is_rewarded_exactly_as_ours():
     """The benchmark against TRL's GRPOTrainer gives it a reward function in TRL's calling convention: it must
     parse TRL's sampled ids as our rollouts do and score them with the same reward (right: 1 - cost x sub-questions)."""
-    from conftest import named_bandit_records, scratch_student
 
     from distill.bench.rl import trl_reward
-    from distill.core.contracts import Problem
 
-    records = named_bandit_records(bad_share=0.5)
-    student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=1, d_model=32, n_head=2, d_ff=64)
-    problems = sorted({r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(),
-                      key=lambda p: p.problem_id)
+    records, student, problems = small_bandit()
     asked = [("ask " + problems[0].text.split()[0],), ("ask Zed",), ("ask Zed", "ask " + problems[1].text.split()[0])]
     ids = [sum((student.encode(q) + (student.encode(student.delimiter) if i < len(d) - 1 else [student.eos_id])
                 for i, q in enumerate(d)), []) for d in asked]
@@ -218,9 +223,9 @@ def test_num_iterations_reuses_each_batch_of_rollouts_and_the_clip_engages():
     leave the clip range (clip_ratio > 0), which one update per batch can never do."""
     import pytorch_lightning as pl
 
-    from conftest import named_bandit_records, objective, scratch_student
+    from conftest import objective
 
-    from distill.core.contracts import Answer, Problem
+    from distill.core.contracts import Answer
     from distill.training.episodes import EpisodeDataModule
 
     class Counting:
@@ -239,10 +244,7 @@ def test_num_iterations_reuses_each_batch_of_rollouts_and_the_clip_engages():
             ClipLog.clip.append(float(trainer.callback_metrics.get("train/clip_ratio", -1)))
 
     pl.seed_everything(0)
-    records = named_bandit_records(bad_share=0.5)
-    student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=1, d_model=32, n_head=2, d_ff=64)
-    problems = sorted({r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(),
-                      key=lambda p: p.problem_id)
+    records, student, problems = small_bandit()
     grpo = objective("grpo", student.model, 6, lr=1e-1, warmup_steps=0, beta=0.0, subquestion_cost=0.0,
                      group_size=8, max_new_tokens=4, seed=0, num_iterations=2, dynamic_sampling=False)
     grpo.bind(student, Counting(), problems)
