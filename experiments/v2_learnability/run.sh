@@ -26,3 +26,13 @@ wait
 # steps, AdamW 6.47e-4, Muon 0.0114, warm-up 200; 0.084 on test with 2,000 training problems), on 8,000 problems
 run more_data recipe=small_speedrun recipe.steps=2000 recipe.lr=6.466e-4 recipe.muon_lr=0.01139 \
     recipe.warmup_steps=200 dataset.sizes.train=8000
+# round 4: world knobs one at a time, with the best recipe found so far on world v2 (the search's trial 0:
+# 2,000 steps, AdamW 6.47e-4, Muon 0.0114, warm-up 200, batch 8, all 200 validation problems); its run on the
+# default world (experiments/recipes_v2/runs/small/0) is the baseline
+TRIAL0=(data.max_val_problems=200 recipe=small_speedrun recipe.steps=2000 recipe.lr=6.466e-4 recipe.muon_lr=0.01139
+        recipe.warmup_steps=200)
+run same_item "${TRIAL0[@]}" dataset.world.item_change_rate=0 &
+run fewer_steps "${TRIAL0[@]}" dataset.world.max_steps=4 &
+wait
+run fewer_distractors "${TRIAL0[@]}" dataset.world.min_distractor_chains=0 dataset.world.max_distractor_chains=1 \
+    dataset.world.min_given_distractors=0
