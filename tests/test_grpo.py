@@ -257,3 +257,50 @@ def test_num_iterations_reuses_each_batch_of_rollouts_and_the_clip_engages():
     assert max(ClipLog.clip[1::2]) > 0.0
     with pytest.raises(Exception, match="num_iterations must be at least 1"):  # (Hydra wraps the ValueError)
         objective("grpo", student.model, 6, num_iterations=0)
+
+
+def test_each_token_knows_its_subquestion():
+    records, student, problems = small_bandit()
+    ask, delim, eos = student.encode("ask Zed"), student.encode(student.delimiter), [student.eos_id]
+    actions = delim + ask + delim + delim + ask + eos + ask  # an empty segment first and between; junk after EOS
+    assert student.parse(actions) == ["ask Zed", "ask Zed"]
+    n, d = len(ask), len(delim)
+    assert student.subquestion_of_tokens(actions) == [None] * d + [0] * (n + d) + [None] * d + [1] * (n + 1) + [None] * n
+
+
+class ContainsAnswerer:
+    """Right (1) when any sub-question asks about the problem's own person, wherever it stands."""
+
+    name = "contains"
+
+    def answer(self, problems, decompositions):
+        from distill.core.contracts import Answer
+
+        return [Answer(f"Final answer: {int(f'ask {p.text.split()[0]}' in d)}") for p, d in zip(problems, decompositions)]
+
+
+def test_step_credit_adds_each_subquestions_removal_credit_to_its_tokens():
+    """Two samples of one problem: ["ask Zed", "ask <person>"] (right) and ["ask Zed"] (wrong); dr_grpo outcome
+    advantages +0.5 and -0.5. Removal credits: in the right one "ask Zed" 0 (the answer stays right without it)
+    and "ask <person>" 1; in the wrong one "ask Zed" 0. With step_credit 0.5 the tokens (terminators included)
+    get 0.5 and 1.0, and -0.5; three extra answerer calls, one per sub-question."""
+    from conftest import objective
+
+    records, student, problems = small_bandit()
+    problem = problems[0]
+    right_question = f"ask {problem.text.split()[0]}"
+    grpo = objective("grpo", student.model, 2, beta=0.0, subquestion_cost=0.0, group_size=2, loss_type="dr_grpo",
+                     max_new_tokens=8, seed=0, step_credit=0.5)
+    answerer = ContainsAnswerer()
+    grpo.bind(student, answerer, problems)
+    delim, eos = student.encode(student.delimiter), [student.eos_id]
+    actions = [student.encode("ask Zed") + delim + student.encode(right_question) + eos, student.encode("ask Zed") + eos]
+    decompositions = [student.parse(a) for a in actions]
+    answers = answerer.answer([problem] * 2, decompositions)
+    grpo.rollouts = lambda batch: (actions, torch.tensor([[1.0, 0.0]]), decompositions, answers)
+    ready, stats = grpo.rollout_batch([problem])
+    mask = ready["action_mask"][:, 1:] > 0
+    zed, right = len(student.encode("ask Zed")) + len(delim), len(student.encode(right_question)) + 1
+    assert ready["advantages"][0][mask[0]].tolist() == pytest.approx([0.5] * zed + [1.0] * right)
+    assert ready["advantages"][1][mask[1]].tolist() == pytest.approx([-0.5] * (zed - len(delim) + 1))
+    assert stats["credit_calls"].item() == 3

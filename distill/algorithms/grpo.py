@@ -11,7 +11,10 @@ stage is right on 6% of problems, the student learnt within 25 steps to ask noth
 0.27, test accuracy 0.000; ``experiments/grpo_v2/runs/cost_on_every_sample_seed0``). Advantages are relative to the group
 (``loss_type``: grpo, dr_grpo or rloo; ``distill.algorithms.grpo_loss``); with ``dynamic_sampling`` groups whose
 rewards are all equal are dropped (they teach nothing). The loss is the clipped surrogate with a k3 KL penalty
-(``beta``) to the student as this stage starts. ``num_iterations`` updates per batch of rollouts (TRL's
+(``beta``) to the student as this stage starts. With ``step_credit`` > 0 each token's advantage adds that weight
+times the removal credit of its sub-question (``distill.measurement.step_credit``: one extra answerer call per
+sub-question), so a right sample's needed questions are pushed up more than its idle ones, and a distracting
+question down. ``num_iterations`` updates per batch of rollouts (TRL's
 name): with 1 the ratio is 1 and the clip inactive; with more, each update's ratio is taken against the policy that
 sampled the batch and ``epsilon`` clips it. A batch in which every
 group is dropped takes no optimiser step at all: a zero loss would still move the weights (AdamW's momentum and
@@ -35,10 +38,11 @@ from distill.algorithms.bc import PolicyObjective
 from distill.algorithms.grpo_loss import LOSS_TYPES, group_advantages, informative_groups, policy_loss
 from distill.algorithms.logprobs import action_logps
 from distill.algorithms.optim import attention_matrices, optimizer_with_schedule
-from distill.core.contracts import Answerer, Problem
+from distill.core.contracts import Answer, Answerer, Problem
 from distill.core.final_answer import is_correct
 from distill.core.records import Record
 from distill.measurement.rows import decode_actions
+from distill.measurement.step_credit import removal_credit
 from distill.students import Student
 from distill.synthetic.decisions import world_diagnostics
 from distill.training.episodes import collate
@@ -59,7 +63,7 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
     def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int,
                  group_size: int, temperature: float, loss_type: str, epsilon: float, beta: float,
                  subquestion_cost: float, dynamic_sampling: bool, max_new_tokens: int, seed: int,
-                 muon_lr: float | None, num_iterations: int) -> None:
+                 muon_lr: float | None, num_iterations: int, step_credit: float) -> None:
         super().__init__()
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"algorithm.module.loss_type={loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
@@ -87,9 +91,9 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
         return [{"input_ids": (prompt := student.prompt_ids(self.problems[index[i]].text)),
                  "action_mask": [0] * len(prompt), "problem_index": index[i]} for i in ids]
 
-    def rollouts(self, problems: list[Problem]) -> tuple[list[list[int]], torch.Tensor, list[list[str]]]:
+    def rollouts(self, problems: list[Problem]) -> tuple[list[list[int]], torch.Tensor, list[list[str]], list[Answer]]:
         """``group_size`` sampled decompositions per problem (action tokens), their rewards [problems, group],
-        and the decompositions (sub-questions)."""
+        the decompositions (sub-questions) and the answerer's answers."""
         h, student = self.hparams, self.student
         repeated = [p for p in problems for _ in range(h.group_size)]
         generator = torch.Generator().manual_seed(h.seed * 1_000_003 + self.global_step)
@@ -100,7 +104,7 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
         answers = self.answerer.answer(repeated, decompositions)
         rewards = [reward(is_correct(a.text, p.true_answer), len(d), h.subquestion_cost)
                    for a, p, d in zip(answers, repeated, decompositions)]
-        return actions, torch.tensor(rewards).view(len(problems), h.group_size), decompositions
+        return actions, torch.tensor(rewards).view(len(problems), h.group_size), decompositions, answers
 
     def rollout_batch(self, problems: list[Problem]) -> tuple[dict[str, torch.Tensor] | None, dict[str, torch.Tensor]]:
         """Rollouts of ``problems`` made ready for updates: the kept groups' sequences, advantages, and the
@@ -108,7 +112,7 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
         when every group is dropped. With the step's statistics."""
         h, student = self.hparams, self.student
         start = time.perf_counter()
-        actions, rewards, decompositions = self.rollouts(problems)
+        actions, rewards, decompositions, answers = self.rollouts(problems)
         keep = informative_groups(rewards) if h.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
         stats = {"reward_mean": rewards.mean(), "reward_std": rewards.std(), "dropped_groups": 1 - keep.float().mean(),
                  "mean_subquestions": torch.tensor(sum(map(len, decompositions)) / len(decompositions)),
@@ -128,12 +132,33 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
             items.append({"input_ids": ids, "action_mask": [0] * len(prompt) + [1] * (len(ids) - len(prompt))})
         ready = {k: v.to(self.device) for k, v in collate(items, student.pad_id).items()}
         ready["advantages"] = group_advantages(rewards[keep], h.loss_type).reshape(-1).to(self.device)
+        if h.step_credit:
+            ready["advantages"], stats["credit_calls"] = self.credited(ready, rows, repeated, actions, decompositions,
+                                                                       answers)
         with torch.no_grad():
             inputs = ready["input_ids"], ready["attention_mask"], ready["action_mask"]
             # one update per batch: the ratio is 1, its denominator the update's own log-probs (detached)
             ready["old_logps"] = action_logps(self.model, *inputs) if h.num_iterations > 1 else None
             ready["ref_logps"] = action_logps(self.reference, *inputs) if self.reference is not None else None
         return ready, stats
+
+    def credited(self, ready: dict[str, torch.Tensor], rows: list[int], repeated: list[Problem],
+                 actions: list[list[int]], decompositions: list[list[str]],
+                 answers: list[Answer]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token advantages [rows, tokens - 1] (aligned with the log-probs): each sequence's outcome advantage
+        plus ``step_credit`` x the removal credit of the sub-question a token belongs to (1 needed, 0 idle, -1
+        distracting; ``distill.measurement.step_credit``), which costs one answerer call per sub-question; and
+        that number of calls."""
+        credits, calls = removal_credit([repeated[r] for r in rows], [decompositions[r] for r in rows],
+                                        self.answerer, full=[answers[r] for r in rows])
+        advantages = ready["advantages"].reshape(-1, 1).expand(-1, ready["input_ids"].shape[1] - 1).clone()
+        prompt_lengths = (ready["action_mask"].cumsum(1) == 0).sum(1).tolist()  # the first action's position
+        for n, (row, credit) in enumerate(zip(rows, credits)):
+            for j, question in enumerate(self.student.subquestion_of_tokens(actions[row])):
+                column = prompt_lengths[n] + j - 1  # log-prob column of the action token j
+                if question is not None and column < advantages.shape[1]:
+                    advantages[n, column] += self.hparams.step_credit * credit[question]
+        return advantages, torch.tensor(float(calls))
 
     def training_step(self, batch, batch_idx):
         """Fresh rollouts every ``num_iterations`` steps (the batch's problems); in between, the same rollouts

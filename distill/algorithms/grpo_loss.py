@@ -9,7 +9,8 @@ leave-one-out mean as each sample's baseline. Reference implementation: TRL's ``
 test calls TRL's own loss code on the same tensors.
 
 Shapes: ``rewards`` is [problems, group_size]; per-token tensors are [sequences, tokens] with ``mask`` 1 on the
-sampled sub-question tokens.
+sampled sub-question tokens; ``advantages`` [sequences], or [sequences, tokens] where each token has its own
+(step credit added to the outcome's).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def policy_loss(logps: torch.Tensor, old_logps: torch.Tensor, ref_logps: torch.T
     each sequence's tokens, then over sequences; ``dr_grpo`` sums every token and divides by sequences x
     ``max_completion_length`` (a constant: no length bias)."""
     mask = mask.to(logps.dtype)
-    advantages = advantages.reshape(-1, 1)
+    advantages = advantages.reshape(-1, 1) if advantages.dim() == 1 else advantages  # per sequence or per token
     ratio = torch.exp(logps - old_logps)
     clipped = torch.clamp(ratio, 1 - epsilon, 1 + epsilon)
     per_token = -torch.min(ratio * advantages, clipped * advantages)

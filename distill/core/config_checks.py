@@ -111,6 +111,7 @@ RULES: dict[str, Any] = {
     "algorithm.module.group_size": Number(2, integer=True),   # online RL: a group to compare
     "algorithm.module.num_iterations": COUNT,
     "algorithm.module.max_new_tokens": COUNT,
+    "algorithm.module.step_credit": Number(0),
     "eval.batch_size": COUNT,
     "eval.samples": SOME,
     "eval.temperature": POSITIVE,

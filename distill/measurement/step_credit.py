@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from distill.core.contracts import Answerer, Problem
+from distill.core.contracts import Answer, Answerer, Problem
 from distill.core.final_answer import is_correct
 from distill.core.records import Record
 
 
-def removal_credit(problems: list[Problem], decompositions: list[list[str]],
-                   answerer: Answerer) -> tuple[list[list[float]], int]:
-    """Per decomposition, each sub-question's credit; and the number of extra answerer calls it took."""
-    full = answerer.answer(problems, decompositions)
+def removal_credit(problems: list[Problem], decompositions: list[list[str]], answerer: Answerer,
+                   full: list[Answer] | None = None) -> tuple[list[list[float]], int]:
+    """Per decomposition, each sub-question's credit; and the number of extra answerer calls it took. ``full``:
+    the answers to the whole decompositions where the caller has them already (an online objective's rollouts)."""
+    full = full if full is not None else answerer.answer(problems, decompositions)
     ablated_problems, ablated = [], []
     for problem, questions in zip(problems, decompositions):
         for i in range(len(questions)):

@@ -75,11 +75,35 @@ class Student:
         """Sub-questions from generated action tokens (up to the first EOS)."""
         if self.eos_id in action_ids:
             action_ids = action_ids[: action_ids.index(self.eos_id)]
-        text = self.tokenizer.decode(action_ids, skip_special_tokens=False, clean_up_tokenization_spaces=True)
+        return [part.strip() for part in self._text(action_ids).split(self.delimiter) if part.strip()]
+
+    def _text(self, ids: list[int]) -> str:
+        text = self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=True)
         for token in (self.tokenizer.pad_token, self.tokenizer.eos_token):
             if token:
                 text = text.replace(token, " ")
-        return [part.strip() for part in text.split(self.delimiter) if part.strip()]
+        return text
+
+    def subquestion_of_tokens(self, action_ids: list[int]) -> list[int | None]:
+        """For each action token, the index (in :meth:`parse`'s list) of the sub-question it belongs to, its
+        terminator included; None for tokens of no sub-question (an empty segment, anything after the EOS).
+        Where the segments do not decode to exactly :meth:`parse`'s sub-questions (a delimiter spelt in other
+        tokens than ``encode(delimiter)``), every token is None: no per-token claim is better than a wrong one."""
+        delim = self.encode(self.delimiter)
+        owner: list[int | None] = [None] * len(action_ids)
+        questions, start, i = [], 0, 0
+        end = action_ids.index(self.eos_id) + 1 if self.eos_id in action_ids else len(action_ids)
+        while start < end:
+            stop = next((j for j in range(start, end) if action_ids[j:j + len(delim)] == delim
+                         or action_ids[j] == self.eos_id), end)
+            terminator = len(delim) if action_ids[stop:stop + len(delim)] == delim else 1
+            segment = self._text(action_ids[start:stop]).strip()
+            if segment:
+                questions.append(segment)
+                owner[start:min(stop + terminator, end)] = [i] * (min(stop + terminator, end) - start)
+                i += 1
+            start = stop + terminator
+        return owner if questions == self.parse(action_ids) else [None] * len(action_ids)
 
     @property
     def n_params(self) -> int:
