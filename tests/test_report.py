@@ -280,3 +280,26 @@ def test_the_size_picture_has_size_ticks_both_teacher_lines_and_the_money_panel(
     assert "teacher best-of-4, synthetic-k1" in legend and "LLM best-of-4: 4 decompositions (nominal price)" in legend
     for line in acc_ax.get_lines():  # every error bar inside [0, 1]
         assert all(0 <= y <= 1 for y in line.get_ydata())
+
+
+def test_curve_plot_joins_a_resumed_runs_logs_and_colours_seeds_of_one_configuration_alike(tmp_path):
+    from distill.curve_plot import configuration, plot_curves, read_curves
+
+    def log(run, version, rows):
+        folder = tmp_path / run / "logs" / f"version_{version}"
+        folder.mkdir(parents=True)
+        lines = ["epoch,step,train/reward_mean,val/accuracy"] + [f"0,{s},{r},{v}" for s, r, v in rows]
+        (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+
+    log("grpo_seed0", 0, [(24, 0.5, ""), (49, 0.6, 0.7)])
+    log("grpo_seed0", 1, [(49, 0.65, 0.75), (74, 0.7, "")])  # resumed: step 49 again, the later version wins
+    log("grpo_seed1", 0, [(24, 0.4, "")])
+    curves = read_curves(tmp_path / "grpo_seed0")
+    assert curves["train/reward_mean"] == [(24, 0.5), (49, 0.65), (74, 0.7)]
+    assert curves["val/accuracy"] == [(49, 0.75)]
+    assert configuration(tmp_path / "grpo_seed1") == configuration(tmp_path / "grpo_seed0") == "grpo"
+    out = tmp_path / "curves.png"
+    assert plot_curves([tmp_path / "grpo_seed0", tmp_path / "grpo_seed1"], out) == ["val/accuracy", "train/reward_mean"]
+    assert out.stat().st_size > 1000
+    with pytest.raises(FileNotFoundError, match="logger=csv"):
+        read_curves(tmp_path / "missing")

@@ -3,7 +3,8 @@
 # seed. The first stage is trained once per world and seed and shared through the stage cache (outputs/stages).
 # One run at a time (the other core is left for other jobs). A rerun skips finished runs (skip_done).
 # Results: runs/<world>_<objective>_seed<N>/results.json.
-# Usage: WORLDS="v1" SEEDS="0 1 2" bash experiments/online_rl/run.sh
+# Usage: WORLDS="v1" SEEDS="0 1 2" [STEP_CREDIT=1] bash experiments/online_rl/run.sh (STEP_CREDIT: GRPO with
+# step_credit=0.5 too)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-python}
@@ -22,5 +23,6 @@ for world in ${WORLDS:-v1}; do
         run "$world" "$seed" grpo synthetic_grpo          # trains the first stage into the cache, then GRPO
         run "$world" "$seed" dpo synthetic_dpo            # the same stage, from the cache
         run "$world" "$seed" grpo_no_dynamic synthetic_grpo algorithm.module.dynamic_sampling=false
+        [ -n "${STEP_CREDIT:-}" ] && run "$world" "$seed" grpo_step_credit synthetic_grpo algorithm.module.step_credit=0.5
     done
 done
