@@ -299,7 +299,7 @@ def test_step_credit_adds_each_subquestions_removal_credit_to_its_tokens():
     answers = answerer.answer([problem] * 2, decompositions)
     grpo.rollouts = lambda batch: (actions, torch.tensor([[1.0, 0.0]]), decompositions, answers)
     ready, stats = grpo.rollout_batch([problem])
-    mask = ready["action_mask"][:, 1:] > 0
+    mask = ready["action_mask"] > 0
     zed, right = len(student.encode("ask Zed")) + len(delim), len(student.encode(right_question)) + 1
     assert ready["advantages"][0][mask[0]].tolist() == pytest.approx([0.5] * zed + [1.0] * right)
     assert ready["advantages"][1][mask[1]].tolist() == pytest.approx([-0.5] * (zed - len(delim) + 1))

@@ -131,3 +131,30 @@ def test_save_and_load_round_trip(problems, tmp_path):
 def test_unknown_arch_is_rejected(problems):
     with pytest.raises(ValueError, match="valid: gpt2, llama"):
         scratch_student([p.text for p in problems], arch="mamba")
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_grouped_logps_share_each_prompt_and_equal_the_whole_sequences(problems, arch):
+    """Three prompts of different lengths, two samples each of different lengths: the log-probabilities and their
+    gradients with each prompt run once equal those of the six concatenated sequences (dropout off)."""
+    from distill.algorithms.logprobs import grouped_action_logps
+
+    s = student_for(problems, arch=arch)
+    s.model.train()
+    questions = ["How many apples does Tom have?", "How many pencils does Dan have?"]
+    prompts = [s.prompt_ids(p.text) for p in problems[:3]]
+    assert len({len(p) for p in prompts}) > 1  # the prompts' padding differs
+    actions = [s.encode(" ".join(questions[: 1 + (i + j) % 2])) + [s.eos_id] for i in range(3) for j in range(2)]
+    whole = collate([{"input_ids": prompts[r // 2] + a, "action_mask": [0] * len(prompts[r // 2]) + [1] * len(a)}
+                     for r, a in enumerate(actions)], s.pad_id)
+    reference = action_logps(s.model, whole["input_ids"], whole["attention_mask"], whole["action_mask"])
+    reference_grad = torch.autograd.grad(reference.sum(), list(s.model.parameters()), allow_unused=True)
+    p = collate([{"input_ids": ids} for ids in prompts], s.pad_id)
+    a = collate([{"input_ids": ids} for ids in actions], s.pad_id)
+    grouped = grouped_action_logps(s.model, p["input_ids"], p["attention_mask"], a["input_ids"], a["attention_mask"], 2)
+    grouped_grad = torch.autograd.grad(grouped.sum(), list(s.model.parameters()), allow_unused=True)
+    mask = whole["action_mask"][:, 1:].bool()
+    assert torch.allclose(grouped[a["attention_mask"].bool()], reference[mask], atol=1e-5)
+    assert (grouped[~a["attention_mask"].bool()] == 0).all()
+    for mine, theirs in zip(grouped_grad, reference_grad):
+        assert (mine is None) == (theirs is None) and (mine is None or torch.allclose(mine, theirs, atol=1e-5))

@@ -36,7 +36,7 @@ import torch
 
 from distill.algorithms.bc import PolicyObjective
 from distill.algorithms.grpo_loss import LOSS_TYPES, group_advantages, informative_groups, policy_loss
-from distill.algorithms.logprobs import action_logps
+from distill.algorithms.logprobs import grouped_action_logps
 from distill.algorithms.optim import attention_matrices, optimizer_with_schedule
 from distill.core.contracts import Answer, Answerer, Problem
 from distill.core.final_answer import is_correct
@@ -124,41 +124,45 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
             stats["garbled_share"] = torch.tensor(world["garbled_rate"])
         if not keep.any():
             return None, stats
-        rows = [g * h.group_size + j for g in keep.nonzero().flatten().tolist() for j in range(h.group_size)]
-        items = []
-        for row in rows:
-            prompt = student.prompt_ids(problems[row // h.group_size].text)
-            ids = (prompt + actions[row])[: student.max_length]
-            items.append({"input_ids": ids, "action_mask": [0] * len(prompt) + [1] * (len(ids) - len(prompt))})
-        ready = {k: v.to(self.device) for k, v in collate(items, student.pad_id).items()}
+        kept = keep.nonzero().flatten().tolist()
+        rows = [g * h.group_size + j for g in kept for j in range(h.group_size)]
+        # each kept problem's prompt once and its samples' actions apart: the prompt runs once per group
+        prompts = [student.prompt_ids(problems[g].text) for g in kept]
+        sampled = [actions[row][: student.max_length - len(prompts[n // h.group_size])] for n, row in enumerate(rows)]
+        prompt, action = collate([{"input_ids": p} for p in prompts], student.pad_id), \
+            collate([{"input_ids": a} for a in sampled], student.pad_id)
+        ready = {"prompt_ids": prompt["input_ids"], "prompt_mask": prompt["attention_mask"],
+                 "action_ids": action["input_ids"], "action_mask": action["attention_mask"]}
+        ready = {k: v.to(self.device) for k, v in ready.items()}
         ready["advantages"] = group_advantages(rewards[keep], h.loss_type).reshape(-1).to(self.device)
         if h.step_credit:
-            ready["advantages"], stats["credit_calls"] = self.credited(ready, rows, repeated, actions, decompositions,
-                                                                       answers)
+            ready["advantages"], stats["credit_calls"] = self.credited(ready["advantages"], sampled, rows, repeated,
+                                                                       decompositions, answers)
         with torch.no_grad():
-            inputs = ready["input_ids"], ready["attention_mask"], ready["action_mask"]
             # one update per batch: the ratio is 1, its denominator the update's own log-probs (detached)
-            ready["old_logps"] = action_logps(self.model, *inputs) if h.num_iterations > 1 else None
-            ready["ref_logps"] = action_logps(self.reference, *inputs) if self.reference is not None else None
+            ready["old_logps"] = self.logps(self.model, ready) if h.num_iterations > 1 else None
+            ready["ref_logps"] = self.logps(self.reference, ready) if self.reference is not None else None
         return ready, stats
 
-    def credited(self, ready: dict[str, torch.Tensor], rows: list[int], repeated: list[Problem],
-                 actions: list[list[int]], decompositions: list[list[str]],
-                 answers: list[Answer]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-token advantages [rows, tokens - 1] (aligned with the log-probs): each sequence's outcome advantage
-        plus ``step_credit`` x the removal credit of the sub-question a token belongs to (1 needed, 0 idle, -1
-        distracting; ``distill.measurement.step_credit``), which costs one answerer call per sub-question; and
-        that number of calls."""
+    def credited(self, advantages: torch.Tensor, sampled: list[list[int]], rows: list[int], repeated: list[Problem],
+                 decompositions: list[list[str]], answers: list[Answer]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token advantages [rows, actions]: each sequence's outcome advantage plus ``step_credit`` x the
+        removal credit of the sub-question a token belongs to (1 needed, 0 idle, -1 distracting;
+        ``distill.measurement.step_credit``), which costs one answerer call per sub-question; and that number of
+        calls."""
         credits, calls = removal_credit([repeated[r] for r in rows], [decompositions[r] for r in rows],
                                         self.answerer, full=[answers[r] for r in rows])
-        advantages = ready["advantages"].reshape(-1, 1).expand(-1, ready["input_ids"].shape[1] - 1).clone()
-        prompt_lengths = (ready["action_mask"].cumsum(1) == 0).sum(1).tolist()  # the first action's position
-        for n, (row, credit) in enumerate(zip(rows, credits)):
-            for j, question in enumerate(self.student.subquestion_of_tokens(actions[row])):
-                column = prompt_lengths[n] + j - 1  # log-prob column of the action token j
-                if question is not None and column < advantages.shape[1]:
-                    advantages[n, column] += self.hparams.step_credit * credit[question]
-        return advantages, torch.tensor(float(calls))
+        per_token = advantages.reshape(-1, 1).expand(-1, max(map(len, sampled))).clone()
+        for n, (tokens, credit) in enumerate(zip(sampled, credits)):
+            for j, question in enumerate(self.student.subquestion_of_tokens(tokens)):
+                if question is not None:
+                    per_token[n, j] += self.hparams.step_credit * credit[question]
+        return per_token, torch.tensor(float(calls))
+
+    def logps(self, model: torch.nn.Module, ready: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``model``'s log-probabilities of the ready rollouts' action tokens [rows, actions]."""
+        return grouped_action_logps(model, ready["prompt_ids"], ready["prompt_mask"], ready["action_ids"],
+                                    ready["action_mask"], self.hparams.group_size)
 
     def training_step(self, batch, batch_idx):
         """Fresh rollouts every ``num_iterations`` steps (the batch's problems); in between, the same rollouts
@@ -172,8 +176,8 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
         if self.ready is None:
             return None  # every group equal: nothing to learn, and no optimiser step (Lightning skips it on None)
         ready = self.ready
-        logps = action_logps(self.model, ready["input_ids"], ready["attention_mask"], ready["action_mask"])
-        mask = ready["action_mask"][:, 1:]
+        logps = self.logps(self.model, ready)
+        mask = ready["action_mask"]
         old = ready["old_logps"] if ready["old_logps"] is not None else logps.detach()
         loss, stats = policy_loss(logps, old, ready["ref_logps"], mask, ready["advantages"], h.loss_type, h.epsilon,
                                   h.beta, h.max_new_tokens)

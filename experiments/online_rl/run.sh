@@ -23,6 +23,8 @@ for world in ${WORLDS:-v1}; do
         run "$world" "$seed" grpo synthetic_grpo          # trains the first stage into the cache, then GRPO
         run "$world" "$seed" dpo synthetic_dpo            # the same stage, from the cache
         run "$world" "$seed" grpo_no_dynamic synthetic_grpo algorithm.module.dynamic_sampling=false
-        [ -n "${STEP_CREDIT:-}" ] && run "$world" "$seed" grpo_step_credit synthetic_grpo algorithm.module.step_credit=0.5
+        if [ -n "${STEP_CREDIT:-}" ]; then
+            run "$world" "$seed" grpo_step_credit synthetic_grpo algorithm.module.step_credit=0.5
+        fi
     done
 done
