@@ -3,8 +3,8 @@
 # seed. The first stage is trained once per world and seed and shared through the stage cache (outputs/stages).
 # One run at a time (the other core is left for other jobs). A rerun skips finished runs (skip_done).
 # Results: runs/<world>_<objective>_seed<N>/results.json.
-# Usage: WORLDS="v1" SEEDS="0 1 2" [STEP_CREDIT=1] bash experiments/online_rl/run.sh (STEP_CREDIT: GRPO with
-# step_credit=0.5 too)
+# Usage: WORLDS="v1" SEEDS="0 1 2" [STEP_CREDIT=1] [CONTROL=1] bash experiments/online_rl/run.sh (STEP_CREDIT:
+# GRPO with step_credit=0.5 too; CONTROL: Filtered BC continued from the stage, 3,000 steps)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-python}
@@ -25,6 +25,9 @@ for world in ${WORLDS:-v1}; do
         run "$world" "$seed" grpo_no_dynamic synthetic_grpo algorithm.module.dynamic_sampling=false
         if [ -n "${STEP_CREDIT:-}" ]; then
             run "$world" "$seed" grpo_step_credit synthetic_grpo algorithm.module.step_credit=0.5
+        fi
+        if [ -n "${CONTROL:-}" ]; then  # more Filtered BC from the same stage, for about GRPO's training seconds
+            run "$world" "$seed" fbc_continued synthetic_fbc_continued
         fi
     done
 done
