@@ -86,3 +86,21 @@ def test_other_models_decode_through_transformers():
     model = llama(4, False)
     model.config.rope_parameters = {"rope_type": "linear", "factor": 2.0, "rope_theta": 1000.0}
     assert not supports(model)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_repeats_prefill_each_prompt_once_and_decode_as_the_repeated_prompts_do(arch):
+    """Three copies of each prompt from one prefill: greedy, the same tokens as decoding the prompts repeated; sampled
+    with one generator, the same draws in the same row order; and the copies of a prompt differ when sampled."""
+    torch.manual_seed(0)
+    model = llama(2, True) if arch == "llama" else GPT2LMHeadModel(
+        GPT2Config(vocab_size=40, n_positions=64, n_embd=32, n_layer=2, n_head=2)).eval()
+    prompts = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14, 15]]
+    repeated = [p for p in prompts for _ in range(3)]
+    assert decode_tokens(LMScorer(model), prompts, eos_id=3, pad_id=0, max_new_tokens=20, repeats=3) \
+        == decode_tokens(LMScorer(model), repeated, eos_id=3, pad_id=0, max_new_tokens=20)
+    sampled = [decode_tokens(LMScorer(model), *args, eos_id=3, pad_id=0, max_new_tokens=20, sample=True,
+                             generator=torch.Generator().manual_seed(1), **kw)
+               for args, kw in (((prompts,), {"repeats": 3}), ((repeated,), {}))]
+    assert sampled[0] == sampled[1]
+    assert len({tuple(s) for s in sampled[0][:3]}) > 1

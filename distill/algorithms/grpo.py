@@ -97,8 +97,9 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
         h, student = self.hparams, self.student
         repeated = [p for p in problems for _ in range(h.group_size)]
         generator = torch.Generator().manual_seed(h.seed * 1_000_003 + self.global_step)
-        actions = decode_actions(student, repeated, batch_size=len(repeated), max_new_tokens=h.max_new_tokens,
-                                 desc="rollouts", sample=True, temperature=h.temperature, generator=generator)
+        actions = decode_actions(student, problems, batch_size=len(repeated), max_new_tokens=h.max_new_tokens,
+                                 desc="rollouts", sample=True, temperature=h.temperature, generator=generator,
+                                 repeats=h.group_size)  # each prompt prefilled once for its group
         self.model.train()  # decoding switched it to eval mode
         decompositions = [student.parse(a) for a in actions]
         answers = self.answerer.answer(repeated, decompositions)

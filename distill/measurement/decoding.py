@@ -25,6 +25,10 @@ class Scorer(Protocol):
     def step(self, tokens: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
         """Scores after appending ``tokens`` [batch] to every sequence, using the caches."""
 
+    def repeat(self, repeats: int) -> None:
+        """Each row of the caches ``repeats`` times in place, row i's copies next to each other (after a prefill:
+        several samples of one prompt share its prefill). Only scorers decoded with ``repeats`` > 1 need it."""
+
 
 class LMScorer:
     """Log-probabilities of one causal LM, with its KV cache; ``keep_hidden`` also keeps the last hidden state.
@@ -62,6 +66,14 @@ class LMScorer:
             return self._fast(self.fast.step(tokens, attention_mask, position_ids))
         return self._run(input_ids=tokens[:, None], attention_mask=attention_mask, position_ids=position_ids[:, None])
 
+    def repeat(self, repeats: int) -> None:
+        if self.fast:
+            self.fast.repeat(repeats)
+        else:
+            self.cache.batch_repeat_interleave(repeats)
+        if self.last_hidden is not None:
+            self.last_hidden = self.last_hidden.repeat_interleave(repeats, dim=0)
+
 
 def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(p) for p in prompts)
@@ -83,18 +95,24 @@ def decode_tokens(
     sample: bool = False,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
+    repeats: int = 1,
 ) -> list[list[int]]:
-    """Generated token ids for each prompt (EOS included when reached), greedy unless ``sample``."""
+    """Generated token ids for each prompt (EOS included when reached), greedy unless ``sample``. With ``repeats``
+    > 1, that many decodes of each prompt (rows i x repeats to (i + 1) x repeats - 1), the prompt prefilled once."""
     ids, mask = left_pad(prompts, pad_id)
     width = ids.shape[1]
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    scores = scorer.prefill(ids, mask, positions)
+    if repeats > 1:
+        scorer.repeat(repeats)
+        scores, mask, positions = (t.repeat_interleave(repeats, dim=0) for t in (scores, mask, positions))
+    rows = len(prompts) * repeats
     # the mask of every step is a prefix of one tensor: no per-step concatenation
-    mask = torch.cat([mask, torch.ones(len(prompts), max_new_tokens, dtype=mask.dtype)], dim=-1)
-    scores = scorer.prefill(ids, mask[:, :width], positions)
+    mask = torch.cat([mask, torch.ones(rows, max_new_tokens, dtype=mask.dtype)], dim=-1)
     next_position = positions[:, -1] + 1
-    done = [False] * len(prompts)
+    done = [False] * rows
     finished: torch.Tensor | None = None    # done as a tensor, once a row has finished
-    outputs: list[list[int]] = [[] for _ in prompts]
+    outputs: list[list[int]] = [[] for _ in range(rows)]
     for step in range(max_new_tokens):
         if sample:
             probs = torch.softmax(scores / temperature, dim=-1)

@@ -148,6 +148,12 @@ class LlamaDecoder:
         mask = (causal & attention_mask.bool()[:, None, :]) | torch.eye(width, dtype=torch.bool, device=self.device)
         return self._forward(input_ids, position_ids, mask[:, None])
 
+    def repeat(self, repeats: int) -> None:
+        """Each cached row ``repeats`` times, its copies next to each other."""
+        self.keys = [k.repeat_interleave(repeats, dim=0) for k in self.keys]
+        self.values = [v.repeat_interleave(repeats, dim=0) for v in self.values]
+        self.last_hidden = self.last_hidden.repeat_interleave(repeats, dim=0)
+
     def step(self, tokens: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
         """``tokens`` [batch] at ``position_ids`` [batch]; ``attention_mask`` [batch, columns] is the prefill's
         mask followed by ones (every new token is attended to); positions advance by one per step."""

@@ -82,22 +82,25 @@ def decode_actions(
     sample: bool = False,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
+    repeats: int = 1,
 ) -> list[list[int]]:
     """The action tokens the student generates for each problem (batched, KV-cached; prompts of similar
-    length together); greedy unless ``sample``."""
+    length together); greedy unless ``sample``. With ``repeats`` > 1, that many decodes of each problem (rows
+    i x repeats to (i + 1) x repeats - 1; ``batch_size`` counts decodes), each prompt prefilled once."""
     student.model.eval()
     # one scorer for every batch (each prefill starts afresh): built once, not per batch
     scorer = scorer_factory() if scorer_factory else LMScorer(student.model)
     order = sorted(range(len(problems)), key=lambda i: len(problems[i].text))
-    results: list[list[int]] = [[] for _ in problems]
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
-        rows = order[start:start + batch_size]
+    results: list[list[int]] = [[] for _ in range(len(problems) * repeats)]
+    per_batch = max(1, batch_size // repeats)
+    for start in tqdm(range(0, len(order), per_batch), desc=desc, unit="batch", leave=False):
+        rows = order[start:start + per_batch]
         prompts = [student.prompt_ids(problems[i].text) for i in rows]
         budget = min(max_new_tokens, student.max_length - max(len(p) for p in prompts))
         outputs = decode_tokens(scorer, prompts, student.eos_id, student.pad_id, max_new_tokens=budget,
-                                sample=sample, temperature=temperature, generator=generator)
-        for i, out in zip(rows, outputs):
-            results[i] = out
+                                sample=sample, temperature=temperature, generator=generator, repeats=repeats)
+        for n, i in enumerate(rows):
+            results[i * repeats:(i + 1) * repeats] = outputs[n * repeats:(n + 1) * repeats]
     return results
 
 
