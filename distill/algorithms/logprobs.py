@@ -67,11 +67,11 @@ def grouped_action_logps(model: torch.nn.Module, prompt_ids: torch.Tensor, promp
 
     Each prompt runs through the model once and its keys and values serve all its samples (gradients flow back
     through them), instead of once per sample: the same values as :func:`action_logps` on the concatenated
-    sequences (``tests/test_objectives.py``) for a fraction of the work, since a prompt is most of a sequence.
+    sequences (``tests/test_students.py``) for a fraction of the work, since a prompt is most of a sequence.
     Both inputs are right-padded; the actions continue each prompt at its own length."""
     prompt_lengths = prompt_mask.sum(1)
     prompt = model.base_model(input_ids=prompt_ids, attention_mask=prompt_mask, use_cache=True)
-    cache = prompt.past_key_values
+    cache = prompt.cache
     cache.batch_repeat_interleave(group)
     # the prediction of action 0 comes from each prompt's last real position, of action j from action j - 1
     last = prompt.last_hidden_state[torch.arange(len(prompt_ids)), prompt_lengths - 1].repeat_interleave(group, 0)
