@@ -91,7 +91,7 @@ class Student:
         tokens than ``encode(delimiter)``), every token is None: no per-token claim is better than a wrong one."""
         delim = self.encode(self.delimiter)
         owner: list[int | None] = [None] * len(action_ids)
-        questions, start, i = [], 0, 0
+        questions, start = [], 0
         end = action_ids.index(self.eos_id) + 1 if self.eos_id in action_ids else len(action_ids)
         while start < end:
             stop = next((j for j in range(start, end) if action_ids[j:j + len(delim)] == delim
@@ -99,9 +99,9 @@ class Student:
             terminator = len(delim) if action_ids[stop:stop + len(delim)] == delim else 1
             segment = self._text(action_ids[start:stop]).strip()
             if segment:
+                last = min(stop + terminator, end)
+                owner[start:last] = [len(questions)] * (last - start)
                 questions.append(segment)
-                owner[start:min(stop + terminator, end)] = [i] * (min(stop + terminator, end) - start)
-                i += 1
             start = stop + terminator
         return owner if questions == self.parse(action_ids) else [None] * len(action_ids)
 
