@@ -68,9 +68,9 @@ class Run:
     variants: dict[str, float]  # other decodings of the same student (ILQL's betas): label -> accuracy
     mean_subquestions: float
     # synthetic world only: gold-branch rate per habit's decision point, and the garbled share
-    decisions: dict[str, float]
+    decisions: dict[str, tuple[float, int]]  # synthetic world: per habit, the gold-branch rate and its problems
     garbled_rate: float | None
-    accuracy_by_steps: dict[str, float]  # synthetic world: accuracy per chain length
+    accuracy_by_steps: dict[str, tuple[float, int | None]]  # synthetic world: per chain length, accuracy and problems
     cascade: dict[str, Any] | None = None  # the run's cascade.json (distill.cascade), if it has one
     ood: tuple[float, float] | None = None  # (student, LLM) accuracy on the ood split (eval.also_splits)
     trial: dict[str, Any] | None = None  # a recipe-search trial (sweep_group=recipe): its recipe and score
@@ -108,9 +108,10 @@ def read_run(path: Path) -> Run:
         teacher_usage=teacher.get("usage_per_problem") or {},
         variants={k: v["accuracy"] for k, v in (results.get("student_variants") or {}).items()},
         mean_subquestions=student["mean_subquestions"],
-        decisions={h: d["gold_rate"] for h, d in (student.get("decisions") or {}).items()},
+        decisions={h: (d["gold_rate"], d["n"]) for h, d in (student.get("decisions") or {}).items()},
         garbled_rate=student.get("garbled_rate"),
-        accuracy_by_steps=student.get("accuracy_by_steps") or {},
+        accuracy_by_steps={n: (a, (student.get("problems_by_steps") or {}).get(n))  # counts: runs since session 13
+                           for n, a in (student.get("accuracy_by_steps") or {}).items()},
         cascade=json.loads((path.parent / "cascade.json").read_text()) if (path.parent / "cascade.json").exists() else None,
         ood=(ood["student"]["accuracy"], ood["teacher"]["accuracy"]) if (ood := results.get("splits", {}).get("ood")) else None,
         # a recipe search's trial (conf/sweep_recipe.yaml); every run now returns validation accuracy to sweepers
@@ -183,7 +184,10 @@ def algorithm_groups(runs: list[Run]) -> list[tuple[tuple[str, str], list[Run]]]
 
 
 def diagnostics_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
-    """Per algorithm and student: where decompositions go right or wrong (mean [95% t-interval] over seeds)."""
+    """Per algorithm and student: where decompositions go right or wrong, the mean over seeds with a 95% interval:
+    for the shares (garbled, gold branch, accuracy by length) the bounded two-level bootstrap of a proportion over
+    the fewest problems any seed had for it (``accuracy_interval``); a t-interval for mean sub-questions, and for an
+    accuracy by length whose problem count a run did not record (runs before the count was kept), cut to [0, 1]."""
     habits = sorted({h for r in runs for h in r.decisions})
     lengths = sorted({n for r in runs for n in r.accuracy_by_steps}, key=int)
     header = ["algorithm", "student", "mean sub-questions", "garbled share", *[f"gold at {h}" for h in habits],
@@ -192,12 +196,22 @@ def diagnostics_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     def cell(values: list[float]) -> str:
         return mean_interval(values).text() if values else "n/a"
 
+    def share(pairs: list[tuple[float, int | None]]) -> str:
+        """Rates with the problems behind each."""
+        if not pairs:
+            return "n/a"
+        rates, counts = [r for r, _ in pairs], [n for _, n in pairs]
+        if None in counts:
+            t = mean_interval(rates)
+            return t.text() if t.low is None else f"{t.mean:.3f} [{max(t.low, 0.0):.3f}, {min(t.high, 1.0):.3f}]"
+        return accuracy_interval(rates, min(counts)).text()
+
     rows = []
     for (algorithm, student), group in algorithm_groups(runs):
         rows.append([algorithm, student, cell([r.mean_subquestions for r in group]),
-                     cell([r.garbled_rate for r in group if r.garbled_rate is not None]),
-                     *[cell([r.decisions[h] for r in group if h in r.decisions]) for h in habits],
-                     *[cell([r.accuracy_by_steps[n] for r in group if n in r.accuracy_by_steps]) for n in lengths]])
+                     share([(r.garbled_rate, r.n_problems) for r in group if r.garbled_rate is not None]),
+                     *[share([r.decisions[h] for r in group if h in r.decisions]) for h in habits],
+                     *[share([r.accuracy_by_steps[n] for r in group if n in r.accuracy_by_steps]) for n in lengths]])
     return header, rows
 
 

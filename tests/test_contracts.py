@@ -100,7 +100,7 @@ def test_data_sets_declare_their_splits_and_diagnostics(student, problems, data_
         assert isinstance(dataset, Dataset) and {TRAIN, VALIDATION} <= set(dataset.splits)
     gold = [[p.world.quantities[q].questions()[0] for q in p.world.gold_order()] for p in problems]
     out = synthetic.diagnostics(problems, gold, [1.0] * len(problems))
-    assert out["garbled_rate"] == 0.0 and set(out) == {"decisions", "accuracy_by_steps", "garbled_rate"}
+    assert out["garbled_rate"] == 0.0 and set(out) == {"decisions", "accuracy_by_steps", "problems_by_steps", "garbled_rate"}
     assert synthetic.policy_diagnostics(student, problems, None) is not None
     if len(datasets) > 1:
         gsm8k = datasets[1]

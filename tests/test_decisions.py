@@ -49,7 +49,7 @@ def test_accuracy_by_chain_length_and_garbled_share_by_hand(problems):
     decompositions = [[p.world.quantities[p.world.target].questions()[0]] for p in chosen]
     decompositions[0] = ["How many dragons does Nobody have?"]
     out = world_diagnostics(chosen, decompositions, [1.0, 0.0, 1.0, 1.0])
-    assert out["accuracy_by_steps"] == {"2": 1.0, "3": 0.5}
+    assert out["accuracy_by_steps"] == {"2": 1.0, "3": 0.5} and out["problems_by_steps"] == {"2": 2, "3": 2}
     assert out["garbled_rate"] == 0.25
 
 

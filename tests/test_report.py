@@ -98,6 +98,10 @@ def test_report_tables_intervals_missing_runs_and_plot(tmp_path):
     assert diag_rows[0][:3] == ["bc", "tiny", "3.500 [-2.853, 9.853]"]
     assert diag_rows[0][3].startswith("0.150 [") and diag_rows[0][4].startswith("0.300 [")
     assert diag_rows[0][5].startswith("0.375 [") and diag_rows[0][6] == "0.500 [0.500, 0.500]"
+    # shares stay inside [0, 1]: the gold rate over 10 problems a seed is a bounded bootstrap (a t-interval on 0.2
+    # and 0.4 would be 0.3 +- 1.27); an accuracy by length without its problem count is a t-interval cut to [0, 1]
+    assert 0.0 <= cell_bounds(diag_rows[0][4])[0] < 0.2 and 0.4 < cell_bounds(diag_rows[0][4])[1] <= 1.0
+    assert diag_rows[0][5] == "0.375 [0.000, 1.000]"
     assert ["ilql-sparse", "tiny", "3.000 (n=1)", "n/a", "n/a", "n/a", "n/a"] in diag_rows
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Missing or failed runs" in text and "seed=7" in text

@@ -68,8 +68,8 @@ def gold_branch(world: WorldProblem, asked: list[int | None], cut_long_min_steps
 
 def world_diagnostics(problems: list[Problem], decompositions: list[list[str]],
                       correct: list[float]) -> dict[str, Any] | None:
-    """Decision-point gold rates per habit, accuracy by chain length and the garbled share; None when the
-    problems are not synthetic."""
+    """Decision-point gold rates per habit, accuracy by chain length (and the problems of each length), and the
+    garbled share; None when the problems are not synthetic."""
     if not problems or not all(isinstance(p, SyntheticProblem) for p in problems):
         return None
     taken: dict[str, list[bool]] = defaultdict(list)
@@ -85,6 +85,7 @@ def world_diagnostics(problems: list[Problem], decompositions: list[list[str]],
     return {
         "decisions": {h: {"n": len(taken[h]), "gold_rate": sum(taken[h]) / len(taken[h])} for h in HABITS if taken[h]},
         "accuracy_by_steps": {str(n): sum(v) / len(v) for n, v in sorted(by_steps.items())},
+        "problems_by_steps": {str(n): len(v) for n, v in sorted(by_steps.items())},
         "garbled_rate": garbled / len(problems),
     }
 
