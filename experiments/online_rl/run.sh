@@ -26,8 +26,11 @@ for world in ${WORLDS:-v1}; do
         if [ -n "${STEP_CREDIT:-}" ]; then
             run "$world" "$seed" grpo_step_credit synthetic_grpo algorithm.module.step_credit=0.5
         fi
-        if [ -n "${CONTROL:-}" ]; then  # more Filtered BC from the same stage, for about GRPO's training seconds
-            run "$world" "$seed" fbc_continued synthetic_fbc_continued
+        if [ -n "${CONTROL:-}" ]; then  # more Filtered BC from the same stage, for about GRPO's training seconds:
+            # DPO's control (offline_rl) with the size's recipe (batch, lr, warm-up) and 3,000 steps
+            run "$world" "$seed" fbc_continued synthetic_fbc_continued algorithm.name=filtered_bc \
+                algorithm.batch_size=null 'algorithm.module.lr=${recipe.lr}' \
+                'algorithm.module.warmup_steps=${recipe.warmup_steps}' trainer.max_steps=3000 trainer.val_check_interval=500
         fi
     done
 done
