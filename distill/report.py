@@ -67,10 +67,11 @@ class Run:
     teacher_usage: dict[str, float]
     variants: dict[str, float]  # other decodings of the same student (ILQL's betas): label -> accuracy
     mean_subquestions: float
-    # synthetic world only: gold-branch rate per habit's decision point, and the garbled share
-    decisions: dict[str, tuple[float, int]]  # synthetic world: per habit, the gold-branch rate and its problems
+    # synthetic world only: per habit's decision point the gold-branch rate and its problems, the garbled share,
+    # and per chain length the accuracy and its problems (None in runs made before that count was recorded)
+    decisions: dict[str, tuple[float, int]]
     garbled_rate: float | None
-    accuracy_by_steps: dict[str, tuple[float, int | None]]  # synthetic world: per chain length, accuracy and problems
+    accuracy_by_steps: dict[str, tuple[float, int | None]]
     cascade: dict[str, Any] | None = None  # the run's cascade.json (distill.cascade), if it has one
     ood: tuple[float, float] | None = None  # (student, LLM) accuracy on the ood split (eval.also_splits)
     trial: dict[str, Any] | None = None  # a recipe-search trial (sweep_group=recipe): its recipe and score
@@ -110,7 +111,7 @@ def read_run(path: Path) -> Run:
         mean_subquestions=student["mean_subquestions"],
         decisions={h: (d["gold_rate"], d["n"]) for h, d in (student.get("decisions") or {}).items()},
         garbled_rate=student.get("garbled_rate"),
-        accuracy_by_steps={n: (a, (student.get("problems_by_steps") or {}).get(n))  # counts: runs since session 13
+        accuracy_by_steps={n: (a, (student.get("problems_by_steps") or {}).get(n))
                            for n, a in (student.get("accuracy_by_steps") or {}).items()},
         cascade=json.loads((path.parent / "cascade.json").read_text()) if (path.parent / "cascade.json").exists() else None,
         ood=(ood["student"]["accuracy"], ood["teacher"]["accuracy"]) if (ood := results.get("splits", {}).get("ood")) else None,

@@ -68,9 +68,10 @@ class LMScorer:
 
     def repeat(self, repeats: int) -> None:
         if self.fast:
-            self.fast.repeat(repeats)
-        else:
-            self.cache.batch_repeat_interleave(repeats)
+            self.fast.repeat(repeats)  # repeats its last hidden state too
+            self.last_hidden = self.fast.last_hidden if self.keep_hidden else None
+            return
+        self.cache.batch_repeat_interleave(repeats)
         if self.last_hidden is not None:
             self.last_hidden = self.last_hidden.repeat_interleave(repeats, dim=0)
 
