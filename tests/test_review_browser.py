@@ -116,6 +116,10 @@ def test_a_failed_request_shows_a_banner_stale_page_then_server_down(server):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page()
+        # The route is in place from the start and only switched to failing later: registering it mid-test
+        # raced with the next key press once in CI (the request went through).
+        server_down = {"now": False}
+        page.route("**/api/**", lambda route: route.abort() if server_down["now"] else route.continue_())
         page.goto(f"{url}/item/0")
         expect(page.locator("#banner")).to_be_hidden()
         state.csrf = "after-a-restart"  # what a restarted server holds: the open page's token is old
@@ -125,7 +129,7 @@ def test_a_failed_request_shows_a_banner_stale_page_then_server_down(server):
         page.reload()  # the reload hint works: the new page carries the new token
         page.keyboard.press("a")
         page.wait_for_url(f"{url}/item/1")
-        page.route("**/api/**", lambda route: route.abort())  # the server no longer answers
+        server_down["now"] = True  # the server no longer answers
         page.keyboard.press("r")
         expect(page.locator("#banner")).to_contain_text("does not answer")
         browser.close()
