@@ -104,3 +104,39 @@ def test_repeats_prefill_each_prompt_once_and_decode_as_the_repeated_prompts_do(
                for args, kw in (((prompts,), {"repeats": 3}), ((repeated,), {}))]
     assert sampled[0] == sampled[1]
     assert len({tuple(s) for s in sampled[0][:3]}) > 1
+
+
+def sampled_uncached(model: torch.nn.Module, prompts: list[list[int]], eos_id: int, max_new_tokens: int,
+                     generator: torch.Generator) -> list[list[int]]:
+    """Reference sampling: every row stays in the batch to the end (finished ones draw and discard a token each
+    step), each step re-runs each row's whole prefix alone."""
+    seqs, outs, done = [list(p) for p in prompts], [[] for _ in prompts], [False] * len(prompts)
+    for _ in range(max_new_tokens):
+        logits = torch.stack([model(input_ids=torch.tensor([s])).logits[0, -1] for s in seqs])
+        tokens = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(-1).tolist()
+        for row, token in enumerate(tokens):
+            if not done[row]:
+                outs[row].append(token)
+                seqs[row].append(token)
+                done[row] = token == eos_id
+        if all(done):
+            break
+    return outs
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@torch.no_grad()
+def test_finished_rows_leave_the_batch_without_changing_any_row(arch):
+    """Rows that reach EOS leave the batch and the caches; each row draws what it would with every row kept to
+    the end (the same generator), so sampled decodes do not depend on when other rows finished."""
+    torch.manual_seed(0)
+    model = llama(2, True) if arch == "llama" else GPT2LMHeadModel(
+        GPT2Config(vocab_size=40, n_positions=128, n_embd=32, n_layer=2, n_head=2)).eval()
+    prompts = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14, 15], [16], [17, 18, 19], [20, 21]]
+    eos = 3
+    sampled = decode_tokens(LMScorer(model), prompts, eos_id=eos, pad_id=0, max_new_tokens=60, sample=True,
+                            generator=torch.Generator().manual_seed(4))
+    assert sampled == sampled_uncached(model, prompts, eos, 60, torch.Generator().manual_seed(4))
+    lengths = [len(s) for s in sampled]
+    finished = [n for n, s in zip(lengths, sampled) if s[-1] == eos]
+    assert len(set(finished)) >= 2 and max(lengths) > min(finished)  # rows left at different steps, others went on

@@ -361,3 +361,8 @@ class ILQLScorer:
         if self.beta:
             self.value.step(tokens, attention_mask, position_ids)
         return self._combine(logp)
+
+    def keep(self, rows):
+        self.policy.keep(rows)
+        if self.beta:
+            self.value.keep(rows)

@@ -29,6 +29,9 @@ class Scorer(Protocol):
         """Each row of the caches ``repeats`` times in place, row i's copies next to each other (after a prefill:
         several samples of one prompt share its prefill). Only scorers decoded with ``repeats`` > 1 need it."""
 
+    def keep(self, rows: torch.Tensor) -> None:
+        """Only ``rows`` (indices into the current batch, in order) stay in the caches: finished rows leave."""
+
 
 class LMScorer:
     """Log-probabilities of one causal LM, with its KV cache; ``keep_hidden`` also keeps the last hidden state.
@@ -75,6 +78,15 @@ class LMScorer:
         if self.last_hidden is not None:
             self.last_hidden = self.last_hidden.repeat_interleave(repeats, dim=0)
 
+    def keep(self, rows: torch.Tensor) -> None:
+        if self.fast:
+            self.fast.keep(rows)
+            self.last_hidden = self.fast.last_hidden if self.keep_hidden else None
+            return
+        self.cache.batch_select_indices(rows)
+        if self.last_hidden is not None:
+            self.last_hidden = self.last_hidden[rows]
+
 
 def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(p) for p in prompts)
@@ -111,27 +123,33 @@ def decode_tokens(
     # the mask of every step is a prefix of one tensor: no per-step concatenation
     mask = torch.cat([mask, torch.ones(rows, max_new_tokens, dtype=mask.dtype)], dim=-1)
     next_position = positions[:, -1] + 1
-    done = [False] * rows
-    finished: torch.Tensor | None = None    # done as a tensor, once a row has finished
+    live = torch.arange(rows)   # the rows still decoding; finished rows leave the batch (and the caches)
     outputs: list[list[int]] = [[] for _ in range(rows)]
     for step in range(max_new_tokens):
         if sample:
             probs = torch.softmax(scores / temperature, dim=-1)
+            if len(live) < rows:
+                # draw for every row, finished ones on a dummy distribution: each row's draws are then those of
+                # the whole batch (multinomial draws row by row), whenever the other rows finished
+                full = probs.new_zeros(rows, probs.shape[-1])
+                full[:, pad_id] = 1
+                full[live] = probs
+                probs = full
             tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            if len(live) < rows:
+                tokens = tokens[live]
         else:
             tokens = scores.argmax(-1)
-        if finished is not None:
-            # finished rows keep decoding (pad tokens, discarded) so that the batch stays rectangular
-            tokens = tokens.masked_fill(finished, pad_id)
-        newly_done = False
-        for row, token in enumerate(tokens.tolist()):
-            if not done[row]:
-                outputs[row].append(token)
-                if token == eos_id:
-                    done[row] = newly_done = True
-        if all(done):
+        going = []
+        for i, (row, token) in enumerate(zip(live.tolist(), tokens.tolist())):
+            outputs[row].append(token)
+            if token != eos_id:
+                going.append(i)
+        if not going:
             break
-        if newly_done:
-            finished = torch.tensor(done)
+        if len(going) < len(live):
+            index = torch.tensor(going)
+            scorer.keep(index)
+            live, tokens, mask, next_position = live[index], tokens[index], mask[index], next_position[index]
         scores = scorer.step(tokens, mask[:, :width + step + 1], next_position + step)
     return outputs

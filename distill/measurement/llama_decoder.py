@@ -154,6 +154,12 @@ class LlamaDecoder:
         self.values = [v.repeat_interleave(repeats, dim=0) for v in self.values]
         self.last_hidden = self.last_hidden.repeat_interleave(repeats, dim=0)
 
+    def keep(self, rows: torch.Tensor) -> None:
+        """Only ``rows`` of the caches stay (finished rows leave the batch)."""
+        self.keys = [k[rows] for k in self.keys]
+        self.values = [v[rows] for v in self.values]
+        self.last_hidden = self.last_hidden[rows]
+
     def step(self, tokens: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
         """``tokens`` [batch] at ``position_ids`` [batch]; ``attention_mask`` [batch, columns] is the prefill's
         mask followed by ones (every new token is attended to); positions advance by one per step."""
