@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Human review on the synthetic world: the main job's objective (DPO from its Filtered BC stage) trained on
+# Human review on the synthetic world: DPO from its Filtered BC stage (+experiment=synthetic_dpo, the main job on world v1) trained on
 # one teacher run with 200 oracle labels chosen by the review queue, 200 chosen at random, and none; 3 seeds.
 # Resumable: a condition whose results.json is committed below runs/ is skipped.
 #   bash experiments/human_review/run.sh [PARALLEL=2]
@@ -30,7 +30,7 @@ condition() {  # condition seed
   else
     [ -f "$dir/records.jsonl" ] || cp "$OUT/teacher_run/records.jsonl" "$dir/records.jsonl"
   fi
-  $PY -m distill.train $WORLD data.records_path="$dir/records.jsonl" reward=$reward seed="$seed" threads=1 '~logger' \
+  $PY -m distill.train $WORLD +experiment=synthetic_dpo data.records_path="$dir/records.jsonl" reward=$reward seed="$seed" threads=1 '~logger' \
       skip_done=true stage_cache="$OUT/stages" hydra.run.dir="$dir/run" > "$dir/train.log" 2>&1
   cp "$dir/run/results.json" "$keep/results.json"
   echo "done $name"
