@@ -20,8 +20,8 @@ SHRINK = [
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    # the main job as it is (DPO from a Filtered BC first stage), shrunk
-    cfg = compose_config("train", SHRINK + ["logger=csv", "algorithm.pretrain.steps=20", f"stage_cache={out}/stages",
+    # the main job as it is (Filtered BC from scratch), shrunk
+    cfg = compose_config("train", SHRINK + ["logger=csv", f"stage_cache={out}/stages",
                                             "eval.also_splits=[ood]", "dataset.sizes.ood=16"])
     return cfg, out, train.run(cfg, out)
 
@@ -38,8 +38,8 @@ def test_main_job_writes_results(trained):
     assert lo <= on_disk["student"]["accuracy"] <= hi
     assert on_disk["config"]["student"]["name"] == "scratch-tiny"
     assert on_disk["train"]["steps"] == 30
-    # the first stage trains with the tiny student's recipe batch, DPO with its own
-    assert on_disk["pretrain"]["batch_size"] == cfg.recipe.batch_size == 8 and on_disk["train"]["batch_size"] == 16
+    # from scratch, with the tiny student's recipe batch: no first stage
+    assert on_disk["train"]["batch_size"] == cfg.recipe.batch_size == 8 and "pretrain" not in on_disk
     assert (out / "student" / "distill_student.json").exists()
     assert len((out / "eval_records.jsonl").read_text().splitlines()) == 40
     assert (out / "logs").exists()  # the CSV logger wrote its metrics
@@ -141,7 +141,7 @@ def test_wandb_logger_runs_offline(compose_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     cfg = compose_cfg("train", SHRINK + ["logger=wandb", "trainer.max_steps=4", "trainer.val_check_interval=2",
-                                         "algorithm.pretrain.steps=4", "stage_cache=null"])
+                                         "stage_cache=null"])
     results = train.run(cfg, tmp_path)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and any(runs[0].glob("*.wandb"))
@@ -209,8 +209,8 @@ def test_held_out_problems_keep_all_their_samples():
     assert len(held) == 40 and not {r.problem_id for r in fit} & {r.problem_id for r in held}
 
 
-@pytest.mark.parametrize("experiment", ["synthetic_bc", "synthetic_fbc", "synthetic_ilql_full", "synthetic_ilql_sparse",
-                                        "synthetic_grpo"])
+@pytest.mark.parametrize("experiment", ["synthetic_bc", "synthetic_fbc", "synthetic_dpo", "synthetic_ilql_full",
+                                        "synthetic_ilql_sparse", "synthetic_grpo"])
 def test_experiment_smoke(experiment, tmp_path):
     """Every synthetic experiment runs end to end, shrunk (smollm2_quick has its own slow test)."""
     cfg = compose_config("train", [f"+experiment={experiment}"] + SHRINK + [
@@ -222,6 +222,8 @@ def test_experiment_smoke(experiment, tmp_path):
     assert 0.0 <= results["student"]["accuracy"] <= 1.0
     if cfg.algorithm.get("init_from") == "stage":
         assert results["pretrain"]["steps"] == 6 and (tmp_path / "stage" / "student").exists()
+    if cfg.algorithm.name == "dpo":  # the first stage trains with the size's recipe batch, DPO with its own
+        assert results["pretrain"]["batch_size"] == cfg.recipe.batch_size == 8 and results["train"]["batch_size"] == 16
     if cfg.algorithm.name == "ilql":
         assert set(results["student_variants"]) == {"beta=1", "beta=0", "beta=4"}
         assert (tmp_path / "student" / "ilql_value_model.pt").exists()
