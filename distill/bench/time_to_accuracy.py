@@ -45,10 +45,15 @@ OLD_RECIPE = {"batch_size": 16, "lr": 3e-4, "warmup_steps": 100, "steps": 1500, 
               "prompt_loss_weight": 0.0, "muon_lr": None}
 
 
+# DPO's first stage is the Filtered BC stage from scratch: the main job's first stage on world v1 (where these
+# figures are measured), and the whole main job since; ``algorithm.pretrain`` below is that stage
+STAGE = ["algorithm=dpo"]
+
+
 def default_recipe(recipe: str | None = None) -> dict[str, Any]:
     """The main job's first stage as configured (``conf/``): what ``python -m distill.train`` trains first;
     with ``recipe``, what it trains with ``recipe=<that>``."""
-    cfg = train_config([f"recipe={recipe}"] if recipe else [])
+    cfg = train_config(STAGE + ([f"recipe={recipe}"] if recipe else []))
     stage = cfg.algorithm.pretrain
     return {"batch_size": cfg.data.batch_size, "lr": stage.module.lr, "warmup_steps": stage.module.warmup_steps,
             "steps": stage.steps, "precision": cfg.trainer.precision,
@@ -59,7 +64,7 @@ def first_stage_inputs(overrides: list[str]) -> tuple[Any, Any, list, list]:
     """The main job's first stage (with ``overrides`` to ``distill.train``'s config): the config, its parts, the
     default teacher run's records (a fresh student's tokenizer is trained on them) and those the stage trains on
     (filtered as the stage says)."""
-    cfg = train_config(overrides)
+    cfg = train_config(STAGE + overrides)
     parts = build_parts(cfg)
     records, _ = annotate_batch(parts.dataset.load(TRAIN), parts.teacher, parts.answerer, parts.judge,
                                 cfg.data.samples_per_problem)
