@@ -35,7 +35,7 @@ import os
 import statistics
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +204,7 @@ def diagnostics_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
         rates, counts = [r for r, _ in pairs], [n for _, n in pairs]
         if None in counts:
             t = mean_interval(rates)
-            return t.text() if t.low is None else f"{t.mean:.3f} [{max(t.low, 0.0):.3f}, {min(t.high, 1.0):.3f}]"
+            return t.text() if t.low is None else replace(t, low=max(t.low, 0.0), high=min(t.high, 1.0)).text()
         return accuracy_interval(rates, min(counts)).text()
 
     rows = []
