@@ -3,7 +3,7 @@ import torch
 
 from conftest import scratch_student
 
-from distill.algorithms.logprobs import action_logps, masked_nll
+from distill.algorithms.logprobs import action_logps, grouped_action_logps, length_chunks, masked_nll
 from distill.training.episodes import LengthBucketSampler, collate
 from conftest import greedy_uncached
 from distill.measurement.decoding import LMScorer, decode_tokens
@@ -133,11 +133,20 @@ def test_unknown_arch_is_rejected(problems):
         scratch_student([p.text for p in problems], arch="mamba")
 
 
+def test_length_chunks_minimise_padding_plus_overhead():
+    assert length_chunks([5, 1, 5, 1], overhead=0) == [[1, 3], [0, 2]]           # no padding at all
+    assert length_chunks([5, 1, 5, 1], overhead=100) == [[1, 3, 0, 2]]          # one call beats 8 padded tokens
+    assert length_chunks([3, 1, 2], overhead=1) == [[1], [2, 0]]                # (1 + 1) + (6 + 1) < 9 + 1
+    assert length_chunks([10, 1, 2, 9], overhead=3) == [[1, 2], [3, 0]]         # 4 + 20 + 6 < 40 + 3
+    assert sorted(sum(length_chunks(list(range(50)), overhead=7), [])) == list(range(50))
+
+
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
-def test_grouped_logps_share_each_prompt_and_equal_the_whole_sequences(problems, arch):
+@pytest.mark.parametrize("chunk_overhead", [0, 10_000])
+def test_grouped_logps_share_each_prompt_and_equal_the_whole_sequences(problems, arch, chunk_overhead):
     """Three prompts of different lengths, two samples each of different lengths: the log-probabilities and their
-    gradients with each prompt run once equal those of the six concatenated sequences (dropout off)."""
-    from distill.algorithms.logprobs import grouped_action_logps
+    gradients with each prompt run once equal those of the six concatenated sequences (dropout off), whether the
+    actions run in one padded chunk or in one chunk per length."""
 
     s = student_for(problems, arch=arch)
     s.model.train()
@@ -151,7 +160,9 @@ def test_grouped_logps_share_each_prompt_and_equal_the_whole_sequences(problems,
     reference_grad = torch.autograd.grad(reference.sum(), list(s.model.parameters()), allow_unused=True)
     p = collate([{"input_ids": ids} for ids in prompts], s.pad_id)
     a = collate([{"input_ids": ids} for ids in actions], s.pad_id)
-    grouped = grouped_action_logps(s.model, p["input_ids"], p["attention_mask"], a["input_ids"], a["attention_mask"], 2)
+    assert len(length_chunks(a["attention_mask"].sum(1).tolist(), chunk_overhead)) == (2 if chunk_overhead == 0 else 1)
+    grouped = grouped_action_logps(s.model, p["input_ids"], p["attention_mask"], a["input_ids"], a["attention_mask"], 2,
+                                   chunk_overhead)
     grouped_grad = torch.autograd.grad(grouped.sum(), list(s.model.parameters()), allow_unused=True)
     mask = whole["action_mask"][:, 1:].bool()
     assert torch.allclose(grouped[a["attention_mask"].bool()], reference[mask], atol=1e-5)

@@ -4,6 +4,8 @@ log-probabilities for objectives that compare the student with where it started 
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 
@@ -60,28 +62,63 @@ def add_reference_logps(model: torch.nn.Module, items: list[dict], pad_id: int, 
     model.train(was_training)
 
 
+def length_chunks(lengths: list[int], overhead: int = 256) -> list[list[int]]:
+    """Rows (indices into ``lengths``) split into chunks of similar length, each to run padded to its own longest
+    row: fewest padded tokens plus ``overhead`` token-equivalents per chunk (the cost of one more forward call),
+    chosen exactly over the rows sorted by length (a dynamic programme, quadratic in the rows)."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    sizes = [lengths[i] for i in order]
+    best, cut = [0] + [None] * len(order), [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        # the last chunk is order[start:end], padded to sizes[end - 1]
+        best[end], cut[end] = min((best[start] + (end - start) * sizes[end - 1] + overhead, start)
+                                  for start in range(end))
+    chunks, end = [], len(order)
+    while end:
+        chunks.append(order[cut[end]:end])
+        end = cut[end]
+    return chunks[::-1]
+
+
+def _rows_of(cache, rows: torch.Tensor):
+    """A copy of a Transformers cache holding only ``rows`` (repeats allowed); the original is left as it is, and
+    gradients flow back to it. Its layers are copied shallowly: selecting and appending replace their tensors
+    instead of writing into them."""
+    selected = copy.copy(cache)
+    selected.layers = [copy.copy(layer) for layer in cache.layers]
+    selected.batch_select_indices(rows)
+    return selected
+
+
 def grouped_action_logps(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
-                         action_ids: torch.Tensor, action_mask: torch.Tensor, group: int) -> torch.Tensor:
+                         action_ids: torch.Tensor, action_mask: torch.Tensor, group: int,
+                         chunk_overhead: int = 256) -> torch.Tensor:
     """log p of each action token ([prompts x group, actions], 0 where ``action_mask`` is 0) for ``group`` samples
     of each prompt, the samples of prompt i being rows i x group to (i + 1) x group - 1.
 
     Each prompt runs through the model once and its keys and values serve all its samples (gradients flow back
     through them), instead of once per sample: the same values as :func:`action_logps` on the concatenated
-    sequences (``tests/test_students.py``) for a fraction of the work, since a prompt is most of a sequence.
+    sequences (``tests/test_students.py``) for a fraction of the work, since a prompt is most of a sequence. The
+    actions run in chunks of rows of similar length (:func:`length_chunks`), each padded to its own longest: sampled
+    decompositions differ in length by tens of tokens, and a padded token costs as much as a real one.
     Both inputs are right-padded; the actions continue each prompt at its own length."""
     prompt_lengths = prompt_mask.sum(1)
     prompt = model.base_model(input_ids=prompt_ids, attention_mask=prompt_mask, use_cache=True)
-    cache = prompt.cache
-    cache.batch_repeat_interleave(group)
     # the prediction of action 0 comes from each prompt's last real position, of action j from action j - 1
-    last = prompt.last_hidden_state[torch.arange(len(prompt_ids)), prompt_lengths - 1].repeat_interleave(group, 0)
-    positions = prompt_lengths.repeat_interleave(group)[:, None] + torch.arange(action_ids.shape[1])
-    attention = torch.cat([prompt_mask.repeat_interleave(group, 0), action_mask], dim=1)
-    hidden = model.base_model(input_ids=action_ids, attention_mask=attention, position_ids=positions,
-                              cache=cache).last_hidden_state
-    predictors = torch.cat([last[:, None], hidden[:, :-1]], dim=1)
-    keep = action_mask > 0
-    logits = model.get_output_embeddings()(predictors[keep]).float()
-    out = torch.zeros(keep.shape, dtype=logits.dtype, device=logits.device)
-    out[keep] = -F.cross_entropy(logits, action_ids[keep], reduction="none")
+    last = prompt.last_hidden_state[torch.arange(len(prompt_ids)), prompt_lengths - 1]
+    lengths = action_mask.sum(1)
+    out = torch.zeros(action_ids.shape, dtype=torch.float, device=action_ids.device)
+    for chunk in length_chunks(lengths.tolist(), chunk_overhead):
+        rows = torch.tensor(chunk, device=action_ids.device)
+        source, width = rows // group, max(int(lengths[rows].max()), 1)
+        ids, mask = action_ids[rows, :width], action_mask[rows, :width]
+        positions = prompt_lengths[source][:, None] + torch.arange(width, device=ids.device)
+        hidden = model.base_model(input_ids=ids, attention_mask=torch.cat([prompt_mask[source], mask], dim=1),
+                                  position_ids=positions, cache=_rows_of(prompt.cache, source)).last_hidden_state
+        predictors = torch.cat([last[source][:, None], hidden[:, :-1]], dim=1)
+        keep = mask > 0
+        logits = model.get_output_embeddings()(predictors[keep]).float()
+        logps = torch.zeros(keep.shape, dtype=logits.dtype, device=logits.device)
+        logps[keep] = -F.cross_entropy(logits, ids[keep], reduction="none")
+        out = out.index_put((rows[:, None], torch.arange(width, device=ids.device)), logps)
     return out
