@@ -124,19 +124,36 @@ def sampled_uncached(model: torch.nn.Module, prompts: list[list[int]], eos_id: i
     return outs
 
 
+class CountingScorer(LMScorer):
+    """An ``LMScorer`` that counts how often rows leave its caches."""
+
+    keeps = 0
+
+    def keep(self, rows):
+        self.keeps += 1
+        super().keep(rows)
+
+
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@pytest.mark.parametrize("n_prompts", [6, 24])
 @torch.no_grad()
-def test_finished_rows_leave_the_batch_without_changing_any_row(arch):
-    """Rows that reach EOS leave the batch and the caches; each row draws what it would with every row kept to
-    the end (the same generator), so sampled decodes do not depend on when other rows finished."""
+def test_finished_rows_leave_the_batch_without_changing_any_row(arch, n_prompts):
+    """Rows that reach EOS leave the batch and the caches (once they are an eighth of it: with 6 rows at once, with
+    24 in fewer copies than there are finishing steps); each row draws what it would with every row kept to the
+    end (the same generator), so sampled decodes do not depend on when other rows finished."""
     torch.manual_seed(0)
     model = llama(2, True) if arch == "llama" else GPT2LMHeadModel(
         GPT2Config(vocab_size=40, n_positions=128, n_embd=32, n_layer=2, n_head=2)).eval()
-    prompts = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14, 15], [16], [17, 18, 19], [20, 21]]
+    prompts = [list(range(5 + i % 30, 5 + i % 30 + 1 + i % 5)) for i in range(n_prompts)]
     eos = 3
-    sampled = decode_tokens(LMScorer(model), prompts, eos_id=eos, pad_id=0, max_new_tokens=60, sample=True,
+    scorer = CountingScorer(model)
+    sampled = decode_tokens(scorer, prompts, eos_id=eos, pad_id=0, max_new_tokens=60, sample=True,
                             generator=torch.Generator().manual_seed(4))
     assert sampled == sampled_uncached(model, prompts, eos, 60, torch.Generator().manual_seed(4))
     lengths = [len(s) for s in sampled]
     finished = [n for n, s in zip(lengths, sampled) if s[-1] == eos]
     assert len(set(finished)) >= 2 and max(lengths) > min(finished)  # rows left at different steps, others went on
+    steps_with_a_finish = len(set(finished) - {max(lengths)})  # the last step ends the decode, no copy
+    assert 0 < scorer.keeps <= steps_with_a_finish
+    if n_prompts == 24:
+        assert scorer.keeps < steps_with_a_finish

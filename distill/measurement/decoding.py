@@ -123,33 +123,38 @@ def decode_tokens(
     # the mask of every step is a prefix of one tensor: no per-step concatenation
     mask = torch.cat([mask, torch.ones(rows, max_new_tokens, dtype=mask.dtype)], dim=-1)
     next_position = positions[:, -1] + 1
-    live = torch.arange(rows)   # the rows still decoding; finished rows leave the batch (and the caches)
+    # finished rows leave the batch (and the caches) once they are an eighth of it: copying the caches costs about
+    # a step's attention, so one copy per finished row would cost more than decoding a few dead rows along
+    batch = torch.arange(rows)       # the rows in the batch, in order
+    done = [False] * rows            # per row of the batch: reached EOS
     outputs: list[list[int]] = [[] for _ in range(rows)]
     for step in range(max_new_tokens):
+        going = [i for i, d in enumerate(done) if not d]
         if sample:
             probs = torch.softmax(scores / temperature, dim=-1)
-            if len(live) < rows:
+            if len(going) < rows:
                 # draw for every row, finished ones on a dummy distribution: each row's draws are then those of
                 # the whole batch (multinomial draws row by row), whenever the other rows finished
                 full = probs.new_zeros(rows, probs.shape[-1])
                 full[:, pad_id] = 1
-                full[live] = probs
+                full[batch[going]] = probs[going]
                 probs = full
             tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-            if len(live) < rows:
-                tokens = tokens[live]
+            if len(batch) < rows:
+                tokens = tokens[batch]
         else:
             tokens = scores.argmax(-1)
-        going = []
-        for i, (row, token) in enumerate(zip(live.tolist(), tokens.tolist())):
-            outputs[row].append(token)
-            if token != eos_id:
-                going.append(i)
+        batch_rows, batch_tokens = batch.tolist(), tokens.tolist()
+        for i in going:
+            outputs[batch_rows[i]].append(batch_tokens[i])
+            done[i] = batch_tokens[i] == eos_id
+        going = [i for i, d in enumerate(done) if not d]
         if not going:
             break
-        if len(going) < len(live):
+        if len(batch) - len(going) >= max(1, len(batch) // 8):
             index = torch.tensor(going)
             scorer.keep(index)
-            live, tokens, mask, next_position = live[index], tokens[index], mask[index], next_position[index]
+            batch, tokens, mask, next_position = batch[index], tokens[index], mask[index], next_position[index]
+            done = [False] * len(going)
         scores = scorer.step(tokens, mask[:, :width + step + 1], next_position + step)
     return outputs
