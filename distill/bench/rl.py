@@ -44,8 +44,9 @@ def ours(student: Student, problems: list[Problem], answerer: Answerer, steps: i
                          dynamic_sampling=False, muon_lr=None, seed=0)
     module.bind(student, answerer, problems)
     items = module.make_items(student, [Record(p.problem_id, p.text, []) for p in problems])
+    # the gradient clip of every training run (conf/trainer), as TRL's max_grad_norm (1.0 by default)
     trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         limit_val_batches=0, enable_model_summary=False)
+                         limit_val_batches=0, enable_model_summary=False, gradient_clip_val=cfg.trainer.gradient_clip_val)
     student.model.train()
     data = EpisodeDataModule(items, items, student.pad_id, batch_size=s["problems_per_step"])
     return timed(lambda: trainer.fit(module, data))[1]
