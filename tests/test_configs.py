@@ -141,6 +141,27 @@ def test_each_searched_recipe_is_the_best_trial_of_its_search():
     assert searched >= 1
 
 
+def test_each_world_v2_recipe_is_the_best_trial_of_its_search_and_reaches_the_objective(compose_cfg):
+    """conf/recipe/<size>_v2.yaml holds the trial with the best validation accuracy of the committed world-v2 search
+    (experiments/recipes_v2/runs/<size>/, 20 trials), every searched setting of it (Muon's rate and the problem-text
+    loss too) reaching the Filtered BC module when the recipe is chosen."""
+    import json
+
+    recipes = sorted(CONF.glob("recipe/*_v2.yaml"))
+    assert recipes
+    for path in recipes:
+        size = path.stem.removesuffix("_v2")
+        trials = sorted((CONF.parent / "experiments" / "recipes_v2" / "runs" / size).glob("*/results.json"))
+        assert len(trials) >= 20, size
+        best = max((json.loads(t.read_text()) for t in trials), key=lambda r: r["train"]["best_val_accuracy"])
+        module = compose_cfg("train", [f"student={size}", f"recipe={path.stem}", "+experiment=synthetic_fbc_scratch"])
+        for key in ("lr", "muon_lr", "warmup_steps", "prompt_loss_weight"):
+            assert module.algorithm.module[key] == pytest.approx(best["config"]["algorithm"]["module"][key], rel=2e-3), \
+                (size, key)
+        assert module.data.batch_size == best["config"]["data"]["batch_size"], size
+        assert module.trainer.max_steps == best["train"]["steps"], size
+
+
 @pytest.mark.parametrize("sweep", [p.stem for p in sorted(CONF.glob("sweep_*.yaml"))
                                    if not p.stem.startswith("sweep_recipe")])  # (searches: Optuna's own grammar)
 def test_every_point_of_every_grid_sweep_composes(compose_cfg, sweep):
