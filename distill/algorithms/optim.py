@@ -59,11 +59,11 @@ class StackedMuon(torch.optim.Optimizer):
         return loss
 
 
-def orthogonalise(matrices: torch.Tensor, steps: int = 5) -> torch.Tensor:
-    """About U V^T of each matrix U S V^T of a batch, by quintic Newton-Schulz iterations in bfloat16 (the
-    coefficients of ``torch.optim.Muon``)."""
+def orthogonalise(matrices: torch.Tensor, steps: int = 5, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+    """About U V^T of each matrix U S V^T of a batch, by quintic Newton-Schulz iterations in ``dtype`` (bfloat16, as
+    ``torch.optim.Muon``, whose coefficients these are)."""
     a, b, c = 3.4445, -4.7750, 2.0315
-    x = matrices.bfloat16()
+    x = matrices.to(dtype)
     wide = x.shape[-2] <= x.shape[-1]
     x = x if wide else x.mT
     x = x / x.norm(dim=(-2, -1), keepdim=True).clamp(min=1e-7)

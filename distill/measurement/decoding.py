@@ -126,10 +126,9 @@ def decode_tokens(
     # finished rows leave the batch (and the caches) once they are an eighth of it: copying the caches costs about
     # a step's attention, so one copy per finished row would cost more than decoding a few dead rows along
     batch = torch.arange(rows)       # the rows in the batch, in order
-    done = [False] * rows            # per row of the batch: reached EOS
+    going = list(range(rows))        # the batch's rows that have not reached EOS
     outputs: list[list[int]] = [[] for _ in range(rows)]
     for step in range(max_new_tokens):
-        going = [i for i, d in enumerate(done) if not d]
         if sample:
             probs = torch.softmax(scores / temperature, dim=-1)
             if len(going) < rows:
@@ -147,14 +146,13 @@ def decode_tokens(
         batch_rows, batch_tokens = batch.tolist(), tokens.tolist()
         for i in going:
             outputs[batch_rows[i]].append(batch_tokens[i])
-            done[i] = batch_tokens[i] == eos_id
-        going = [i for i, d in enumerate(done) if not d]
+        going = [i for i in going if batch_tokens[i] != eos_id]
         if not going:
             break
         if len(batch) - len(going) >= max(1, len(batch) // 8):
             index = torch.tensor(going)
             scorer.keep(index)
             batch, tokens, mask, next_position = batch[index], tokens[index], mask[index], next_position[index]
-            done = [False] * len(going)
+            going = list(range(len(going)))
         scores = scorer.step(tokens, mask[:, :width + step + 1], next_position + step)
     return outputs
