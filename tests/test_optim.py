@@ -9,7 +9,7 @@ import torch
 
 from conftest import scratch_student
 
-from distill.algorithms.optim import StackedMuon, attention_matrices, optimizer_with_schedule
+from distill.algorithms.optim import StackedMuon, attention_matrices, optimizer_with_schedule, orthogonalise
 
 
 def student_model(arch: str = "llama") -> torch.nn.Module:
@@ -111,7 +111,7 @@ def test_stacked_muon_steps_as_torch_muon_on_matrices_of_several_shapes():
     shapes = [(8, 8), (8, 8), (8, 24), (24, 8), (24, 8)]  # square, wide and tall, two of a shape together
     ours = [torch.nn.Parameter(torch.randn(*s)) for s in shapes]
     ref = [torch.nn.Parameter(p.detach().clone()) for p in ours]
-    optimizers = [StackedMuon(ours, lr=0.02), torch.optim.Muon(ref, lr=0.02, weight_decay=0.0, adjust_lr_fn="original")]
+    optimizers = [StackedMuon(ours, lr=0.02, ns_dtype=torch.bfloat16), torch.optim.Muon(ref, lr=0.02, weight_decay=0.0, adjust_lr_fn="original")]
     for step in range(4):
         grads = [torch.randn(*s) for s in shapes]
         for params, optimizer in zip((ours, ref), optimizers):
@@ -123,3 +123,26 @@ def test_stacked_muon_steps_as_torch_muon_on_matrices_of_several_shapes():
         assert moved < 2e-3, (step, moved)
     for a, b in zip(optimizers[0].state.values(), optimizers[1].state.values()):
         assert torch.allclose(a["momentum_buffer"], b["momentum_buffer"], atol=1e-6)
+
+
+def test_stacked_muon_on_a_cpu_orthogonalises_in_float32():
+    """On a CPU the default Newton-Schulz dtype is float32: the steps equal Muon's update worked in float64 to
+    float32 rounding (in bfloat16 they would be about 1e-3 off, as in the test against torch.optim.Muon)."""
+    torch.manual_seed(0)
+    shapes = [(8, 8), (8, 24), (24, 8)]
+    params = [torch.nn.Parameter(torch.randn(*s)) for s in shapes]
+    expected = [p.detach().double() for p in params]
+    buffers = [torch.zeros(*s, dtype=torch.float64) for s in shapes]
+    optimizer = StackedMuon(params, lr=0.02)
+    for step in range(3):
+        grads = [torch.randn(*s) for s in shapes]
+        for p, g in zip(params, grads):
+            p.grad = g.clone()
+        optimizer.step()
+        for i, g in enumerate(grads):
+            buffers[i] = 0.95 * buffers[i] + 0.05 * g.double()
+            nesterov = g.double() + 0.95 * (buffers[i] - g.double())
+            update = orthogonalise(nesterov[None], dtype=torch.float64)[0]
+            expected[i] -= 0.02 * max(1.0, shapes[i][0] / shapes[i][1]) ** 0.5 * update
+        moved = max((p.double() - e).abs().max().item() for p, e in zip(params, expected))
+        assert moved < 2e-5, (step, moved)

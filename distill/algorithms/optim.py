@@ -29,13 +29,19 @@ def attention_matrices(model: torch.nn.Module) -> list[torch.nn.Parameter]:
 
 class StackedMuon(torch.optim.Optimizer):
     """Muon (Jordan et al. 2024; the update of ``torch.optim.Muon`` with Nesterov momentum, five quintic
-    Newton-Schulz iterations in bfloat16, the learning rate scaled by sqrt(max(1, rows / columns)), no weight
-    decay), with the matrices of one shape orthogonalised together as one batch: one chain of batched products
-    instead of one per matrix (with AdamW, for the small student: 2.7 to 3.8 ms a step against 6.2 to 8.8 ms with
-    ``torch.optim.Muon``, ``experiments/bench/muon_step_bench.py``)."""
+    Newton-Schulz iterations, the learning rate scaled by sqrt(max(1, rows / columns)), no weight decay), with the
+    matrices of one shape orthogonalised together as one batch: one chain of batched products instead of one per
+    matrix (with AdamW, for the small student: 2.7 to 3.8 ms a step against 6.2 to 8.8 ms with
+    ``torch.optim.Muon``, ``experiments/bench/muon_step_bench.py``).
 
-    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float, momentum: float = 0.95) -> None:
+    ``ns_dtype``: the Newton-Schulz iterations' dtype; by default bfloat16 on an accelerator (as
+    ``torch.optim.Muon``) and float32 on a CPU, where bfloat16 products without hardware support took 22x (small)
+    to 40x (medium) the time of float32 ones (``experiments/bench/newton_schulz_dtype.py``)."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float, momentum: float = 0.95,
+                 ns_dtype: torch.dtype | None = None) -> None:
         super().__init__(params, {"lr": lr, "momentum": momentum})
+        self.ns_dtype = ns_dtype
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
@@ -53,15 +59,16 @@ class StackedMuon(torch.optim.Optimizer):
                 buffers = [self.state[p].setdefault("momentum_buffer", torch.zeros_like(p)) for p in params]
                 torch._foreach_lerp_(buffers, grads, 1 - group["momentum"])
                 nesterov = torch.stack(grads).lerp_(torch.stack(buffers), group["momentum"])
-                update = orthogonalise(nesterov).to(nesterov.dtype)
+                dtype = self.ns_dtype or (torch.float32 if nesterov.device.type == "cpu" else torch.bfloat16)
+                update = orthogonalise(nesterov, dtype=dtype).to(nesterov.dtype)
                 scale = group["lr"] * math.sqrt(max(1.0, shape[0] / shape[1]))
                 torch._foreach_add_(params, list(update.unbind()), alpha=-scale)
         return loss
 
 
 def orthogonalise(matrices: torch.Tensor, steps: int = 5, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
-    """About U V^T of each matrix U S V^T of a batch, by quintic Newton-Schulz iterations in ``dtype`` (bfloat16, as
-    ``torch.optim.Muon``, whose coefficients these are)."""
+    """About U V^T of each matrix U S V^T of a batch, by quintic Newton-Schulz iterations in ``dtype`` (with the
+    coefficients of ``torch.optim.Muon``, which runs them in bfloat16)."""
     a, b, c = 3.4445, -4.7750, 2.0315
     x = matrices.to(dtype)
     wide = x.shape[-2] <= x.shape[-1]
