@@ -48,6 +48,7 @@ def same_run(a, b):
     steps = [s for s, _ in rb["train"]["val_curve"]]
     assert steps == list(range(steps[0], rb["train"]["steps"] + 1, steps[0]))
     assert max(acc for _, acc in rb["train"]["val_curve"]) == pytest.approx(rb["train"]["best_val_accuracy"])
+    assert ra["train"]["train_curve"] == rb["train"]["train_curve"]  # the loss and gradient-norm rows too
     assert (a / "eval_records.jsonl").read_text() == (b / "eval_records.jsonl").read_text()
 
 

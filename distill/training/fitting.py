@@ -22,6 +22,7 @@ from distill.students import Student
 from distill.training.checkpoints import LAST, AtomicCheckpointIO, ResumableCheckpoint, resume_point
 from distill.training.episodes import EpisodeDataModule
 from distill.training.selection import split_by_problem
+from distill.training.train_curve import TrainCurve
 from distill.training.validation import GenerationValidation
 
 
@@ -70,8 +71,9 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
     main_decoding = next(iter(module.scorers(student).values()))
     validation = GenerationValidation(student, settings.val_problems, settings.answerer, settings.decode_batch_size,
                                       scorer_factory=main_decoding)
+    curve = TrainCurve()
     trainer: pl.Trainer = instantiate(settings.trainer, max_steps=max_steps, logger=logger,
-                                      callbacks=[validation, checkpoint, resumable, *(callbacks or [])],
+                                      callbacks=[validation, curve, checkpoint, resumable, *(callbacks or [])],
                                       plugins=[AtomicCheckpointIO()], default_root_dir=str(out_dir))
     module.train()  # pretrained weights load in eval mode; Lightning keeps submodules' modes as found
     start = time.perf_counter()
@@ -95,6 +97,7 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
         "val_records": len(val),
         "best_val_accuracy": float(best) if best is not None else None,
         "val_curve": validation.curve,  # [step, val accuracy]: is the run still improving at its last step?
+        "train_curve": curve.curve,  # [step, train loss, gradient norm before clipping], means over 50 steps
     }
 
 
