@@ -1,6 +1,7 @@
 """The main job end to end with a shrunken config, and evaluation of what it saved."""
 
 import json
+from unittest.mock import ANY
 
 import pytest
 import torch
@@ -302,6 +303,25 @@ def test_a_bc_run_is_the_bc_stage_of_the_runs_that_start_from_it(tmp_path):
     assert (tmp_path / "bc" / "eval_records.jsonl").read_text() == (tmp_path / "bc_again" / "eval_records.jsonl").read_text()
     run("fbc_scratch", "synthetic_fbc_scratch", "trainer.max_steps=8")
     assert len(list((tmp_path / "stages").glob("stage-*"))) == 2
+
+
+def test_a_first_stage_validates_at_its_own_interval_and_is_the_from_scratch_run(tmp_path):
+    """GRPO validates every 2 steps, its first stage at its own interval (``algorithm.pretrain.val_check_interval``):
+    a from-scratch Filtered BC run validating at that interval is that stage, so GRPO loads it; left to the
+    run's interval, the stage would be another training (validation picks its checkpoint)."""
+    def run(name, experiment, *more):
+        cfg = compose_config("train", [f"+experiment={experiment}", f"stage_cache={tmp_path}/stages"] + SHRINK
+                             + ["logger=none", "recipe.steps=8", "recipe.warmup_steps=5", *more])
+        return train.run(cfg, tmp_path / name)
+
+    fbc = run("fbc", "synthetic_fbc_scratch", "trainer.max_steps=8", "trainer.val_check_interval=4")
+    grpo = run("grpo", "synthetic_grpo", "trainer.max_steps=2", "trainer.val_check_interval=2",
+               "algorithm.pretrain.val_check_interval=4")
+    assert grpo["pretrain"]["reused_from"] and grpo["pretrain"]["val_curve"] == fbc["train"]["val_curve"] == [[4, ANY], [8, ANY]]
+    assert grpo["train"]["val_curve"][0][0] == 2
+    other = run("grpo_own", "synthetic_grpo", "trainer.max_steps=2", "trainer.val_check_interval=2",
+                "algorithm.pretrain.val_check_interval=2")
+    assert "reused_from" not in other["pretrain"] and [s for s, _ in other["pretrain"]["val_curve"]] == [2, 4, 6, 8]
 
 
 def test_runs_that_start_together_train_a_shared_stage_once(tmp_path):

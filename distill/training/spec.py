@@ -30,6 +30,7 @@ class AlgorithmSpec:
     pretrain: AlgorithmSpec | None   # the first stage, used when init_from="stage" (its own `steps` set)
     steps: int | None = None         # a first stage's optimiser steps (an objective's come from the trainer or data budget)
     batch_size: int | None = None    # the objective's own batch (DPO's pairs); None: the student size's recipe
+    val_check_interval: int | None = None  # a first stage's validation interval; None: the run's trainer's
     key: str = "algorithm"           # where the config came from, for error messages
 
     def __post_init__(self) -> None:
@@ -49,7 +50,7 @@ class AlgorithmSpec:
             fail("init_from", f"is {FIRST_STAGE!r} but no `pretrain` stage is configured (e.g. /stage@pretrain: bc)")
         if self.init_from == FIRST_STAGE and self.pretrain.steps is None:
             fail("pretrain.steps", "a first stage needs its number of optimiser steps")
-        for field in ("steps", "batch_size"):
+        for field in ("steps", "batch_size", "val_check_interval"):
             value = getattr(self, field)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 fail(field, f"must be a positive integer or null, got {value!r}")
@@ -92,7 +93,7 @@ class AlgorithmSpec:
     def from_config(cls, cfg: DictConfig, key: str = "algorithm") -> AlgorithmSpec:
         """The spec of an ``algorithm`` (or first-stage) config; unknown keys are refused."""
         known = {"name", "module", "min_correctness", "min_usefulness", "init_from", "pretrain", "steps",
-                 "batch_size"}
+                 "batch_size", "val_check_interval"}
         unknown = sorted(set(cfg.keys()) - known)
         if unknown:
             raise UsageError(f"{key}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
@@ -104,4 +105,5 @@ class AlgorithmSpec:
             name=cfg.name, module=cfg.module, min_correctness=cfg.get("min_correctness"),
             min_usefulness=cfg.get("min_usefulness"), init_from=cfg.get("init_from"),
             pretrain=cls.from_config(pretrain, f"{key}.pretrain") if pretrain is not None else None,
-            steps=cfg.get("steps"), batch_size=cfg.get("batch_size"), key=key)
+            steps=cfg.get("steps"), batch_size=cfg.get("batch_size"),
+            val_check_interval=cfg.get("val_check_interval"), key=key)

@@ -39,13 +39,13 @@ class TrainedStudent:
 
 
 def stage_identity(cfg: DictConfig, review_digest: str | None) -> dict[str, Any]:
-    """Everything that determines a first stage besides its own config: the student, data, seed, data set (not
-    the split evaluated on), roles, trainer (not the objective's steps), validation decoding and human review."""
+    """Everything that determines a first stage besides its own config and its trainer (``train_student`` adds
+    the trainer the stage trains with): the student, data, seed, data set (not the split evaluated on), roles,
+    validation decoding and human review."""
     config = OmegaConf.to_container(cfg, resolve=True)
     return dict(student=cfg.student, data=cfg.data, seed=cfg.seed,
                 dataset={k: v for k, v in config["dataset"].items() if k != "split"},
                 teacher=cfg.teacher, answerer=cfg.answerer, judge=cfg.get("judge"),
-                trainer={k: v for k, v in config["trainer"].items() if k != "max_steps"},
                 decode_batch_size=cfg.eval.batch_size, review=review_digest)
 
 
@@ -64,21 +64,28 @@ def train_student(spec: AlgorithmSpec, student_cfg: DictConfig, records: list[Re
     # one process trains (not data-parallel): it may wait for another run training the same first stage
     wait = settings.trainer.get("devices", 1) == 1 and settings.trainer.get("num_nodes", 1) == 1
 
-    def cache(stage: AlgorithmSpec, stage_steps: int) -> Path | None:
-        return stage_cache_dir(cache_root, stage=stage.stage_key(stage_steps), **identity)
+    def cache(stage: AlgorithmSpec, stage_steps: int, trained_with: FitSettings) -> Path | None:
+        # the trainer the stage trains with (not the objective's steps): a first stage with its own validation
+        # interval is the same stage as a from-scratch run validating at that interval
+        trainer = {k: v for k, v in OmegaConf.to_container(trained_with.trainer, resolve=True).items()
+                   if k != "max_steps"}
+        return stage_cache_dir(cache_root, stage=stage.stage_key(stage_steps), trainer=trainer, **identity)
 
     if spec.shares_stage:
         def train_run() -> tuple[Student, dict[str, Any]]:
             student = fresh_student(student_cfg, records)
             return student, fit(spec.module, steps, student, selected, settings, out_dir, logger)[1]
 
-        student, training = shared_stage(cache(spec, steps), train_run, wait)
+        student, training = shared_stage(cache(spec, steps, settings), train_run, wait)
         module = instantiate(spec.module, model=student.model, total_steps=steps)
         return TrainedStudent(student, module, training, None)
 
     first_stage = None
     if spec.init_from == FIRST_STAGE:
         stage = spec.pretrain
+        if stage.val_check_interval:
+            trainer = OmegaConf.merge(stage_settings.trainer, {"val_check_interval": stage.val_check_interval})
+            stage_settings = dataclasses.replace(stage_settings, trainer=trainer)
 
         def train_stage() -> tuple[Student, dict[str, Any]]:
             student = fresh_student(student_cfg, records)
@@ -91,7 +98,7 @@ def train_student(spec: AlgorithmSpec, student_cfg: DictConfig, records: list[Re
             write_json(folder / "stage.json", info)
             return student, info
 
-        student, first_stage = shared_stage(cache(stage, stage.steps), train_stage, wait)
+        student, first_stage = shared_stage(cache(stage, stage.steps, stage_settings), train_stage, wait)
         # the objective starts from the same random state whether the first stage was trained or loaded
         pl.seed_everything(settings.seed, workers=True)
     elif spec.init_from:

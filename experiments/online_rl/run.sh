@@ -10,6 +10,7 @@ cd "$(dirname "$0")/../.."
 PY=${PY:-python}
 HERE=experiments/online_rl
 mkdir -p outputs
+STAGE50=algorithm.pretrain.val_check_interval=50
 world_args() { [ "$1" = v1 ] && echo "dataset=synthetic_v1 teacher=synthetic_v1" || echo ""; }
 run() {  # run WORLD SEED NAME EXPERIMENT [overrides...]
     local world=$1 seed=$2 name=$3 experiment=$4; shift 4
@@ -20,11 +21,13 @@ run() {  # run WORLD SEED NAME EXPERIMENT [overrides...]
 }
 for world in ${WORLDS:-v1}; do
     for seed in ${SEEDS:-0}; do
-        run "$world" "$seed" grpo synthetic_grpo          # trains the first stage into the cache, then GRPO
-        run "$world" "$seed" dpo synthetic_dpo            # the same stage, from the cache
-        run "$world" "$seed" grpo_no_dynamic synthetic_grpo algorithm.module.dynamic_sampling=false
+        # GRPO's first stage as these runs trained it: validated every 50 steps, GRPO's interval (since then
+        # +experiment=synthetic_grpo validates its stage every 250, as DPO's: one stage for both)
+        run "$world" "$seed" grpo synthetic_grpo $STAGE50  # trains the first stage into the cache, then GRPO
+        run "$world" "$seed" dpo synthetic_dpo            # its own stage (validated every 250 steps)
+        run "$world" "$seed" grpo_no_dynamic synthetic_grpo $STAGE50 algorithm.module.dynamic_sampling=false
         if [ -n "${STEP_CREDIT:-}" ]; then
-            run "$world" "$seed" grpo_step_credit synthetic_grpo algorithm.module.step_credit=0.5
+            run "$world" "$seed" grpo_step_credit synthetic_grpo $STAGE50 algorithm.module.step_credit=0.5
         fi
         if [ -n "${CONTROL:-}" ]; then  # more Filtered BC from the same stage, for about GRPO's training seconds:
             # DPO's control (offline_rl) with the size's recipe (batch, lr, warm-up) and 3,000 steps
