@@ -63,3 +63,36 @@ def test_decision_token_margins_count_every_decision_point(problems):
             expected[habit] = expected.get(habit, 0) + 1
     assert {h: v["n"] for h, v in out.items()} == expected
     assert all(0.0 <= v["gold_preferred"] <= 1.0 and "advantage_gap" not in v for v in out.values())
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])  # rotary positions, and learned ones (left padding shifts them)
+def test_batched_margins_equal_one_prefix_at_a_time(problems, arch):
+    """Left-padded batches give the margins and advantage gaps of running each decision prefix alone."""
+    import torch
+
+    texts = [p.text for p in problems] + ["How many What is the number of that has end up with ?"]
+    student = scratch_student(texts, arch=arch, n_layer=2, d_model=16, n_head=2, d_ff=32)
+    other = scratch_student(texts, arch=arch, n_layer=1, d_model=16, n_head=2, d_ff=32, seed=1)
+
+    class LogitCritic:  # a critic whose advantages are another model's last-position logits
+        def advantages(self, ids, mask=None, positions=None):
+            return other.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1]
+
+    expected_margins, expected_gaps = {}, {}
+    with torch.no_grad():
+        for p in problems[:40]:
+            for habit, (gold, habit_branch) in habit_branches(p.world).items():
+                a, b = student.episode(p.text, gold).input_ids, student.episode(p.text, habit_branch).input_ids
+                at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+                if at is None:
+                    continue
+                logp = torch.log_softmax(student.model(input_ids=torch.tensor([a[:at]])).logits[0, -1], -1)
+                adv = other.model(input_ids=torch.tensor([a[:at]])).logits[0, -1]
+                expected_margins.setdefault(habit, []).append(float(logp[a[at]] - logp[b[at]]))
+                expected_gaps.setdefault(habit, []).append(float(adv[a[at]] - adv[b[at]]))
+    out = decision_token_margins(student, problems[:40], critic=LogitCritic(), batch_size=7)
+    assert set(out) == set(expected_margins)
+    for habit, margins in expected_margins.items():
+        assert out[habit]["n"] == len(margins)
+        assert out[habit]["policy_margin"] == pytest.approx(sum(margins) / len(margins), abs=1e-5)
+        assert out[habit]["advantage_gap"] == pytest.approx(sum(expected_gaps[habit]) / len(margins), abs=1e-5)

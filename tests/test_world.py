@@ -4,7 +4,7 @@ import pytest
 from distill.synthetic.answerer import solve
 from distill.synthetic.dataset import SyntheticDataset
 from distill.synthetic.judge import misses_a_step, SyntheticJudge, useful_flags
-from distill.synthetic.world import Quantity, SyntheticProblem, WorldConfig, WorldProblem, generate_split
+from distill.synthetic.world import Quantity, SyntheticProblem, WorldConfig, WorldProblem, draw_split, generate_split
 from distill.core.final_answer import extract_final_answer
 
 
@@ -102,11 +102,22 @@ def test_judge_notices_a_missing_step_without_touching_usefulness():
 
 def test_generation_is_deterministic_by_seed():
     cfg = WorldConfig()
-    a = [p.text for p in generate_split("train", 50, 3, cfg)]
-    b = [p.text for p in generate_split("train", 50, 3, cfg)]
-    c = [p.text for p in generate_split("train", 50, 4, cfg)]
+    a = [p.text for p in draw_split("train", 50, 3, cfg)]
+    b = [p.text for p in draw_split("train", 50, 3, cfg)]
+    c = [p.text for p in draw_split("train", 50, 4, cfg)]
     assert a == b
     assert a != c
+
+
+def test_a_kept_split_is_the_drawn_one_and_a_config_change_draws_anew():
+    cfg = WorldConfig()
+    first = generate_split("validation", 30, 5, cfg)
+    first.pop()  # the caller's own list: changing it leaves the kept one whole
+    again = generate_split("validation", 30, 5, cfg)
+    assert [p.text for p in again] == [p.text for p in draw_split("validation", 30, 5, cfg)]
+    cfg.max_steps = 2  # the same object, changed: another world, so another split
+    assert [p.text for p in generate_split("validation", 30, 5, cfg)] == \
+        [p.text for p in draw_split("validation", 30, 5, cfg)] != [p.text for p in again]
 
 
 def test_splits_are_disjoint():

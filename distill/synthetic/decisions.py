@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from distill.core.contracts import Critic, Problem
+from distill.measurement.decoding import left_pad
 from distill.synthetic.world import SyntheticProblem, WorldProblem
 
 if TYPE_CHECKING:
@@ -103,30 +104,38 @@ def habit_branches(world: WorldProblem, cut_long_min_steps: int = 4) -> dict[str
 
 
 @torch.no_grad()
+@torch.no_grad()
 def decision_token_margins(student: Student, problems: list[Problem],
-                           critic: Critic | None = None) -> dict[str, Any] | None:
+                           critic: Critic | None = None, batch_size: int = 64) -> dict[str, Any] | None:
     """At each habit's decision token (the first token where the gold and the habit's decompositions
     differ, after the common prefix), the policy's log-probability margin log pi(gold) - log pi(habit),
     and for a value-guided student the advantage gap A(gold) - A(habit) of its critic. Means per habit;
-    None when the problems are not synthetic."""
+    None when the problems are not synthetic. The prefixes go through the model ``batch_size`` at a time,
+    left-padded."""
     if not problems or not all(isinstance(p, SyntheticProblem) for p in problems):
         return None
     student.model.eval()
-    margins: dict[str, list[float]] = defaultdict(list)
-    gaps: dict[str, list[float]] = defaultdict(list)
+    points: list[tuple[str, list[int], int, int]] = []  # habit, prefix, gold token, habit's token
     for problem in problems:
         for habit, (gold, other) in habit_branches(problem.world).items():
             a = student.episode(problem.text, gold).input_ids
             b = student.episode(problem.text, other).input_ids
             at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
-            if at is None:  # one is a prefix of the other within max_length: no decision token
-                continue
-            prefix = torch.tensor([a[:at]])
-            logp = torch.log_softmax(student.model(input_ids=prefix).logits[0, -1].float(), -1)
-            margins[habit].append(float(logp[a[at]] - logp[b[at]]))
-            if critic is not None:
-                advantage = critic.advantages(prefix)[0]
-                gaps[habit].append(float(advantage[a[at]] - advantage[b[at]]))
+            if at is not None:  # None: one is a prefix of the other within max_length, no decision token
+                points.append((habit, a[:at], a[at], b[at]))
+    margins: dict[str, list[float]] = defaultdict(list)
+    gaps: dict[str, list[float]] = defaultdict(list)
+    for start in range(0, len(points), batch_size):
+        chunk = points[start:start + batch_size]
+        ids, mask = left_pad([prefix for _, prefix, _, _ in chunk], student.pad_id)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logp = torch.log_softmax(student.model(input_ids=ids, attention_mask=mask, position_ids=positions)
+                                 .logits[:, -1].float(), -1)
+        advantages = critic.advantages(ids, mask, positions) if critic is not None else None
+        for row, (habit, _, gold_token, habit_token) in enumerate(chunk):
+            margins[habit].append(float(logp[row, gold_token] - logp[row, habit_token]))
+            if advantages is not None:
+                gaps[habit].append(float(advantages[row, gold_token] - advantages[row, habit_token]))
     out: dict[str, Any] = {}
     for habit in HABITS:
         if margins[habit]:

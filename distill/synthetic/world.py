@@ -317,12 +317,26 @@ def world_of(problem: Problem) -> WorldProblem:
     return problem.world
 
 
+_SPLITS: dict[tuple[str, int, int, str], list[SyntheticProblem]] = {}  # generate_split's results in this process
+
+
 def generate_split(split: str, n: int, seed: int, config: WorldConfig | Any) -> list[SyntheticProblem]:
     """``n`` distinct problems of one split, a pure function of (split, n, seed, config); ``config`` is world v1's
     ``WorldConfig`` or any generator config with ``min_steps``, ``max_steps`` and ``problem(rng, n_steps)``
-    (world v2's ``GraphWorldConfig``)."""
+    (world v2's ``GraphWorldConfig``). Kept per process: a run loads each split more than once, and a sweep's
+    worker process runs many runs of a seed (drawing a small split by rejection took seconds a load)."""
     if split not in SPLIT_BUCKETS:
         raise ValueError(f"unknown split {split!r}; valid splits: {sorted(SPLIT_BUCKETS)}")
+    key = (split, n, seed, repr(config))  # a config dataclass's repr holds every field
+    if key not in _SPLITS:
+        if len(_SPLITS) >= 32:
+            _SPLITS.pop(next(iter(_SPLITS)))
+        _SPLITS[key] = draw_split(split, n, seed, config)
+    return list(_SPLITS[key])
+
+
+def draw_split(split: str, n: int, seed: int, config: WorldConfig | Any) -> list[SyntheticProblem]:
+    """``generate_split`` drawn anew: problems from the seeded stream, kept when their text hashes into the split."""
     rng = random.Random(f"{seed}-{split}")
     buckets = set(SPLIT_BUCKETS[split])
     problems: list[SyntheticProblem] = []
