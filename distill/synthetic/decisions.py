@@ -104,7 +104,6 @@ def habit_branches(world: WorldProblem, cut_long_min_steps: int = 4) -> dict[str
 
 
 @torch.no_grad()
-@torch.no_grad()
 def decision_token_margins(student: Student, problems: list[Problem],
                            critic: Critic | None = None, batch_size: int = 64) -> dict[str, Any] | None:
     """At each habit's decision token (the first token where the gold and the habit's decompositions

@@ -11,8 +11,8 @@ import torch
 
 class TrainCurve(pl.Callback):
     """Every ``every`` optimiser steps, one row [step, mean training loss, mean gradient norm] over the steps since
-    the last row (the norm None where no step had gradients); the gradient norm is the whole model's L2 norm before clipping. Kept in checkpoints, so a resumed
-    run has its curve whole."""
+    the last row (the norm None where no step had gradients); the gradient norm is the whole model's L2 norm before
+    clipping. Kept in checkpoints, so a resumed run has its curve whole."""
 
     def __init__(self, every: int = 50) -> None:
         self.every = every
