@@ -6,8 +6,9 @@ import torch
 
 from conftest import ROOT, objective, scratch_student
 from distill.algorithms.ilql import ValueCritic, ValueHeads
-from distill.algorithms.logprobs import add_reference_logps, sequence_logps
+from distill.algorithms.logprobs import sequence_logps
 from distill.core.contracts import TRAIN, VALIDATION, Critic, Dataset, Objective
+from distill.core.records import Record
 from distill.datasets.gsm8k import GSM8KDataset
 from distill.synthetic.dataset import SyntheticDataset
 from distill.training.episodes import collate
@@ -37,25 +38,36 @@ def test_every_objective_fulfils_the_contract(student):
     assert not objective("ilql", student.model, total_steps=2).student_only
 
 
-def test_reference_logps_are_the_models_sequence_logps_for_pairs_and_single_sequences(student, problems):
+def test_dpo_reference_logps_are_the_starting_models_computed_once_per_pair(student, problems):
     episodes = [student.episode(p.text, [f"How many does {i} have?"]) for i, p in enumerate(problems[:5])]
-    single = [{"input_ids": e.input_ids, "action_mask": e.action_mask} for e in episodes]
-    pairs = [{"chosen_input_ids": a.input_ids, "chosen_action_mask": a.action_mask,
+    dpo = objective("dpo", student.model, total_steps=2)
+    records = [Record(problem_id=p.problem_id, problem=p.text, subquestions=[f"How many does {i} have?"],
+                      answer_correctness=float(i % 2)) for i, p in enumerate(problems[:1] * 4)]
+    pairs = [{"pair_id": dpo.pairs + k, "chosen_input_ids": a.input_ids, "chosen_action_mask": a.action_mask,
               "rejected_input_ids": b.input_ids, "rejected_action_mask": b.action_mask}
-             for a, b in zip(episodes, episodes[1:])]
-    student.model.train()
-    add_reference_logps(student.model, single, student.pad_id, ("",), batch_size=2)
-    add_reference_logps(student.model, pairs, student.pad_id, ("chosen_", "rejected_"), batch_size=3)
-    assert student.model.training  # the mode it had is restored
+             for k, (a, b) in enumerate(zip(episodes, episodes[1:]))]
+    dpo.pairs += len(pairs)
+    single = []
     student.model.eval()
-    for item in single:  # one at a time, unpadded: the batched, padded values must match
-        batch = collate([{"input_ids": item["input_ids"], "action_mask": item["action_mask"]}], student.pad_id)
+    for e in episodes:  # one at a time, unpadded: the batched, padded values must match
+        batch = collate([{"input_ids": e.input_ids, "action_mask": e.action_mask}], student.pad_id)
         with torch.no_grad():
-            expected = float(sequence_logps(student.model, batch["input_ids"], batch["attention_mask"],
-                                            batch["action_mask"])[0][0])
-        assert item["ref_logp"] == pytest.approx(expected, abs=1e-5)
-    assert [p["ref_chosen_logp"] for p in pairs] == pytest.approx([s["ref_logp"] for s in single[:-1]], abs=1e-5)
-    assert [p["ref_rejected_logp"] for p in pairs] == pytest.approx([s["ref_logp"] for s in single[1:]], abs=1e-5)
+            single.append(float(sequence_logps(student.model, batch["input_ids"], batch["attention_mask"],
+                                               batch["action_mask"])[0][0]))
+    with torch.no_grad():  # the policy moves on; the reference stays the model it started from
+        for p in student.model.parameters():
+            p.add_(0.1)
+    dpo.train()  # as fit leaves it: the reference must still run in eval mode
+    chosen, rejected = dpo.reference_pair_logps(collate(pairs[1:3], student.pad_id))
+    assert chosen.tolist() == pytest.approx(single[1:3], abs=1e-5)
+    assert rejected.tolist() == pytest.approx(single[2:4], abs=1e-5)
+    assert sorted(dpo.reference_logps) == [1, 2]  # only the pairs a batch held
+    dpo.reference.apply(lambda m: [p.data.zero_() for p in m.parameters(recurse=False)])  # kept: not recomputed
+    chosen, rejected = dpo.reference_pair_logps(collate(pairs, student.pad_id))
+    assert chosen.tolist()[1:3] == pytest.approx(single[1:3], abs=1e-5)
+    assert chosen.tolist()[0] != pytest.approx(single[0], abs=1e-3)  # new pair: the (now zeroed) reference's
+    items = dpo.make_items(student, records)  # right over wrong: 2 x 2 pairs, numbered after the ones above
+    assert [i["pair_id"] for i in items] == [4, 5, 6, 7]
 
 
 def test_value_critic_reads_the_heads_at_the_last_token(student):

@@ -11,18 +11,21 @@ log-probabilities averaged over tokens, as TRL does for IPO.
 Pairs come from the teacher's samples of one problem: a decomposition with the right answer over one with
 a wrong answer, and (optionally) among samples that are equally right, the one the judge found more useful
 (``min_usefulness_gap``). Log-probabilities are summed over the sub-question tokens only. The reference
-policy is the student as it starts this stage (a Filtered BC or BC stage, or a saved student); its
-log-probabilities are computed once, before training, and stored with the pairs.
+policy is the student as it starts this stage (a Filtered BC or BC stage, or a saved student), kept as a frozen
+copy; its log-probabilities of a pair are computed the first time a batch holds the pair and kept: a run
+pays for the pairs it trains on, not for every pair (a short DPO run on a large teacher run uses few).
 """
 
 from __future__ import annotations
+
+import copy
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
 from distill.algorithms.bc import PolicyObjective
-from distill.algorithms.logprobs import add_reference_logps, sequence_logps
+from distill.algorithms.logprobs import sequence_logps
 from distill.algorithms.optim import optimizer_with_schedule
 from distill.core.records import Record, group_by_problem
 from distill.students import Student
@@ -69,24 +72,50 @@ class DPOModule(PolicyObjective, pl.LightningModule):
 
     def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int,
                  beta: float, loss_type: str, label_smoothing: float, nll_weight: float,
-                 min_usefulness_gap: float | None, ref_batch_size: int) -> None:
+                 min_usefulness_gap: float | None) -> None:
         super().__init__()
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"unknown loss_type {loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
         self.model = model
+        # the frozen reference: the student as this stage starts (kept in checkpoints, so a resumed run has it)
+        self.reference = copy.deepcopy(model).eval().requires_grad_(False)
         self.save_hyperparameters(ignore=["model"])
+        self.pairs = 0  # pairs made so far (train and validation): each item's pair_id
+        self.reference_logps: dict[int, tuple[float, float]] = {}  # pair_id -> the reference's (chosen, rejected)
 
     def make_items(self, student: Student, records: list[Record]) -> list[dict]:
-        """One item per preference pair, with the reference policy's log-probabilities (the model as it is now)."""
+        """One item per preference pair, numbered (``pair_id``) across every call, so that the reference's
+        log-probabilities of a pair are computed once however often it is trained or validated on."""
         items = []
         for chosen, rejected in preference_pairs(records, self.hparams.min_usefulness_gap):
-            item = {}
+            item = {"pair_id": self.pairs}
+            self.pairs += 1
             for side, record in (("chosen_", chosen), ("rejected_", rejected)):
                 e = student.episode(record.problem, record.subquestions)
                 item[side + "input_ids"], item[side + "action_mask"] = e.input_ids, e.action_mask
             items.append(item)
-        add_reference_logps(self.model, items, student.pad_id, ("chosen_", "rejected_"), self.hparams.ref_batch_size)
         return items
+
+    @torch.no_grad()
+    def reference_pair_logps(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reference's sequence log-probabilities of the batch's chosen and rejected samples ([B] each);
+        the pairs not seen before run through the reference, in eval mode (fit turns every submodule to
+        training mode)."""
+        ids = [int(i) for i in batch["pair_id"].tolist()]  # (collated as floats)
+        new = [row for row, i in enumerate(ids) if i not in self.reference_logps]
+        if new:
+            self.reference.eval()
+            rows = torch.tensor(new)
+            found = []
+            for side in ("chosen_", "rejected_"):
+                mask = batch[side + "attention_mask"][rows]
+                length = int(mask.sum(-1).max())  # right padding: the new rows' own longest
+                found.append(sequence_logps(self.reference, batch[side + "input_ids"][rows, :length], mask[:, :length],
+                                            batch[side + "action_mask"][rows, :length])[0].tolist())
+            for row, c, r in zip(new, *found):
+                self.reference_logps[ids[row]] = (c, r)
+        values = torch.tensor([self.reference_logps[i] for i in ids], dtype=torch.float32, device=self.device)
+        return values[:, 0], values[:, 1]
 
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         h = self.hparams
@@ -94,7 +123,7 @@ class DPOModule(PolicyObjective, pl.LightningModule):
                                           batch["chosen_action_mask"])
         rejected, n_rejected = sequence_logps(self.model, batch["rejected_input_ids"],
                                               batch["rejected_attention_mask"], batch["rejected_action_mask"])
-        ref_chosen, ref_rejected = batch["ref_chosen_logp"], batch["ref_rejected_logp"]
+        ref_chosen, ref_rejected = self.reference_pair_logps(batch)
         if h.loss_type == "ipo":  # IPO compares mean per-token log-probabilities (as TRL)
             chosen, rejected = chosen / n_chosen, rejected / n_rejected
             ref_chosen, ref_rejected = ref_chosen / n_chosen, ref_rejected / n_rejected

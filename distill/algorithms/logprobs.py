@@ -1,6 +1,6 @@
 """Log-probabilities of a student's action tokens, shared by every objective: the masked NLL of BC, the
-per-token and per-sequence log-probabilities of AWR and DPO, and a frozen reference policy's sequence
-log-probabilities for objectives that compare the student with where it started (DPO and its relatives)."""
+per-token and per-sequence log-probabilities of AWR and DPO (also of its frozen reference policy), and GRPO's
+log-probabilities of sampled actions after a shared prompt."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from distill.training.episodes import collate
 
 
 def masked_nll(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -40,26 +39,6 @@ def sequence_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_ma
                    action_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum of the action tokens' log-probabilities per sequence, and their number ([B] each)."""
     return action_logps(model, input_ids, attention_mask, action_mask).sum(-1), action_mask[:, 1:].float().sum(-1)
-
-
-@torch.no_grad()
-def add_reference_logps(model: torch.nn.Module, items: list[dict], pad_id: int, sides: tuple[str, ...],
-                        batch_size: int) -> None:
-    """Store the model's sequence log-probability of each item's sequences as ``ref_<side>logp``, for each
-    prefix in ``sides`` (``("chosen_", "rejected_")`` for pairs; ``("",)`` for single sequences): the frozen
-    reference policy of the objectives that compare the student with where it started, computed once before
-    training, in eval mode (no dropout)."""
-    was_training = model.training
-    model.eval()
-    for start in range(0, len(items), batch_size):
-        chunk = items[start:start + batch_size]
-        batch = collate(chunk, pad_id)
-        for side in sides:
-            logps, _ = sequence_logps(model, batch[side + "input_ids"], batch[side + "attention_mask"],
-                                      batch[side + "action_mask"])
-            for item, lp in zip(chunk, logps.tolist()):
-                item[f"ref_{side}logp"] = lp
-    model.train(was_training)
 
 
 def length_chunks(lengths: list[int], overhead: int = 256) -> list[list[int]]:
