@@ -91,8 +91,10 @@ def test_batched_margins_equal_one_prefix_at_a_time(problems, arch):
                 expected_margins.setdefault(habit, []).append(float(logp[a[at]] - logp[b[at]]))
                 expected_gaps.setdefault(habit, []).append(float(adv[a[at]] - adv[b[at]]))
     out = decision_token_margins(student, problems[:40], critic=LogitCritic(), batch_size=7)
-    assert set(out) == set(expected_margins)
+    policy_only = decision_token_margins(student, problems[:40], batch_size=7)  # one prefix per problem
+    assert set(out) == set(expected_margins) == set(policy_only)
     for habit, margins in expected_margins.items():
-        assert out[habit]["n"] == len(margins)
+        assert out[habit]["n"] == policy_only[habit]["n"] == len(margins)
         assert out[habit]["policy_margin"] == pytest.approx(sum(margins) / len(margins), abs=1e-5)
+        assert policy_only[habit]["policy_margin"] == pytest.approx(sum(margins) / len(margins), abs=1e-5)
         assert out[habit]["advantage_gap"] == pytest.approx(sum(expected_gaps[habit]) / len(margins), abs=1e-5)

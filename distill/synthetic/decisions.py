@@ -110,31 +110,43 @@ def decision_token_margins(student: Student, problems: list[Problem],
     differ, after the common prefix), the policy's log-probability margin log pi(gold) - log pi(habit),
     and for a value-guided student the advantage gap A(gold) - A(habit) of its critic. Means per habit;
     None when the problems are not synthetic. The prefixes go through the model ``batch_size`` at a time,
-    left-padded."""
+    left-padded; without a critic, one prefix per problem."""
     if not problems or not all(isinstance(p, SyntheticProblem) for p in problems):
         return None
     student.model.eval()
-    points: list[tuple[str, list[int], int, int]] = []  # habit, prefix, gold token, habit's token
+    # model inputs: a prefix of the gold episode and the decisions read from it (habit, position of the last
+    # prefix token, gold token, habit's token). Every habit of a problem branches off the same gold episode, so
+    # without a critic (which reads the last position only) one input, to the latest decision, serves them all.
+    inputs: list[tuple[list[int], list[tuple[str, int, int, int]]]] = []
     for problem in problems:
+        gold_ids, decisions = None, []
         for habit, (gold, other) in habit_branches(problem.world).items():
             a = student.episode(problem.text, gold).input_ids
             b = student.episode(problem.text, other).input_ids
             at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
             if at is not None:  # None: one is a prefix of the other within max_length, no decision token
-                points.append((habit, a[:at], a[at], b[at]))
+                gold_ids = a
+                decisions.append((habit, at - 1, a[at], b[at]))
+        if critic is None and decisions:
+            inputs.append((gold_ids[:max(d[1] for d in decisions) + 1], decisions))
+        else:
+            inputs.extend((gold_ids[:d[1] + 1], [d]) for d in decisions)
     margins: dict[str, list[float]] = defaultdict(list)
     gaps: dict[str, list[float]] = defaultdict(list)
-    for start in range(0, len(points), batch_size):
-        chunk = points[start:start + batch_size]
-        ids, mask = left_pad([prefix for _, prefix, _, _ in chunk], student.pad_id)
+    head = student.model.get_output_embeddings()
+    for start in range(0, len(inputs), batch_size):
+        chunk = inputs[start:start + batch_size]
+        ids, mask = left_pad([prefix for prefix, _ in chunk], student.pad_id)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        logp = torch.log_softmax(student.model(input_ids=ids, attention_mask=mask, position_ids=positions)
-                                 .logits[:, -1].float(), -1)
+        hidden = student.model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
         advantages = critic.advantages(ids, mask, positions) if critic is not None else None
-        for row, (habit, _, gold_token, habit_token) in enumerate(chunk):
-            margins[habit].append(float(logp[row, gold_token] - logp[row, habit_token]))
-            if advantages is not None:
-                gaps[habit].append(float(advantages[row, gold_token] - advantages[row, habit_token]))
+        for row, (prefix, decisions) in enumerate(chunk):
+            offset = ids.shape[1] - len(prefix)  # left padding
+            logp = torch.log_softmax(head(hidden[row, [offset + d[1] for d in decisions]]).float(), -1)
+            for (habit, _, gold_token, habit_token), lp in zip(decisions, logp):
+                margins[habit].append(float(lp[gold_token] - lp[habit_token]))
+                if advantages is not None:
+                    gaps[habit].append(float(advantages[row, gold_token] - advantages[row, habit_token]))
     out: dict[str, Any] = {}
     for habit in HABITS:
         if margins[habit]:
