@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 
-
 def masked_nll(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of the tokens, weighted by ``mask`` (1 on the tokens that count, or any
     non-negative weight; position t predicts token t + 1)."""
