@@ -1,5 +1,6 @@
 """Issue 29's checks on the size grid, from its results.json files: per answerer and objective, the mean test accuracy
-of each size and its change to the next larger size; the seed furthest below its cell's mean; the teacher's rows; the mean run wall time per size and objective.
+of each size and its change to the next larger size; the seed furthest below its cell's mean; the teacher's rows; the
+mean run wall time per size and objective.
 
     python experiments/size_grid/done_when.py [RUNS_FOLDER]
 """
@@ -19,8 +20,9 @@ wall: dict[tuple[str, str], list[float]] = defaultdict(list)
 for path in sorted(runs.glob("*/results.json")):
     r, name = json.loads(path.read_text()), path.parent.name
     k, seed = re.search(r"answerer\.k=(\d)", name)[1], re.search(r"seed=(\d)", name)[1]
-    cells[k, re.search(r"synthetic_(\w+?),", name)[1], re.search(r"student=(\w+)", name)[1]].append(r["student"]["accuracy"])
-    wall[re.search(r"student=(\w+)", name)[1], re.search(r"synthetic_(\w+?),", name)[1]].append(r["wall_seconds"])
+    objective, size = re.search(r"synthetic_(\w+?),", name)[1], re.search(r"student=(\w+)", name)[1]
+    cells[k, objective, size].append(r["student"]["accuracy"])
+    wall[size, objective].append(r["wall_seconds"])
     teacher[k][seed] = (r["teacher"]["accuracy"], r["teacher"]["selectors"]["best_of_n"]["accuracy"], r["baselines"]["rule"])
 print(f"{sum(map(len, cells.values()))} runs in {len(cells)} cells, seeds per cell: {sorted({len(v) for v in cells.values()})}")
 for k in sorted(teacher):
