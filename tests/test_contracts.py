@@ -70,6 +70,20 @@ def test_dpo_reference_logps_are_the_starting_models_computed_once_per_pair(stud
     assert [i["pair_id"] for i in items] == [4, 5, 6, 7]
 
 
+@pytest.mark.parametrize("name", ["dpo", "grpo"])
+def test_a_frozen_reference_stays_in_eval_mode_when_fit_turns_the_module_to_training(problems, name):
+    dropout = scratch_student([p.text for p in problems], n_layer=1, d_model=16, n_head=2, d_ff=32, dropout=0.5)
+    module = objective(name, dropout.model, total_steps=2)
+    module.train()  # what fit does before its first step
+    assert module.model.training
+    assert not any(m.training for m in module.reference.modules())
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():  # dropout off: the same log-probabilities twice
+        assert torch.equal(module.reference(input_ids=ids).logits, module.reference(input_ids=ids).logits)
+    module.eval().train()
+    assert module.model.training and not module.reference.training
+
+
 def test_value_critic_reads_the_heads_at_the_last_token(student):
     model = student.model.eval()
     heads = ValueHeads(model.config.hidden_size, model.get_output_embeddings().weight.shape[0]).eval()

@@ -18,14 +18,12 @@ pays for the pairs it trains on, not for every pair (a short DPO run on a large 
 
 from __future__ import annotations
 
-import copy
-
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
 from distill.algorithms.bc import PolicyObjective
-from distill.algorithms.logprobs import sequence_logps
+from distill.algorithms.logprobs import FrozenReference, frozen_copy, sequence_logps
 from distill.algorithms.optim import optimizer_with_schedule
 from distill.core.records import Record, group_by_problem
 from distill.students import Student
@@ -66,7 +64,7 @@ def dpo_loss(chosen: torch.Tensor, rejected: torch.Tensor, ref_chosen: torch.Ten
     raise ValueError(f"unknown loss_type {loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
 
 
-class DPOModule(PolicyObjective, pl.LightningModule):
+class DPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/dpo.yaml`` (the one place they are set); ``total_steps``,
     the length of the cosine decay, is the stage's number of optimiser steps."""
 
@@ -78,7 +76,7 @@ class DPOModule(PolicyObjective, pl.LightningModule):
             raise ValueError(f"unknown loss_type {loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
         self.model = model
         # the frozen reference: the student as this stage starts (kept in checkpoints, so a resumed run has it)
-        self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        self.reference = frozen_copy(model)
         self.save_hyperparameters(ignore=["model"])
         self.pairs = 0  # pairs made so far (train and validation): each item's pair_id
         self.reference_logps: dict[int, tuple[float, float]] = {}  # pair_id -> the reference's (chosen, rejected)
@@ -99,12 +97,10 @@ class DPOModule(PolicyObjective, pl.LightningModule):
     @torch.no_grad()
     def reference_pair_logps(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The reference's sequence log-probabilities of the batch's chosen and rejected samples ([B] each);
-        the pairs not seen before run through the reference, in eval mode (fit turns every submodule to
-        training mode)."""
+        only the pairs not seen before run through the reference."""
         ids = [int(i) for i in batch["pair_id"].tolist()]  # (collated as floats)
         new = [row for row, i in enumerate(ids) if i not in self.reference_logps]
         if new:
-            self.reference.eval()
             rows = torch.tensor(new)
             found = []
             for side in ("chosen_", "rejected_"):

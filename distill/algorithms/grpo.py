@@ -28,7 +28,6 @@ of the policy's entropy at temperature 1), tokens and rollouts per second.
 
 from __future__ import annotations
 
-import copy
 import time
 
 import pytorch_lightning as pl
@@ -36,7 +35,7 @@ import torch
 
 from distill.algorithms.bc import PolicyObjective
 from distill.algorithms.grpo_loss import LOSS_TYPES, group_advantages, informative_groups, policy_loss
-from distill.algorithms.logprobs import grouped_action_logps
+from distill.algorithms.logprobs import FrozenReference, frozen_copy, grouped_action_logps
 from distill.algorithms.optim import attention_matrices, optimizer_with_schedule
 from distill.core.contracts import Answer, Answerer, Problem
 from distill.core.final_answer import is_correct
@@ -53,7 +52,7 @@ def reward(correct: bool, n_subquestions: int, subquestion_cost: float) -> float
     return 1.0 - subquestion_cost * n_subquestions if correct else 0.0
 
 
-class GRPOModule(PolicyObjective, pl.LightningModule):
+class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/grpo.yaml``; ``total_steps``, the length of the cosine decay,
     is the stage's number of optimiser steps. :meth:`bind` gives it the student, the answerer and the training
     problems before training (``distill.training.fitting.fit`` calls it)."""
@@ -73,7 +72,7 @@ class GRPOModule(PolicyObjective, pl.LightningModule):
             raise ValueError(f"algorithm.module.group_size must be at least 2 (a group to compare), got {group_size}")
         self.model = model
         # the frozen reference: the student as this stage starts (kept in checkpoints, so a resumed run has it)
-        self.reference = copy.deepcopy(model).eval().requires_grad_(False) if beta else None
+        self.reference = frozen_copy(model) if beta else None
         self.save_hyperparameters(ignore=["model"])
         self.student: Student | None = None
         self.answerer: Answerer | None = None

@@ -10,6 +10,25 @@ import torch
 import torch.nn.functional as F
 
 
+class FrozenReference:
+    """For an objective that keeps a frozen ``reference`` policy (or None): the reference stays in eval mode
+    whatever mode the module is switched to. Fit's ``module.train()`` turns every submodule to training mode,
+    which would turn dropout on in the reference of a student built with dropout."""
+
+    reference: torch.nn.Module | None
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.reference is not None:
+            self.reference.eval()
+        return self
+
+
+def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` as it is now, in eval mode and without gradients: an objective's reference policy."""
+    return copy.deepcopy(model).eval().requires_grad_(False)
+
+
 def masked_nll(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of the tokens, weighted by ``mask`` (1 on the tokens that count, or any
     non-negative weight; position t predicts token t + 1)."""
