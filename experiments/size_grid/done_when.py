@@ -30,9 +30,10 @@ for k in sorted(teacher):
     print(f"k={k}: teacher@1 {statistics.mean(r[0] for r in rows):.3f}, teacher best-of-4 "
           f"{statistics.mean(r[1] for r in rows):.3f}, text rule {statistics.mean(r[2] for r in rows):.3f} (means over seeds)")
     for objective in sorted({o for kk, o, _ in cells if kk == k}):
-        means = [statistics.mean(cells[k, objective, s]) for s in SIZES]
-        steps = ", ".join(f"{a}->{b} {m2 - m1:+.3f}" for a, b, m1, m2 in zip(SIZES, SIZES[1:], means, means[1:]))
-        print(f"  {objective:12s} " + "  ".join(f"{s} {m:.3f}" for s, m in zip(SIZES, means)) + f"   ({steps})")
+        means = {s: statistics.mean(cells[k, objective, s]) for s in SIZES if cells.get((k, objective, s))}
+        steps = ", ".join(f"{a}->{b} {means[b] - means[a]:+.3f}" for a, b in zip(SIZES, SIZES[1:])
+                          if a in means and b in means)  # (a grid still running: the cells it has)
+        print(f"  {objective:12s} " + "  ".join(f"{s} {m:.3f}" for s, m in means.items()) + f"   ({steps})")
 worst = max((statistics.mean(v) - x, key) for key, v in cells.items() for x in v)
 print(f"the seed furthest below its cell's mean: {worst[0]:.3f} below, cell {worst[1]}")
 for size in SIZES:
