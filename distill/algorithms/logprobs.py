@@ -17,7 +17,7 @@ class FrozenReference:
 
     reference: torch.nn.Module | None
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> FrozenReference:
         super().train(mode)
         if self.reference is not None:
             self.reference.eval()

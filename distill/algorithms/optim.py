@@ -3,6 +3,7 @@ attention matrices), warm-up then cosine decay."""
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable, Iterable
 
@@ -68,6 +69,7 @@ class StackedMuon(torch.optim.Optimizer):
         return loss
 
 
+@functools.cache  # asked on every optimiser step; the answer never changes
 def fast_cpu_bfloat16() -> bool:
     """Whether this CPU multiplies bfloat16 matrices in hardware (AMX tiles or AVX-512 BF16)."""
     return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
