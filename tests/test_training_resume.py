@@ -45,6 +45,7 @@ def same_run(a, b):
     assert ra["train"]["steps"] == rb["train"]["steps"]
     # the validation curve survives the kill: every validation once, its best is the selected score
     assert ra["train"]["val_curve"] == rb["train"]["val_curve"]
+    assert ra["train"]["val_loss_curve"] == rb["train"]["val_loss_curve"]
     steps = [s for s, _ in rb["train"]["val_curve"]]
     assert steps == list(range(steps[0], rb["train"]["steps"] + 1, steps[0]))
     assert max(acc for _, acc in rb["train"]["val_curve"]) == pytest.approx(rb["train"]["best_val_accuracy"])

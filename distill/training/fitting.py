@@ -97,6 +97,7 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
         "val_records": len(val),
         "best_val_accuracy": float(best) if best is not None else None,
         "val_curve": validation.curve,  # [step, val accuracy]: is the run still improving at its last step?
+        "val_loss_curve": validation.loss_curve,  # [step, held-out loss]: is it overfitting? (objectives with one)
         "train_curve": curve.curve,  # [step, train loss, gradient norm before clipping], means over 50 steps
     }
 
