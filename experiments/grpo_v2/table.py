@@ -10,7 +10,7 @@ for run in sorted(p for p in RUNS.iterdir() if (p / "results.json").exists()):
     s, module = r["student"], r["config"]["algorithm"]["module"]
     print(f"{run.name}: test {s['accuracy']:.3f} {s['accuracy_ci95']}, garbled {s['garbled_rate']:.3f}, "
           f"sub-questions {s['mean_subquestions']:.2f}, val curve {r['train']['val_curve']}, "
-          f"subquestion_cost {module['subquestion_cost']}, beta {module['beta']}, lr {module['lr']}")
+          f"{r['config']['algorithm']['name']}, subquestion_cost {module.get('subquestion_cost')}, beta {module['beta']}, lr {module['lr']}")
     for metrics in run.glob("logs/**/metrics.csv"):  # the CSV logger's per-step rows (not committed: rerun to see)
         for row in csv.DictReader(metrics.open()):
             if row.get("train/reward_mean"):

@@ -36,3 +36,23 @@ run fewer_steps "${TRIAL0[@]}" dataset.world.max_steps=4 &
 wait
 run fewer_distractors "${TRIAL0[@]}" dataset.world.min_distractor_chains=0 dataset.world.max_distractor_chains=1 \
     dataset.world.min_given_distractors=0
+# round 5: data and steps. The world-v2 small recipe (recipe=small_v2) on 32,000 training problems (16 times the
+# default) for 16,000 steps (8 times): 128,000 episodes, each of the 67,464 kept teacher samples seen about twice
+run data_32k_16000 recipe=small_v2 answerer.k=1 dataset.sizes.train=32000 recipe.steps=16000 \
+    trainer.val_check_interval=2000 data.max_val_problems=200
+# reverse order (the student writes the sub-questions last first; they are read back first to last): a patch, not
+# a setting of distill, because it did not help (README, round 5). It runs in a scratch worktree
+if [ -n "${REVERSE:-}" ]; then
+    tree=$(mktemp -d -t distill-reverse-XXXXXX)
+    git worktree add -q --detach "$tree" HEAD
+    git -C "$tree" apply "$PWD/experiments/v2_learnability/reverse_order.patch"
+    here=$PWD
+    (cd "$tree" && $PY -m distill.train -m --config-name sweep_size_grid +experiment=synthetic_fbc_scratch student=small \
+        answerer.k=1 seed=0 student.order=reverse hydra.launcher.n_jobs=1 paths.output_dir="$tree/outputs" \
+        hydra.sweep.dir="$here/experiments/v2_learnability/runs/reverse_order" > "$here/outputs/v2_learnability_reverse_order.log" 2>&1)
+    (cd "$tree" && $PY -m distill.train +experiment=synthetic_fbc_scratch seed=0 threads=1 logger=none skip_done=true \
+        eval.samples=0 eval.teacher_samples=1 stage_cache=null recipe=small_v2 student.order=reverse answerer.k=1 \
+        dataset.sizes.train=32000 recipe.steps=16000 trainer.val_check_interval=2000 data.max_val_problems=200 \
+        hydra.run.dir="$here/experiments/v2_learnability/runs/reverse_32k_16000" > "$here/outputs/v2_learnability_reverse_32k.log" 2>&1)
+    git worktree remove --force "$tree"
+fi
