@@ -5,6 +5,8 @@
 # Results: runs/<world>_<objective>_seed<N>/results.json.
 # Usage: WORLDS="v1" SEEDS="0 1 2" [STEP_CREDIT=1] [CONTROL=1] bash experiments/online_rl/run.sh (STEP_CREDIT:
 # GRPO with step_credit=0.5 too; CONTROL: Filtered BC continued from the stage, 3,000 steps)
+#        WORLDS="v2k2" SEEDS="0 1 2" bash experiments/online_rl/run.sh: world v2 with the k = 2 answerer, the small
+#        world-v2 recipe's stage (recipe=small_v2), GRPO and DPO for 1,000 steps each
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-python}
@@ -21,6 +23,12 @@ run() {  # run WORLD SEED NAME EXPERIMENT [overrides...]
 }
 for world in ${WORLDS:-v1}; do
     for seed in ${SEEDS:-0}; do
+        if [ "$world" = v2k2 ]; then
+            V2K2=(recipe=small_v2 answerer.k=2 trainer.max_steps=1000)
+            run "$world" "$seed" grpo synthetic_grpo "${V2K2[@]}"
+            run "$world" "$seed" dpo synthetic_dpo "${V2K2[@]}"
+            continue
+        fi
         # GRPO's first stage as these runs trained it: validated every 50 steps, GRPO's interval (since then
         # +experiment=synthetic_grpo validates its stage every 250, as DPO's: one stage for both)
         run "$world" "$seed" grpo synthetic_grpo $STAGE50  # trains the first stage into the cache, then GRPO
