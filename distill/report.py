@@ -124,9 +124,12 @@ def read_run(path: Path) -> Run:
 
 def find_runs(folders: list[Path]) -> tuple[list[Run], list[str]]:
     """Finished runs, and the Hydra run folders below ``folders`` that have no results (failed or running)."""
-    runs, missing = [], []
+    runs, missing, seen = [], [], set()
     for folder in folders:
         for path in sorted(folder.glob("**/results.json")):
+            if path.resolve() in seen:  # folders that overlap
+                continue
+            seen.add(path.resolve())
             try:
                 runs.append(read_run(path))
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
@@ -291,9 +294,16 @@ def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> d
     if not found:
         raise UsageError(f"no readable results.json below {', '.join(map(str, folders))}"
                          + (f"; unfinished or skipped runs: {len(failed)}" if failed else ""))
-    out.mkdir(parents=True, exist_ok=True)
     runs = [r for r in found if not r.trial]  # recipe-search trials have a section of their own
     trials = [r for r in found if r.trial]
+    cells: dict[tuple[str, str, str, int], list[Path]] = {}
+    for r in runs:
+        cells.setdefault((r.answerer, r.algorithm, r.student, r.seed), []).append(r.path)
+    for (answerer, algorithm, student, seed), paths in cells.items():
+        if len(paths) > 1:  # a table keeps one run per cell: variants of one objective would be mixed silently
+            raise UsageError(f"{len(paths)} runs fill one cell (answerer {answerer}, {algorithm}, {student}, seed {seed}): "
+                             f"{', '.join(map(str, paths))}; report variants of one objective separately")
+    out.mkdir(parents=True, exist_ok=True)
     sections = [f"# Student-versus-LLM report\n\nFrom {len(runs)} runs and {len(trials)} recipe-search trials in "
                 f"{', '.join(map(str, folders))}.\n"
                 "Cells: mean test accuracy over seeds [95% interval, seeds and problems resampled]; `average` is the mean over student "

@@ -146,6 +146,19 @@ def fake_cascade(folder, seed, curve, llm=(0.7, 0.002), student=(0.6, 0.0001)):
         "student": {"accuracy": student[0], "cost": student[1]}, "llm": {"accuracy": llm[0], "cost": llm[1]}}))
 
 
+def test_two_variants_of_one_objective_in_one_cell_are_refused_not_mixed(tmp_path):
+    from distill.core.errors import UsageError
+
+    fake_run(tmp_path / "runs" / "grpo_seed0", "grpo", "small", 1000, 0, 0.3)
+    fake_run(tmp_path / "runs" / "grpo_no_cost_seed0", "grpo", "small", 1000, 0, 0.5)
+    with pytest.raises(UsageError, match="2 runs fill one cell .*grpo, small, seed 0.*grpo_no_cost_seed0"):
+        build_report([tmp_path / "runs"], tmp_path / "report")
+    assert not (tmp_path / "report").exists()
+    # one of them, named twice through folders that overlap, is one run
+    report = build_report([tmp_path / "runs" / "grpo_seed0", tmp_path / "runs" / "grpo_seed0"], tmp_path / "report")
+    assert report["runs"] == 1
+
+
 def test_report_cascade_table_and_cost_plot(tmp_path):
     runs = tmp_path / "sweep"
     curves = [[(0.60, 0.0001), (0.72, 0.0011), (0.70, 0.0021)],   # reaches the LLM's 0.7 at 0.0011 = 55% of its cost
