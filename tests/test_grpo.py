@@ -202,6 +202,33 @@ def test_a_batch_with_nothing_to_learn_leaves_every_weight_where_it_was():
     assert [n for n in start if not torch.equal(second[n], first[n])] == []  # step 2 moved nothing
 
 
+def test_a_run_whose_groups_are_all_dropped_for_good_says_it_has_stopped_learning(monkeypatch):
+    import pytorch_lightning as pl
+
+    from conftest import objective
+
+    import distill.algorithms.grpo as grpo_module
+    from distill.core.contracts import Answer
+    from distill.training.episodes import EpisodeDataModule
+
+    class AlwaysWrong:
+        name = "always-wrong"
+
+        def answer(self, problems, decompositions):
+            return [Answer("Final answer: 0") for _ in problems]
+
+    monkeypatch.setattr(grpo_module, "STALLED_AFTER", 2)
+    records, student, problems = small_bandit()
+    grpo = objective("grpo", student.model, 3, group_size=4, max_new_tokens=4, seed=0, beta=0.0)
+    grpo.bind(student, AlwaysWrong(), problems)
+    items = grpo.make_items(student, records)
+    trainer = pl.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         limit_val_batches=0, enable_model_summary=False)
+    with pytest.warns(UserWarning, match="GRPO has stopped learning: every group of the last 2 rollout batches") as seen:
+        trainer.fit(grpo, EpisodeDataModule(items, items, student.pad_id, batch_size=len(items)))
+    assert sum("stopped learning" in str(w.message) for w in seen) == 1  # said once, not at every batch
+
+
 def test_the_trl_peer_is_rewarded_exactly_as_ours():
     """The benchmark against TRL's GRPOTrainer gives it a reward function in TRL's calling convention: it must
     parse TRL's sampled ids as our rollouts do and score them with the same reward (right: 1 - cost x sub-questions)."""

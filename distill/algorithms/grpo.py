@@ -29,6 +29,7 @@ of the policy's entropy at temperature 1), tokens and rollouts per second.
 from __future__ import annotations
 
 import time
+import warnings
 
 import pytorch_lightning as pl
 import torch
@@ -45,6 +46,8 @@ from distill.measurement.step_credit import removal_credit
 from distill.students import Student
 from distill.synthetic.decisions import world_diagnostics
 from distill.training.episodes import collate
+
+STALLED_AFTER = 50  # rollout batches in a row with every group dropped before the run says it has stopped learning
 
 
 def reward(correct: bool, n_subquestions: int, subquestion_cost: float) -> float:
@@ -78,6 +81,7 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         self.answerer: Answerer | None = None
         self.problems: list[Problem] = []
         self.ready: dict[str, torch.Tensor] | None = None  # the rollouts the next updates use (rollout_batch)
+        self.dropped_in_a_row = 0  # rollout batches whose groups were all dropped, in a row
 
     def bind(self, student: Student, answerer: Answerer, problems: list[Problem]) -> None:
         """What rollouts need: the student (tokenizer, decoding), the answerer that scores them, the problems."""
@@ -173,6 +177,12 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
             self.ready, stats = self.rollout_batch(problems)
             for name, value in stats.items():
                 self.log(f"train/{name}", value, prog_bar=name == "reward_mean", batch_size=len(problems))
+            self.dropped_in_a_row = self.dropped_in_a_row + 1 if self.ready is None else 0
+            if self.dropped_in_a_row == STALLED_AFTER:  # e.g. a policy collapsed to one answer per problem
+                warnings.warn(f"GRPO has stopped learning: every group of the last {STALLED_AFTER} rollout batches "
+                              f"was dropped (its samples all scored alike; mean sub-questions "
+                              f"{float(stats['mean_subquestions']):.2f}), so no step updates the policy and the rest "
+                              "of the run only samples; stop it, or raise algorithm.module.temperature", stacklevel=2)
         if self.ready is None:
             return None  # every group equal: nothing to learn, and no optimiser step (Lightning skips it on None)
         ready = self.ready
