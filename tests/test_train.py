@@ -46,7 +46,8 @@ def test_main_job_writes_results(trained):
     assert (out / "logs").exists()  # the CSV logger wrote its metrics
     # world v2's honest rows: both rows' selectors over 4 samples, and the baselines (gold is exact)
     assert on_disk["teacher"]["selectors"]["n"] == on_disk["student"]["selectors"]["n"] == 4
-    assert set(on_disk["baselines"]) == {"rule", "gold"} and on_disk["baselines"]["gold"] == 1.0
+    assert set(on_disk["baselines"]) == {"rule", "gold", "none"} and on_disk["baselines"]["gold"] == 1.0
+    assert on_disk["baselines"]["none"] == 0.0  # the k = 1 answerer alone solves nothing
 
 
 def test_evaluate_reproduces_the_saved_accuracy(trained, compose_cfg, tmp_path):

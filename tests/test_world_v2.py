@@ -8,7 +8,7 @@ from distill.core.records import Record
 from distill.measurement.selectors import select, selector_rows
 from distill.synthetic.answerer import SyntheticAnswerer, solve
 from distill.synthetic.dataset import SyntheticDataset
-from distill.synthetic.teacher import GoldTeacher, RuleTeacher
+from distill.synthetic.teacher import GoldTeacher, NoQuestions, RuleTeacher
 from distill.synthetic.world import WorldConfig
 from distill.synthetic.world_v2 import NAMES, GraphWorldConfig
 
@@ -73,6 +73,18 @@ def test_gold_is_always_right_and_the_rule_is_not(problems):
     rule = [d[0].subquestions for d in RuleTeacher().decompose(problems, 1)]
     right = sum(a == t for a, t in zip(answers(problems, rule, distraction=0.15, misread=0.5), truth))
     assert right / len(problems) < 0.5
+
+
+def test_the_answerer_alone_solves_exactly_the_problems_within_its_strength(problems):
+    """The ``none`` baseline (no sub-questions): an answerer of strength k, never wrong, answers a problem by
+    itself exactly when the target needs at most k operations."""
+    empty = [d[0].subquestions for d in NoQuestions().decompose(problems, 1)]
+    assert empty == [[]] * len(problems)
+    truth = [p.true_answer for p in problems]
+    for k in (1, 2, 3):
+        right = [a == t for a, t in zip(answers(problems, empty, k=k), truth)]
+        assert right == [p.world.n_steps <= k for p in problems]
+    assert {p.world.n_steps for p in problems} > {2, 3}  # both sides of each k are tried
 
 
 def test_world_v1_is_solved_by_the_text_rule():

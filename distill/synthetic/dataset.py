@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from distill.core.contracts import Critic, Problem, Teacher, check_limit
 from distill.core.errors import UsageError
 from distill.synthetic.decisions import decision_token_margins, world_diagnostics
-from distill.synthetic.teacher import GoldTeacher, RuleTeacher
+from distill.synthetic.teacher import GoldTeacher, NoQuestions, RuleTeacher
 from distill.synthetic.world import SPLIT_BUCKETS, SyntheticProblem, WorldConfig, generate_split
 from distill.synthetic.world_v2 import GraphWorldConfig
 
@@ -55,8 +55,9 @@ class SyntheticDataset:
         return None
 
     def baselines(self) -> dict[str, Teacher]:
-        """The text rule and the gold decomposition: every report shows them through the configured answerer."""
-        return {"rule": RuleTeacher(), "gold": GoldTeacher()}
+        """The text rule, the gold decomposition and no decomposition (the answerer alone): every report shows them
+        through the configured answerer."""
+        return {"rule": RuleTeacher(), "gold": GoldTeacher(), "none": NoQuestions()}
 
     def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
                     correct: list[float]) -> dict[str, Any]:

@@ -15,8 +15,9 @@ Two kinds of error (design notes, section 3):
   quantities the target does not need): skip a step, swap two adjacent steps, stop early, repeat a question,
   ask about a distractor, ask about a given quantity.
 
-``GoldTeacher`` and ``RuleTeacher`` are baselines every report can show: the world's gold decomposition, and
-the text rule that asks for each stated quantity in the order the sentences state them.
+``GoldTeacher``, ``RuleTeacher`` and ``NoQuestions`` are baselines every report can show: the world's gold
+decomposition, the text rule that asks for each stated quantity in the order the sentences state them, and no
+decomposition at all (the answerer alone).
 
 Each sample draws from a random stream seeded by (seed, problem id, sample index), so a teacher's output
 is a pure function of its configuration. Each decomposition's ``meta["errors"]`` lists what fired.
@@ -160,6 +161,17 @@ class GoldTeacher:
 
     def decompose(self, problems: list[Problem], n_samples: int) -> list[list[Decomposition]]:
         return fixed_decompositions(problems, n_samples, WorldProblem.gold_order)
+
+
+class NoQuestions:
+    """No sub-questions: the answerer alone. What a decomposition must beat: an answerer of strength k solves the
+    problems of up to k operations by itself (with k = 2, 0.928 of world v2's 2-operation test problems)."""
+
+    def __init__(self, name: str = "none") -> None:
+        self.name = name
+
+    def decompose(self, problems: list[Problem], n_samples: int) -> list[list[Decomposition]]:
+        return fixed_decompositions(problems, n_samples, lambda world: [])
 
 
 class RuleTeacher:
