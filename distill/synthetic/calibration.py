@@ -5,7 +5,7 @@ test bed that tells methods apart.
 
 Takes ``distill.train``'s config (the same overrides) and prints, on the evaluation split (``dataset.split``)
 through the configured answerer: the text rule (``teacher=rule``), the gold decomposition, gold plus two
-irrelevant sub-questions, and the teacher's rows (first sample, mean, label-free best-of-n, majority vote,
+irrelevant sub-questions, no sub-questions (the answerer alone), and the teacher's rows (first sample, mean, label-free best-of-n, majority vote,
 ``eval.teacher_samples`` samples); over the training teacher run, P(correct | the answerer gave a number); and
 the teacher's accuracy by number of operations on the evaluation and ``ood`` splits. Writes
 ``calibration.json`` into the run folder.
@@ -30,7 +30,7 @@ from distill.core.parts import build_parts
 from distill.core.records import group_by_problem
 from distill.core.teacher_runs import annotate_batch, judged_records
 from distill.measurement.selectors import selector_rows
-from distill.synthetic.teacher import GoldTeacher, RuleTeacher
+from distill.synthetic.teacher import GoldTeacher, NoQuestions, RuleTeacher
 from distill.synthetic.world import world_of
 
 
@@ -68,6 +68,7 @@ def calibrate(cfg: DictConfig) -> dict[str, Any]:
         "dataset": parts.dataset.name, "split": cfg.dataset.split, "answerer": parts.answerer.name,
         "rule": accuracy(problems, [d[0].subquestions for d in RuleTeacher().decompose(problems, 1)], parts.answerer),
         "gold": accuracy(problems, gold, parts.answerer),
+        "none": accuracy(problems, [d[0].subquestions for d in NoQuestions().decompose(problems, 1)], parts.answerer),
         "gold_plus_2_irrelevant": accuracy(
             problems, [with_irrelevant(p, g, 2, cfg.seed) for p, g in zip(problems, gold)], parts.answerer),
     }
@@ -94,7 +95,7 @@ def print_calibration(out: dict[str, Any]) -> None:
     t = out["teacher"]
     print(f"{out['dataset']} ({out['split']}, answerer {out['answerer']}):")
     print(f"  text rule {out['rule']:.3f}   gold {out['gold']:.3f}   gold + 2 irrelevant "
-          f"{out['gold_plus_2_irrelevant']:.3f}")
+          f"{out['gold_plus_2_irrelevant']:.3f}   no sub-questions {out['none']:.3f}")
     print(f"  teacher@1 {t['first']['accuracy']:.3f}   mean {t['mean']['accuracy']:.3f}   best-of-{t['n']} "
           f"{t['best_of_n']['accuracy']:.3f}   majority {t['majority']['accuracy']:.3f}   "
           f"(ood: teacher@1 {out['ood_teacher']['first']['accuracy']:.3f})")

@@ -165,7 +165,7 @@ class GoldTeacher:
 
 class NoQuestions:
     """No sub-questions: the answerer alone. What a decomposition must beat: an answerer of strength k solves the
-    problems of up to k operations by itself (with k = 2, 0.928 of world v2's 2-operation test problems)."""
+    problems of up to k operations by itself (but for its slips)."""
 
     def __init__(self, name: str = "none") -> None:
         self.name = name
