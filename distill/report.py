@@ -301,8 +301,8 @@ def build_report(folders: list[Path], out: Path, budget_share: float = 0.5) -> d
         cells.setdefault((r.answerer, r.algorithm, r.student, r.seed), []).append(r.path)
     for (answerer, algorithm, student, seed), paths in cells.items():
         if len(paths) > 1:  # a table keeps one run per cell: variants of one objective would be mixed silently
-            raise UsageError(f"{len(paths)} runs fill one cell (answerer {answerer}, {algorithm}, {student}, seed {seed}): "
-                             f"{', '.join(map(str, paths))}; report variants of one objective separately")
+            raise UsageError(f"{len(paths)} runs fill one cell (answerer {answerer}, {algorithm}, {student}, "
+                             f"seed {seed}): {', '.join(map(str, paths))}; report variants of one objective separately")
     out.mkdir(parents=True, exist_ok=True)
     sections = [f"# Student-versus-LLM report\n\nFrom {len(runs)} runs and {len(trials)} recipe-search trials in "
                 f"{', '.join(map(str, folders))}.\n"

@@ -321,7 +321,8 @@ def test_a_first_stage_validates_at_its_own_interval_and_is_the_from_scratch_run
     assert grpo["pretrain"]["reused_from"] and grpo["pretrain"]["val_curve"] == fbc["train"]["val_curve"] == [[4, ANY], [8, ANY]]
     assert grpo["train"]["val_curve"][0][0] == 2
     # the held-out loss beside each validation, where the objective has one (Filtered BC does, GRPO does not)
-    assert [s for s, _ in fbc["train"]["val_loss_curve"]] == [4, 8] and all(v > 0 for _, v in fbc["train"]["val_loss_curve"])
+    losses = fbc["train"]["val_loss_curve"]
+    assert [s for s, _ in losses] == [4, 8] and all(v > 0 for _, v in losses)
     assert grpo["train"]["val_loss_curve"] == []
     other = run("grpo_own", "synthetic_grpo", "trainer.max_steps=2", "trainer.val_check_interval=2",
                 "algorithm.pretrain.val_check_interval=2")

@@ -5,10 +5,10 @@ test bed that tells methods apart.
 
 Takes ``distill.train``'s config (the same overrides) and prints, on the evaluation split (``dataset.split``)
 through the configured answerer: the text rule (``teacher=rule``), the gold decomposition, gold plus two
-irrelevant sub-questions, no sub-questions (the answerer alone), and the teacher's rows (first sample, mean, label-free best-of-n, majority vote,
-``eval.teacher_samples`` samples); over the training teacher run, P(correct | the answerer gave a number); and
-the teacher's accuracy by number of operations on the evaluation and ``ood`` splits. Writes
-``calibration.json`` into the run folder.
+irrelevant sub-questions, no sub-questions (the answerer alone), and the teacher's rows (first sample, mean,
+label-free best-of-n, majority vote, ``eval.teacher_samples`` samples); over the training teacher run,
+P(correct | the answerer gave a number); and the teacher's accuracy by number of operations on the evaluation
+and ``ood`` splits. Writes ``calibration.json`` into the run folder.
 """
 
 from __future__ import annotations
