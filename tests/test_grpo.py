@@ -229,6 +229,33 @@ def test_a_run_whose_groups_are_all_dropped_for_good_says_it_has_stopped_learnin
     assert sum("stopped learning" in str(w.message) for w in seen) == 1  # said once, not at every batch
 
 
+@pytest.mark.parametrize("drop", [False, True])
+def test_drop_solved_alone_drops_the_groups_of_problems_the_answerer_solves_with_no_questions(drop):
+    """Half the problems are solved by the answerer alone; every group's samples disagree (alternate samples are
+    right). Without the setting every group is kept; with it, only the other half."""
+    from conftest import objective
+
+    from distill.core.contracts import Answer
+
+    records, student, problems = small_bandit()
+    alone = {p.problem_id for p in problems[::2]}
+
+    class HalfAlone:
+        name = "half-alone"
+
+        def answer(self, batch, decompositions):
+            return [Answer(f"Final answer: {int(p.problem_id in alone if not d else i % 2 == 0)}")
+                    for i, (p, d) in enumerate(zip(batch, decompositions))]
+
+    torch.manual_seed(0)
+    grpo = objective("grpo", student.model, 2, group_size=4, max_new_tokens=4, seed=0, drop_solved_alone=drop)
+    grpo.bind(student, HalfAlone(), problems)
+    ready, stats = grpo.rollout_batch(problems)
+    kept = len(ready["advantages"]) // 4
+    assert kept == (len(problems) - len(alone) if drop else len(problems))
+    assert float(stats["dropped_groups"]) == pytest.approx(1 - kept / len(problems))
+
+
 def test_the_trl_peer_is_rewarded_exactly_as_ours():
     """The benchmark against TRL's GRPOTrainer gives it a reward function in TRL's calling convention: it must
     parse TRL's sampled ids as our rollouts do and score them with the same reward (right: 1 - cost x sub-questions)."""

@@ -65,7 +65,8 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
     def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int,
                  group_size: int, temperature: float, loss_type: str, epsilon: float, beta: float,
                  subquestion_cost: float, dynamic_sampling: bool, max_new_tokens: int, seed: int,
-                 muon_lr: float | None, num_iterations: int, step_credit: float) -> None:
+                 muon_lr: float | None, num_iterations: int, step_credit: float,
+                 drop_solved_alone: bool) -> None:
         super().__init__()
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"algorithm.module.loss_type={loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
@@ -118,6 +119,9 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         start = time.perf_counter()
         actions, rewards, decompositions, answers = self.rollouts(problems)
         keep = informative_groups(rewards) if h.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
+        if h.drop_solved_alone:  # train only where a decomposition is needed: one extra answerer call per problem
+            alone = self.answerer.answer(problems, [[] for _ in problems])
+            keep &= torch.tensor([not is_correct(a.text, p.true_answer) for a, p in zip(alone, problems)])
         stats = {"reward_mean": rewards.mean(), "reward_std": rewards.std(), "dropped_groups": 1 - keep.float().mean(),
                  "mean_subquestions": torch.tensor(sum(map(len, decompositions)) / len(decompositions)),
                  "tokens_per_second": torch.tensor(sum(map(len, actions)) / (time.perf_counter() - start)),

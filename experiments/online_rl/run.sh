@@ -6,8 +6,8 @@
 # Usage: WORLDS="v1" SEEDS="0 1 2" [STEP_CREDIT=1] [CONTROL=1] bash experiments/online_rl/run.sh (STEP_CREDIT:
 # GRPO with step_credit=0.5 too; CONTROL: Filtered BC continued from the stage, 3,000 steps)
 #        WORLDS="v2k2" SEEDS="0 1 2" bash experiments/online_rl/run.sh: world v2 with the k = 2 answerer, the small
-#        world-v2 recipe's stage (recipe=small_v2), GRPO and DPO for 1,000 steps each, and GRPO with no
-#        per-sub-question cost
+#        world-v2 recipe's stage (recipe=small_v2), GRPO and DPO for 1,000 steps each, GRPO with no
+#        per-sub-question cost, and GRPO trained only on problems the answerer cannot solve alone
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-python}
@@ -29,6 +29,7 @@ for world in ${WORLDS:-v1}; do
             run "$world" "$seed" grpo synthetic_grpo "${V2K2[@]}"
             run "$world" "$seed" dpo synthetic_dpo "${V2K2[@]}"
             run "$world" "$seed" grpo_no_cost synthetic_grpo "${V2K2[@]}" algorithm.module.subquestion_cost=0
+            run "$world" "$seed" grpo_drop_solved_alone synthetic_grpo "${V2K2[@]}" algorithm.module.drop_solved_alone=true
             continue
         fi
         # GRPO's first stage as these runs trained it: validated every 50 steps, GRPO's interval (since then
