@@ -30,7 +30,6 @@ from distill.core.parts import build_parts
 from distill.core.records import group_by_problem
 from distill.core.teacher_runs import annotate_batch, judged_records
 from distill.measurement.selectors import selector_rows
-from distill.synthetic.teacher import GoldTeacher, NoQuestions, RuleTeacher
 from distill.synthetic.world import world_of
 
 
@@ -63,14 +62,15 @@ def calibrate(cfg: DictConfig) -> dict[str, Any]:
     parts = build_parts(cfg)
     problems = parts.dataset.load(cfg.dataset.split)
     n = cfg.eval.teacher_samples
-    gold = [d[0].subquestions for d in GoldTeacher().decompose(problems, 1)]
+    # the data set's baselines (rule, gold, none), as every run's results.json has them
+    baselines = {name: [d[0].subquestions for d in teacher.decompose(problems, 1)]
+                 for name, teacher in parts.dataset.baselines().items()}
     out: dict[str, Any] = {
         "dataset": parts.dataset.name, "split": cfg.dataset.split, "answerer": parts.answerer.name,
-        "rule": accuracy(problems, [d[0].subquestions for d in RuleTeacher().decompose(problems, 1)], parts.answerer),
-        "gold": accuracy(problems, gold, parts.answerer),
-        "none": accuracy(problems, [d[0].subquestions for d in NoQuestions().decompose(problems, 1)], parts.answerer),
+        **{name: accuracy(problems, decompositions, parts.answerer) for name, decompositions in baselines.items()},
         "gold_plus_2_irrelevant": accuracy(
-            problems, [with_irrelevant(p, g, 2, cfg.seed) for p, g in zip(problems, gold)], parts.answerer),
+            problems, [with_irrelevant(p, g, 2, cfg.seed) for p, g in zip(problems, baselines["gold"])],
+            parts.answerer),
     }
     split_rows = {}
     for split in dict.fromkeys([cfg.dataset.split, "ood"]):
