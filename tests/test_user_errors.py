@@ -55,7 +55,7 @@ def test_a_bad_setting_is_one_line_before_any_work(tmp_path, args, message):
      "algorithm.module.group_size must be an integer >= 2, got 1"),
     ("train", ["algorithm=grpo", "algorithm.module.num_iterations=0"],
      "algorithm.module.num_iterations must be a positive integer, got 0"),
-    ("generate", ["answerer.k=two"], "answerer.k must be an integer, got 'two'"),
+    ("generate", ["answerer.k=two"], "answerer.k must be a positive integer, got 'two'"),
     ("cascade", ["ckpt_path=.", "cascade.target.value=-1"], "cascade.target.value must be a number in [0, 1]"),
     ("cascade", ["ckpt_path=.", "cascade.target.kind=budget", "cascade.target.value=-1"],
      "cascade.target.value must be a number >= 0, got -1 (cascade.target.kind=budget)"),
@@ -63,6 +63,13 @@ def test_a_bad_setting_is_one_line_before_any_work(tmp_path, args, message):
     ("cascade", ["ckpt_path=.", "cascade.n_points=1"], "cascade.n_points must be an integer >= 2, got 1"),
     ("cascade", ["ckpt_path=.", "cascade.target.kind=cheap"], "cascade.target.kind must be one of accuracy, deferred, budget"),
     ("evaluate", ["ckpt_path=.", "allow_mismatch=yes"], "allow_mismatch must be one of true, false; got 'yes'"),
+    ("train", ["answerer.distraction=1.5"], "answerer.distraction must be a number in [0, 1], got 1.5"),
+    ("train", ["answerer.k=0"], "answerer.k must be a positive integer, got 0"),
+    ("train", ["dataset.world.n_names=0"], "dataset.world: n_names in 2..320"),
+    ("train", ["dataset.world.max_steps=1"], "dataset.world: need 1 <= min_steps <= max_steps <= 10, got 2..1"),
+    ("train", ["world=v1", "dataset.world.max_steps=9"], "dataset: need 1 <= min_steps <= max_steps <= 8, got 2..9"),
+    ("train", ["dataset.world.window=2"], "dataset.world: interleave and window order facts that are not shuffled"),
+    ("generate", ["teacher.skip=2"], "teacher: teacher rates must lie in [0, 1]"),
 ])
 def test_each_bad_value_is_named_with_what_is_valid(command, overrides, message):
     from conftest import compose_config
@@ -82,6 +89,47 @@ def test_the_shipped_configs_pass_the_checks(command):
     from distill.core.config_checks import config_problems
 
     assert config_problems(compose_config(command, ["ckpt_path=."] if command in ("evaluate", "cascade") else [])) == []
+
+
+def test_a_world_bad_value_is_one_line_and_leaves_no_folder(tmp_path):
+    one_line_error(run(["distill.train", "dataset.world.n_names=0"], tmp_path), "dataset.world: n_names in 2..320")
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("overrides,refused", [
+    (["world=v1"], False),
+    (["dataset=synthetic_v1", "teacher=synthetic_v1"], False),  # the two-override form of world v1
+    (["dataset=synthetic_v1"], True),                          # world v1's problems, world v2's roles
+    (["dataset=synthetic_v1", "allow_mixed_world=true"], False),
+    (["world=v1", "teacher=rule"], True),                      # the rule's answerer is world v2's
+    (["world=v1", "teacher=rule", "answerer=synthetic_v1", "judge=synthetic_v1"], False),
+    (["dataset=gsm8k", "teacher=anthropic"], False),           # no synthetic world: nothing to match
+])
+def test_a_data_set_of_one_world_with_roles_of_another_is_refused(overrides, refused):
+    from hydra import compose, initialize_config_dir
+
+    from conftest import CONF
+    from distill.core.config_checks import config_problems
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)  # the group choices live there
+    problems = [p for p in config_problems(cfg) if "world" in p]
+    assert bool(problems) == refused, problems
+    if refused:
+        assert "pick both with world=v1" in problems[0]
+
+
+def test_world_v1_is_the_two_override_form():
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from conftest import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        one = compose("train", overrides=["world=v1"])
+        two = compose("train", overrides=["dataset=synthetic_v1", "teacher=synthetic_v1"])
+    assert OmegaConf.to_container(one) == OmegaConf.to_container(two)
+    assert one.dataset.world.max_steps == 4 and one.answerer.distraction == 0.0
 
 
 def test_a_folder_that_does_not_exist_is_named_and_not_created(tmp_path):

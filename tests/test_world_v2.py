@@ -166,3 +166,74 @@ def test_the_teacher_decomposes_a_world_with_one_template():
     problems = parts.dataset.load("train")
     samples = parts.teacher.decompose(problems, 4)
     assert len(samples) == 20 and all(len(d.subquestions) > 0 for group in samples for d in group)
+
+
+def _positions(world):
+    return {q: n for n, q in enumerate(world.fact_order)}
+
+
+def test_interleaved_facts_respect_dependencies_and_the_needed_ones_are_no_prefix():
+    config = GraphWorldConfig(shuffle_facts=False, interleave=True)
+    problems = SyntheticDataset(sizes=SIZES, world=config, seed=0).load("train")
+    for p in problems:
+        w, at = p.world, _positions(p.world)
+        assert sorted(w.fact_order) == list(range(len(w.quantities)))
+        assert all(at[d] < at[i] for i, q in enumerate(w.quantities) for d in q.deps)
+    prefix = [p for p in problems if set(p.world.fact_order[: len(p.world.ancestors(p.world.target)) + 1])
+              == p.world.ancestors(p.world.target) | {p.world.target}]
+    assert len(prefix) < 0.2 * len(problems)  # in dependency order (interleave off) every problem is a prefix
+    in_order = SyntheticDataset(sizes=SIZES, world=GraphWorldConfig(shuffle_facts=False), seed=0).load("train")
+    assert all(p.world.fact_order == sorted(p.world.fact_order) for p in in_order)
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_a_window_moves_each_fact_at_most_that_many_places(window):
+    from distill.synthetic.world_v2 import local_shuffle
+    import random
+
+    rng = random.Random(0)
+    moved = 0
+    for _ in range(200):
+        order = local_shuffle(rng, list(range(12)), window)
+        assert sorted(order) == list(range(12))
+        assert max(abs(position - i) for position, i in enumerate(order)) <= window
+        moved += order != list(range(12))
+    assert moved > 100
+    assert local_shuffle(rng, list(range(12)), 0) == list(range(12))
+
+
+def test_the_new_knobs_off_keep_world_v2_problems():
+    base = SyntheticDataset(sizes=SIZES, world=GraphWorldConfig(), seed=3).load("test")
+    again = SyntheticDataset(sizes=SIZES, world=GraphWorldConfig(interleave=False, window=0), seed=3).load("test")
+    assert [p.text for p in base] == [p.text for p in again]
+
+
+def test_each_surface_rule_asks_what_it_says():
+    from distill.synthetic.teacher import SURFACE_RULES
+
+    config = GraphWorldConfig(shuffle_facts=False, interleave=True, templates=1)
+    problems = SyntheticDataset(sizes=SIZES, world=config, seed=0).load("test")[:50]
+    for p in problems:
+        w = p.world
+        derived = [i for i in w.fact_order if not w.quantities[i].given]
+        asked = {name: [w.match(q) for q in RuleTeacher(name).decompose([p], 1)[0][0].subquestions]
+                 for name in SURFACE_RULES}
+        assert asked["all"] == w.fact_order
+        assert asked["stop_at_question"][-1] == w.target and asked["stop_at_question"] == \
+            w.fact_order[: w.fact_order.index(w.target) + 1]
+        assert asked["derived"] == derived and asked["derived_two_passes"] == derived + derived
+        assert asked["derived_stop_at_question"] == derived[: derived.index(w.target) + 1]
+        assert all(w.quantities[i].item == w.quantities[w.target].item for i in asked["question_item"])
+    with pytest.raises(ValueError, match="valid: all, stop_at_question"):
+        RuleTeacher("backchain")
+
+
+def test_results_report_each_rule_and_their_best():
+    from distill.measurement.results import baseline_accuracies
+
+    v2 = SyntheticDataset(sizes=SIZES, world=GraphWorldConfig(), seed=0)
+    problems = v2.load("test")[:100]
+    answerer = SyntheticAnswerer(k=1, distraction=0.15, misread=0.5, slip=0.1, guess=0.3, seed=0)
+    out = baseline_accuracies(problems, v2.baselines(), answerer)
+    rules = {k: v for k, v in out.items() if k.startswith("rule_")}
+    assert len(rules) == 6 and out["rule"] == max(rules.values()) and out["gold"] == 1.0 and out["none"] == 0.0

@@ -99,6 +99,12 @@ RULES: dict[str, Any] = {
     "budget.max_tokens": Number(1, integer=True, optional=True),
     "ckpt_path": ExistingPath("run or student folder"),
     "allow_mismatch": Choice((True, False)),
+    "allow_mixed_world": Choice((True, False)),
+    "answerer.k": COUNT,    # the synthetic answerer's strength and rates (the LLM answerers have no such keys)
+    "answerer.distraction": Number(0, 1),
+    "answerer.misread": Number(0, 1),
+    "answerer.slip": Number(0, 1),
+    "answerer.guess": Number(0, 1),
     "dataset.limit": Number(1, integer=True, optional=True),
     "dataset.sizes.*": COUNT,
     "data.val_fraction": Number(0, 0.5, open_low=True),
@@ -141,7 +147,11 @@ def config_problems(cfg: DictConfig) -> list[str]:
                     problems.append(f"{key} {problem}" if not isinstance(rule, ExistingPath)
                                     else f"{key}={problem}")
     problems += _cascade_target_problems(cfg)
-    problems += _target_problems(cfg, "")
+    problems += _world_problems(cfg)
+    named = [p.split(" ")[0].split("=")[0] for p in problems]
+    # a built node's own error repeats what a rule already said of one of its keys: keep the rule's line
+    problems += [p for p in _target_problems(cfg, "")
+                 if not (p.split(" ")[0].endswith(":") and any(n.startswith(p.split(" ")[0][:-1] + ".") for n in named))]
     return problems
 
 
@@ -200,6 +210,35 @@ def _leaves(cfg: DictConfig, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
+def synthetic_world(choice: str | None, group: str = "dataset") -> str | None:
+    """The synthetic world a group choice belongs to (``synthetic`` is world v2, ``synthetic_<level>`` is that
+    level's; the ``rule`` and ``gold`` baselines' answerer and judge are world v2's), or None for other choices."""
+    if choice == "synthetic" or (choice in ("rule", "gold") and group != "teacher"):
+        return "v2"
+    return choice[len("synthetic_"):] if choice and choice.startswith("synthetic_") else None
+
+
+def world_choice(world: str) -> str:
+    """The group choice of a world's data set and roles (world v2's files are the plain ``synthetic``)."""
+    return "synthetic" if world == "v2" else f"synthetic_{world}"
+
+
+def _world_problems(cfg: DictConfig) -> list[str]:
+    """A data set of one synthetic world with a teacher, answerer or judge of another (``dataset=synthetic_v1``
+    alone pairs world v1's problems with the default world's roles), unless ``allow_mixed_world``."""
+    choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None)
+    world = synthetic_world(choices.get("dataset")) if choices is not None else None
+    if world is None or cfg.get("allow_mixed_world"):
+        return []
+    for group in ("teacher", "answerer", "judge"):
+        other = synthetic_world(choices.get(group), group)
+        if other is not None and other != world:
+            return [f"{group}={choices.get(group)} is world {other}'s, dataset={choices.get('dataset')} world "
+                    f"{world}'s: pick both with world={world} (or {group}={world_choice(world)}; allow_mixed_world=true "
+                    f"to mix them)"]
+    return []
+
+
 def _cascade_target_problems(cfg: DictConfig) -> list[str]:
     target = OmegaConf.select(cfg, "cascade.target", default=None)
     if target is None or target.get("value") is None:
@@ -226,7 +265,26 @@ def _target_problems(node: Any, prefix: str) -> list[str]:
         except (MissingMandatoryValue, InterpolationResolutionError):
             continue  # reported by the leaf pass
         problems += _target_problems(child, f"{prefix}{key}.")
+    if not problems and str(node.get("_target_", "")).startswith(BUILT_TO_CHECK):
+        problems += _build_problems(node, prefix)
     return problems
+
+
+# the synthetic world's generators and roles are cheap, pure constructors that check their own values (a step
+# count, a rate, a name pool): built when the config is composed, so that a bad value is one line before any work
+BUILT_TO_CHECK = ("distill.synthetic.",)
+
+
+def _build_problems(node: DictConfig, prefix: str) -> list[str]:
+    from hydra.utils import instantiate
+
+    try:
+        instantiate(node)
+    except Exception as error:  # noqa: BLE001  (hydra wraps the constructor's ValueError in its own error)
+        cause = error.__cause__ or error
+        if isinstance(cause, (ValueError, TypeError)):
+            return [f"{prefix.rstrip('.')}: {str(cause).splitlines()[0]}"]
+    return []
 
 
 def _signature_problems(node: DictConfig, prefix: str) -> list[str]:

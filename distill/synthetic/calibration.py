@@ -30,6 +30,8 @@ from distill.core.parts import build_parts
 from distill.core.records import group_by_problem
 from distill.core.teacher_runs import annotate_batch, judged_records
 from distill.measurement.selectors import selector_rows
+from distill.measurement.results import baseline_accuracies
+from distill.synthetic.teacher import GoldTeacher
 from distill.synthetic.world import world_of
 
 
@@ -62,15 +64,13 @@ def calibrate(cfg: DictConfig) -> dict[str, Any]:
     parts = build_parts(cfg)
     problems = parts.dataset.load(cfg.dataset.split)
     n = cfg.eval.teacher_samples
-    # the data set's baselines (rule, gold, none), as every run's results.json has them
-    baselines = {name: [d[0].subquestions for d in teacher.decompose(problems, 1)]
-                 for name, teacher in parts.dataset.baselines().items()}
+    # the data set's baselines (each surface rule and their best, gold, none), as every run's results.json has them
+    gold = [d[0].subquestions for d in GoldTeacher().decompose(problems, 1)]
     out: dict[str, Any] = {
         "dataset": parts.dataset.name, "split": cfg.dataset.split, "answerer": parts.answerer.name,
-        **{name: accuracy(problems, decompositions, parts.answerer) for name, decompositions in baselines.items()},
+        **baseline_accuracies(problems, parts.dataset.baselines(), parts.answerer),
         "gold_plus_2_irrelevant": accuracy(
-            problems, [with_irrelevant(p, g, 2, cfg.seed) for p, g in zip(problems, baselines["gold"])],
-            parts.answerer),
+            problems, [with_irrelevant(p, g, 2, cfg.seed) for p, g in zip(problems, gold)], parts.answerer),
     }
     split_rows = {}
     for split in dict.fromkeys([cfg.dataset.split, "ood"]):
@@ -94,8 +94,10 @@ def calibrate(cfg: DictConfig) -> dict[str, Any]:
 def print_calibration(out: dict[str, Any]) -> None:
     t = out["teacher"]
     print(f"{out['dataset']} ({out['split']}, answerer {out['answerer']}):")
-    print(f"  text rule {out['rule']:.3f}   gold {out['gold']:.3f}   gold + 2 irrelevant "
-          f"{out['gold_plus_2_irrelevant']:.3f}   no sub-questions {out['none']:.3f}")
+    rules = {k[len("rule_"):]: v for k, v in out.items() if k.startswith("rule_")}
+    print("  surface rules: " + "   ".join(f"{name} {v:.3f}" for name, v in rules.items()) + f"   (best {out['rule']:.3f})")
+    print(f"  gold {out['gold']:.3f}   gold + 2 irrelevant {out['gold_plus_2_irrelevant']:.3f}   no sub-questions "
+          f"{out['none']:.3f}")
     print(f"  teacher@1 {t['first']['accuracy']:.3f}   mean {t['mean']['accuracy']:.3f}   best-of-{t['n']} "
           f"{t['best_of_n']['accuracy']:.3f}   majority {t['majority']['accuracy']:.3f}   "
           f"(ood: teacher@1 {out['ood_teacher']['first']['accuracy']:.3f})")

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from distill.core.contracts import Critic, Problem, Teacher, check_limit
 from distill.core.errors import UsageError
 from distill.synthetic.decisions import decision_token_margins, world_diagnostics
-from distill.synthetic.teacher import GoldTeacher, NoQuestions, RuleTeacher
+from distill.synthetic.teacher import SURFACE_RULES, GoldTeacher, NoQuestions, RuleTeacher
 from distill.synthetic.world import SPLIT_BUCKETS, SyntheticProblem, WorldConfig, generate_split
 from distill.synthetic.world_v2 import GraphWorldConfig
 
@@ -31,7 +32,7 @@ class SyntheticDataset:
         self.seed, self.split, self.limit = seed, split, check_limit(limit)
         self.sizes = dict(sizes)  # problems per split (conf/dataset/synthetic.yaml)
         # world v2's GraphWorldConfig (instantiated by Hydra), or world v1's knobs (knobs not given keep defaults)
-        self.world = WorldConfig(**world) if isinstance(world, dict) else world
+        self.world = WorldConfig(**world) if isinstance(world, Mapping) else world
         # the out-of-distribution split: the same world with more operations than any other split's problem
         # (by default the two counts above the world's max_steps)
         low = ood_min_steps or self.world.max_steps + 1
@@ -55,9 +56,10 @@ class SyntheticDataset:
         return None
 
     def baselines(self) -> dict[str, Teacher]:
-        """The text rule, the gold decomposition and no decomposition (the answerer alone): every report shows them
-        through the configured answerer."""
-        return {"rule": RuleTeacher(), "gold": GoldTeacher(), "none": NoQuestions()}
+        """Each surface rule (``rule_<name>``; results add their best as ``rule``), the gold decomposition and no
+        decomposition (the answerer alone): every report shows them through the configured answerer."""
+        rules = {f"rule_{name}": RuleTeacher(name, name=f"rule_{name}") for name in SURFACE_RULES}
+        return {**rules, "gold": GoldTeacher(), "none": NoQuestions()}
 
     def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
                     correct: list[float]) -> dict[str, Any]:

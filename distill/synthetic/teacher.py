@@ -16,8 +16,9 @@ Two kinds of error (design notes, section 3):
   ask about a distractor, ask about a given quantity.
 
 ``GoldTeacher``, ``RuleTeacher`` and ``NoQuestions`` are baselines every report can show: the world's gold
-decomposition, the text rule that asks for each stated quantity in the order the sentences state them, and no
-decomposition at all (the answerer alone).
+decomposition (what a program that back-chains from the question through the text's references finds), the
+surface rules that ask for stated quantities in the order the sentences state them (``SURFACE_RULES``; the data
+set reports each and their best as ``rule``), and no decomposition at all (the answerer alone).
 
 Each sample draws from a random stream seeded by (seed, problem id, sample index), so a teacher's output
 is a pure function of its configuration. Each decomposition's ``meta["errors"]`` lists what fired.
@@ -174,14 +175,38 @@ class NoQuestions:
         return fixed_decompositions(problems, n_samples, lambda world: [])
 
 
-class RuleTeacher:
-    """The text rule: one sub-question per sentence that states a quantity, in the order of the text, asking
-    for that sentence's quantity ("How many <item> does <person> have?"). It reads the sentences through the
-    world's structure (a perfect parser of its own templates). On world v1 it scores 1.000 with the k = 1
-    answerer: a world it solves does not measure decomposition."""
+def _derived(world: WorldProblem, order: list[int]) -> list[int]:
+    return [i for i in order if not world.quantities[i].given]
 
-    def __init__(self, name: str = "rule") -> None:
-        self.name = name
+
+def _up_to_question(world: WorldProblem, order: list[int]) -> list[int]:
+    return order[: order.index(world.target) + 1] if world.target in order else order
+
+
+# Surface rules: each reads only the text's sentences in order, which of them state a number (given) or a relation
+# (derived), and the question's own sentence and item; none traces which facts the question depends on.
+SURFACE_RULES: dict[str, Callable[[WorldProblem], list[int]]] = {
+    "all": lambda w: list(w.fact_order),                                  # every fact, in text order
+    "stop_at_question": lambda w: _up_to_question(w, list(w.fact_order)),  # ... up to the question's own fact
+    "derived": lambda w: _derived(w, w.fact_order),                       # relations only, in text order
+    "derived_two_passes": lambda w: _derived(w, w.fact_order) * 2,        # ... twice (inputs stated later)
+    "derived_stop_at_question": lambda w: _up_to_question(w, _derived(w, w.fact_order)),
+    "question_item": lambda w: [i for i in _derived(w, w.fact_order)      # relations about the question's item
+                                if w.quantities[i].item == w.quantities[w.target].item],
+}
+
+
+class RuleTeacher:
+    """A surface rule (``SURFACE_RULES``): sub-questions about the text's sentences in the text's order, asking
+    for each chosen sentence's quantity ("How many <item> does <person> have?"). It reads the sentences through
+    the world's structure (a perfect parser of its own templates), but never back-chains from the question. The
+    default, ``all``, asks for every sentence: on world v1 it scores 1.000 with the k = 1 answerer, a world it
+    solves does not measure decomposition."""
+
+    def __init__(self, rule: str = "all", name: str = "rule") -> None:
+        if rule not in SURFACE_RULES:
+            raise ValueError(f"unknown surface rule {rule!r}; valid: {', '.join(SURFACE_RULES)}")
+        self.rule, self.name = rule, name
 
     def decompose(self, problems: list[Problem], n_samples: int) -> list[list[Decomposition]]:
-        return fixed_decompositions(problems, n_samples, lambda world: list(world.fact_order))
+        return fixed_decompositions(problems, n_samples, SURFACE_RULES[self.rule])

@@ -48,7 +48,11 @@ class GraphWorldConfig:
     min_distractor_chains: int = 1     # irrelevant derived chains (each 1..max_chain_length steps)
     max_distractor_chains: int = 2
     max_chain_length: int = 2
-    shuffle_facts: bool = True         # facts in random order (False: dependency order, as world v1)
+    shuffle_facts: bool = True         # facts in random order (False: dependency order, then interleave and window)
+    interleave: bool = False           # with shuffle_facts false: distractor facts placed among the needed ones (a
+                                       #   random order that respects dependencies), so the needed facts are no prefix
+    window: int = 0                    # with shuffle_facts false: each fact moves up to this many places from that
+                                       #   order (0: dependencies always come first; large: close to shuffled)
     templates: int = 3                 # surface templates in use per relation and per question (1..3 facts, 1..6 questions: twice this)
     n_names: int = 320                 # size of the name pool (at most 320)
     n_items: int = 42                  # size of the item pool (at most 42)
@@ -68,6 +72,10 @@ class GraphWorldConfig:
         unknown = set(self.op_weights) - set(FACT_FORMS) - {"given"} or set(self.op_weights) & {"given"}
         if unknown:
             raise ValueError(f"unknown operations {sorted(unknown)}; valid: {', '.join(k for k in FACT_FORMS if k != 'given')}")
+        if self.window < 0:
+            raise ValueError(f"window must be >= 0, got {self.window}")
+        if self.shuffle_facts and (self.interleave or self.window):
+            raise ValueError("interleave and window order facts that are not shuffled: set shuffle_facts=false")
 
     def problem(self, rng: random.Random, n_steps: int) -> WorldProblem | None:
         return generate_graph_problem(rng, self, n_steps)
@@ -149,8 +157,35 @@ def generate_graph_problem(rng: random.Random, config: GraphWorldConfig, n_steps
             head = step(head, rng.choice(one_input))
             if head is None:
                 return None
-    order = list(range(len(quantities)))
+    order = list(range(len(quantities)))  # dependency order: the needed facts first, then the distractors
     if config.shuffle_facts:
         rng.shuffle(order)
+    else:  # each draw only under its knob, so that the knobs' defaults keep every earlier problem
+        if config.interleave:
+            order = random_topological_order(rng, quantities)
+        if config.window:
+            order = local_shuffle(rng, order, config.window)
     world = WorldProblem(quantities, target, order, question_form=rng.randrange(n_questions))
     return world if world.n_steps == n_steps else None
+
+
+def random_topological_order(rng: random.Random, quantities: list[Quantity]) -> list[int]:
+    """A random order in which every quantity comes after the ones it is made from: needed facts and
+    distractors interleaved (each next fact drawn from those whose inputs are stated)."""
+    order: list[int] = []
+    placed: set[int] = set()
+    ready = [i for i, q in enumerate(quantities) if not q.deps]
+    while ready:
+        i = ready.pop(rng.randrange(len(ready)))
+        order.append(i)
+        placed.add(i)
+        ready += [j for j, q in enumerate(quantities)
+                  if j not in placed and j not in ready and q.deps and all(d in placed for d in q.deps)]
+    return order
+
+
+def local_shuffle(rng: random.Random, order: list[int], window: int) -> list[int]:
+    """``order`` with each element moved at most ``window`` places (sorted by position plus a draw in
+    [0, window + 1)): a fact and its inputs stay close, but an input may come after the fact that uses it."""
+    keys = [position + rng.uniform(0, window + 1) for position in range(len(order))]
+    return [i for _, i in sorted(zip(keys, order))]

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 # world v1, as the committed results (docs/synthetic_world.md); WORLD="" for the default world
-WORLD=${WORLD-dataset=synthetic_v1 teacher=synthetic_v1}
+WORLD=${WORLD-world=v1}
 OUT=${DISTILL_OUTPUT_DIR:-outputs}/cascade_runs
 for seed in 0 1 2; do
   keep="experiments/cascade/runs/seed$seed"

@@ -15,11 +15,11 @@ for seed in 0 1 2; do
   run="experiments/offline_v2/runs/+experiment=synthetic_fbc_scratch,seed=$seed"
   if [ ! -d "$run/student" ]; then  # the sweep's run, as sweep_offline_v2 composes it
     run="$OUT/seed$seed"
-    $PY -m distill.train +experiment=synthetic_fbc_scratch seed=$seed threads=1 logger=none "eval.also_splits=[ood]" \
+    $PY -m distill.train world=v2 +experiment=synthetic_fbc_scratch seed=$seed threads=1 logger=none "eval.also_splits=[ood]" \
       skip_done=true hydra.run.dir="$run" > "$OUT/seed$seed.log" 2>&1
   fi
   # the path quoted for Hydra: the sweep's folder names hold '=' and ','
-  $PY -m distill.cascade seed=$seed threads=1 ckpt_path="'$run'" > "$OUT/seed$seed.cascade.log" 2>&1
+  $PY -m distill.cascade world=v2 seed=$seed threads=1 ckpt_path="'$run'" > "$OUT/seed$seed.cascade.log" 2>&1
   cp "$run/results.json" "$run/cascade.json" "$keep/"
   echo "done seed $seed"
 done

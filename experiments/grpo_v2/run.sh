@@ -9,7 +9,7 @@ PY=${PY:-python}
 STAGE=experiments/v2_learnability/runs/data_32k_16000
 run() {
     local name=$1; shift
-    $PY -m distill.train seed=0 threads=1 logger=csv skip_done=true recipe=small_v2 student=small answerer.k=1 \
+    $PY -m distill.train world=v2 seed=0 threads=1 logger=csv skip_done=true recipe=small_v2 student=small answerer.k=1 \
         dataset.sizes.train=32000 algorithm.init_from=$STAGE trainer.max_steps=1000 trainer.val_check_interval=100 \
         data.max_val_problems=200 eval.samples=0 stage_cache=null hydra.run.dir=experiments/grpo_v2/runs/$name "$@" \
         > outputs/grpo_v2_$name.log 2>&1

@@ -14,7 +14,7 @@ PY=${PY:-python}
 HERE=experiments/online_rl
 mkdir -p outputs
 STAGE50=algorithm.pretrain.val_check_interval=50
-world_args() { [ "$1" = v1 ] && echo "dataset=synthetic_v1 teacher=synthetic_v1" || echo ""; }
+world_args() { [ "$1" = v1 ] && echo "world=v1" || echo "world=v2"; }
 run() {  # run WORLD SEED NAME EXPERIMENT [overrides...]
     local world=$1 seed=$2 name=$3 experiment=$4; shift 4
     # shellcheck disable=SC2046

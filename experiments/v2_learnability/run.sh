@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 PY=${PY:-python}
 run() {
     local name=$1; shift
-    $PY -m distill.train +experiment=synthetic_fbc_scratch seed=0 threads=1 logger=none skip_done=true \
+    $PY -m distill.train world=v2 +experiment=synthetic_fbc_scratch seed=0 threads=1 logger=none skip_done=true \
         eval.samples=0 eval.teacher_samples=1 stage_cache=null \
         hydra.run.dir=experiments/v2_learnability/runs/$name "$@" > outputs/v2_learnability_$name.log 2>&1
 }
@@ -50,7 +50,7 @@ if [ -n "${REVERSE:-}" ]; then
     (cd "$tree" && $PY -m distill.train -m --config-name sweep_size_grid +experiment=synthetic_fbc_scratch student=small \
         answerer.k=1 seed=0 student.order=reverse hydra.launcher.n_jobs=1 paths.output_dir="$tree/outputs" \
         hydra.sweep.dir="$here/experiments/v2_learnability/runs/reverse_order" > "$here/outputs/v2_learnability_reverse_order.log" 2>&1)
-    (cd "$tree" && $PY -m distill.train +experiment=synthetic_fbc_scratch seed=0 threads=1 logger=none skip_done=true \
+    (cd "$tree" && $PY -m distill.train world=v2 +experiment=synthetic_fbc_scratch seed=0 threads=1 logger=none skip_done=true \
         eval.samples=0 eval.teacher_samples=1 stage_cache=null recipe=small_v2 student.order=reverse answerer.k=1 \
         dataset.sizes.train=32000 recipe.steps=16000 trainer.val_check_interval=2000 data.max_val_problems=200 \
         hydra.run.dir="$here/experiments/v2_learnability/runs/reverse_32k_16000" > "$here/outputs/v2_learnability_reverse_32k.log" 2>&1)

@@ -12,7 +12,7 @@ mkdir -p outputs
 STEPS=${STEPS:-200}
 THREADS=${THREADS:-2}
 NAME=smollm2_fbc$([ "$STEPS" = 200 ] || echo "_$STEPS")
-$PY -m distill.train +experiment=synthetic_fbc_scratch student=smollm2_135m recipe=smollm2_135m seed=0 threads=$THREADS \
+$PY -m distill.train world=v2 +experiment=synthetic_fbc_scratch student=smollm2_135m recipe=smollm2_135m seed=0 threads=$THREADS \
     logger=none skip_done=true eval.samples=0 eval.teacher_samples=1 stage_cache=null recipe.batch_size=8 \
     recipe.steps=$STEPS recipe.lr=1e-4 recipe.warmup_steps=20 trainer.val_check_interval=$((STEPS / 2 < 200 ? STEPS / 2 : 200)) data.max_val_problems=40 \
     eval.batch_size=32 dataset.limit=200 hydra.run.dir=experiments/v2_pretrained/runs/$NAME \

@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${DISTILL_OUTPUT_DIR:-outputs}/calibration
 for seed in 0 1 2; do
-    python -m distill.synthetic.calibration seed=$seed hydra.run.dir=$out/seed$seed
+    python -m distill.synthetic.calibration world=v2 seed=$seed hydra.run.dir=$out/seed$seed
     cp $out/seed$seed/calibration.json experiments/world_v2/seed$seed.json
 done
-python -m distill.synthetic.calibration dataset=synthetic_v1 teacher=synthetic_v1 hydra.run.dir=$out/world_v1
+python -m distill.synthetic.calibration world=v1 hydra.run.dir=$out/world_v1
 cp $out/world_v1/calibration.json experiments/world_v2/world_v1.json
