@@ -49,13 +49,14 @@ def usd(usage: dict[str, Any] | None, nominal: float) -> float:
 @dataclass
 class Measured:
     """One split, measured once: the student's records and confidence, the LLM's records, per-problem costs."""
+
     problems: list[Problem]
-    records: list[Record]       # the student's greedy decompositions, answered
-    llm_records: list[Record]   # the LLM's own decompositions of the same problems, same answerer
+    records: list[Record]  # the student's greedy decompositions, answered
+    llm_records: list[Record]  # the LLM's own decompositions of the same problems, same answerer
     confidence: Confidence
-    decode_seconds: float       # per problem, greedy, batched
-    answer_usd: float           # per problem: answering one decomposition
-    llm_usd: np.ndarray         # per problem: the LLM's decomposition and its answer
+    decode_seconds: float  # per problem, greedy, batched
+    answer_usd: float  # per problem: answering one decomposition
+    llm_usd: np.ndarray  # per problem: the LLM's decomposition and its answer
 
     def split(self, score: str, prices: DictConfig) -> Split:
         """The cascade's ingredients for one score, in dollars per problem."""
@@ -68,8 +69,9 @@ class Measured:
             student_correct=correctness(self.records),
             llm_correct=correctness(self.llm_records),
             llm_cost=self.llm_usd,
-            student_cost=(seconds * prices.student_hour_usd / 3600 + extra_usd
-                          + (self.answer_usd if answered_first else 0.0)),
+            student_cost=(
+                seconds * prices.student_hour_usd / 3600 + extra_usd + (self.answer_usd if answered_first else 0.0)
+            ),
             kept_cost=0.0 if answered_first else self.answer_usd,
         )
 
@@ -84,13 +86,27 @@ def measure(cfg: DictConfig, student: Student, parts: Parts, split: str, critic:
     start = time.perf_counter()
     actions = decode_actions(student, problems, c.batch_size, desc=f"student decomposes ({split})")
     decode_seconds = (time.perf_counter() - start) / max(1, len(problems))
-    _, records = score_decompositions(problems, [student.parse(a) for a in actions], parts.answerer, None,
-                                      student.name)
-    confidence = confidence_scores(student, problems, actions, [r.answerer_output for r in records],
-                                   parts.answerer, c.n_samples, c.temperature, cfg.seed, c.batch_size, critic)
+    _, records = score_decompositions(problems, [student.parse(a) for a in actions], parts.answerer, None, student.name)
+    confidence = confidence_scores(
+        student,
+        problems,
+        actions,
+        [r.answerer_output for r in records],
+        parts.answerer,
+        c.n_samples,
+        c.temperature,
+        cfg.seed,
+        c.batch_size,
+        critic,
+    )
     _, llm_records = evaluate_teacher(parts.teacher, problems, parts.answerer, None, parts.dataset.records(split))
-    llm_usd = np.array([usd(r.usage.get("teacher"), c.prices.llm_call_usd)
-                        + usd(r.usage.get("answerer"), c.prices.answerer_call_usd) for r in llm_records])
+    llm_usd = np.array(
+        [
+            usd(r.usage.get("teacher"), c.prices.llm_call_usd)
+            + usd(r.usage.get("answerer"), c.prices.answerer_call_usd)
+            for r in llm_records
+        ]
+    )
     answer_usd = float(np.mean([usd(r.usage.get("answerer"), c.prices.answerer_call_usd) for r in records]))
     return Measured(problems, records, llm_records, confidence, decode_seconds, answer_usd, llm_usd)
 
@@ -115,12 +131,16 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     # that reaches 95% of the LLM's accuracy (the threshold chosen on validation)
     curves = {s: curve(v, t, list(np.linspace(0, 1, c.n_points))) for s, (v, t) in splits.items()}
     alone = {s: (float(t.student_correct.mean()), float(t.llm_correct.mean())) for s, (_, t) in splits.items()}
-    confidence = {s: {"roc_auc": roc_auc(t.scores.tolist(), (t.student_correct > 0).tolist()),
-                      "val_roc_auc": roc_auc(v.scores.tolist(), (v.student_correct > 0).tolist()),
-                      "reliability": reliability(t.scores.tolist(), t.student_correct.tolist(), c.reliability_bins),
-                      "apgr": apgr([point for _, point in curves[s]], *alone[s]),
-                      "llm_share_for_95": share_for_llm_fraction(v, t, 0.95)}
-                  for s, (v, t) in splits.items()}
+    confidence = {
+        s: {
+            "roc_auc": roc_auc(t.scores.tolist(), (t.student_correct > 0).tolist()),
+            "val_roc_auc": roc_auc(v.scores.tolist(), (v.student_correct > 0).tolist()),
+            "reliability": reliability(t.scores.tolist(), t.student_correct.tolist(), c.reliability_bins),
+            "apgr": apgr([point for _, point in curves[s]], *alone[s]),
+            "llm_share_for_95": share_for_llm_fraction(v, t, 0.95),
+        }
+        for s, (v, t) in splits.items()
+    }
 
     def on_validation(score: str) -> tuple[bool, float]:
         """How well a score meets the target on validation: reached first, then cheaper (accuracy
@@ -133,39 +153,62 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     chosen_score = c.score or max(scores, key=on_validation)
     threshold, reached = choose_threshold(splits[chosen_score][0], c.target.kind, target)
 
-    points = [{"score": s, "val_share": share, **finite(asdict(point)), "chosen": False}
-              for s in splits for share, point in curves[s]]
+    points = [
+        {"score": s, "val_share": share, **finite(asdict(point)), "chosen": False}
+        for s in splits
+        for share, point in curves[s]
+    ]
     test_split = splits[chosen_score][1]
-    chosen = {"score": chosen_score, "val_share": None, **finite(asdict(apply(test_split, threshold))),
-              "chosen": True, "target_reached_on_validation": reached,
-              "accuracy_ci95": bootstrap_ci(np.where(test_split.scores < threshold, test_split.llm_correct,
-                                                     test_split.student_correct).tolist())}
+    chosen = {
+        "score": chosen_score,
+        "val_share": None,
+        **finite(asdict(apply(test_split, threshold))),
+        "chosen": True,
+        "target_reached_on_validation": reached,
+        "accuracy_ci95": bootstrap_ci(
+            np.where(test_split.scores < threshold, test_split.llm_correct, test_split.student_correct).tolist()
+        ),
+    }
     points.append(chosen)
     student_correct, llm_correct = correctness(test.records), correctness(test.llm_records)
     n = len(test.problems)
     result = {
-        "split": cfg.dataset.split, "val_split": c.val_split, "n_problems": n,
-        "answerer": parts.answerer.name, "teacher": parts.teacher.name, "params": student.n_params,
+        "split": cfg.dataset.split,
+        "val_split": c.val_split,
+        "n_problems": n,
+        "answerer": parts.answerer.name,
+        "teacher": parts.teacher.name,
+        "params": student.n_params,
         "confidence": confidence,
         "target": {"kind": c.target.kind, "value": target, "score": chosen_score},
         "points": points,
         "chosen": chosen,
-        "student": {"accuracy": float(student_correct.mean()), "accuracy_ci95": bootstrap_ci(student_correct.tolist()),
-                    "cost": test.decode_seconds * c.prices.student_hour_usd / 3600 + test.answer_usd,
-                    "latency_s": test.decode_seconds},
-        "llm": {"accuracy": float(llm_correct.mean()), "accuracy_ci95": bootstrap_ci(llm_correct.tolist()),
-                "cost": float(test.llm_usd.mean()), "latency_s": c.prices.llm_latency_s,
-                "cost_source": "usage" if any("cost_usd" in r.usage.get("teacher", {}) for r in test.llm_records)
-                else "nominal"},
-        "chosen_latency_s": test.decode_seconds + test.confidence.seconds[chosen_score] / n
+        "student": {
+            "accuracy": float(student_correct.mean()),
+            "accuracy_ci95": bootstrap_ci(student_correct.tolist()),
+            "cost": test.decode_seconds * c.prices.student_hour_usd / 3600 + test.answer_usd,
+            "latency_s": test.decode_seconds,
+        },
+        "llm": {
+            "accuracy": float(llm_correct.mean()),
+            "accuracy_ci95": bootstrap_ci(llm_correct.tolist()),
+            "cost": float(test.llm_usd.mean()),
+            "latency_s": c.prices.llm_latency_s,
+            "cost_source": "usage"
+            if any("cost_usd" in r.usage.get("teacher", {}) for r in test.llm_records)
+            else "nominal",
+        },
+        "chosen_latency_s": test.decode_seconds
+        + test.confidence.seconds[chosen_score] / n
         + chosen["deferred"] * c.prices.llm_latency_s,
         "config": redact(OmegaConf.to_container(cfg, resolve=True)),
         "setting_mismatch": mismatch,
     }
     write_json(out_dir / "cascade.json", result)
     scores_test = test_split.scores
-    write_records(out_dir / "deferred_records.jsonl",
-                  [mark(r, s) for r, s in zip(test.records, scores_test) if s < threshold])
+    write_records(
+        out_dir / "deferred_records.jsonl", [mark(r, s) for r, s in zip(test.records, scores_test) if s < threshold]
+    )
     return result
 
 
@@ -183,14 +226,18 @@ def print_cascade(result: dict[str, Any], out_dir: Path) -> None:
     print(f"\n{'score':16s} {'ROC AUC':>8s} {'val AUC':>8s} {'APGR':>8s} {'LLM share for 95%':>18s}")
     for name, c in result["confidence"].items():
         auc = lambda x: f"{x:8.3f}" if x is not None else f"{'n/a':>8s}"  # noqa: E731
-        print(f"{name:16s} {auc(c['roc_auc'])} {auc(c['val_roc_auc'])} {auc(c['apgr'])} "
-              f"{c['llm_share_for_95']['llm_share']:18.3f}")
+        print(
+            f"{name:16s} {auc(c['roc_auc'])} {auc(c['val_roc_auc'])} {auc(c['apgr'])} "
+            f"{c['llm_share_for_95']['llm_share']:18.3f}"
+        )
     s, llm, ch = result["student"], result["llm"], result["chosen"]
     print(f"\n{'':10s} {'accuracy':>9s} {'deferred':>9s} {'$ / 1k problems':>16s}")
     print(f"{'student':10s} {s['accuracy']:9.3f} {0.0:9.3f} {1000 * s['cost']:16.4g}")
-    print(f"{'cascade':10s} {ch['accuracy']:9.3f} {ch['deferred']:9.3f} {1000 * ch['cost']:16.4g}  "
-          f"(defer {result['target']['score']} < {ch['threshold']}; target {result['target']['kind']} "
-          f"{result['target']['value']:.3f} on {result['val_split']})")
+    print(
+        f"{'cascade':10s} {ch['accuracy']:9.3f} {ch['deferred']:9.3f} {1000 * ch['cost']:16.4g}  "
+        f"(defer {result['target']['score']} < {ch['threshold']}; target {result['target']['kind']} "
+        f"{result['target']['value']:.3f} on {result['val_split']})"
+    )
     print(f"{'LLM':10s} {llm['accuracy']:9.3f} {1.0:9.3f} {1000 * llm['cost']:16.4g}  ({llm['cost_source']} prices)")
     print(f"cascade in {out_dir / 'cascade.json'}")
 

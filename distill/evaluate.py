@@ -31,10 +31,12 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = build_parts(cfg)
     sampling = Sampling(cfg.eval.samples, cfg.eval.teacher_samples, cfg.eval.temperature, cfg.seed)
-    results, student_records, teacher_records = evaluate_run(student, parts, cfg.dataset.split, [], scorers, critic,
-                                                             cfg.eval.batch_size, sampling)
-    results.update(ckpt_path=str(folder), config=redact(OmegaConf.to_container(cfg, resolve=True)),
-                   setting_mismatch=mismatch)
+    results, student_records, teacher_records = evaluate_run(
+        student, parts, cfg.dataset.split, [], scorers, critic, cfg.eval.batch_size, sampling
+    )
+    results.update(
+        ckpt_path=str(folder), config=redact(OmegaConf.to_container(cfg, resolve=True)), setting_mismatch=mismatch
+    )
     write_results(out_dir, results, student_records, teacher_records)
     return results
 

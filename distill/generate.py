@@ -30,10 +30,18 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     problems = parts.dataset.load(cfg.dataset.split)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    run = annotate(problems, parts.teacher, parts.answerer, parts.judge, cfg.samples_per_problem,
-                   out_dir / "records.jsonl", batch_size=cfg.batch_size,
-                   max_usd=cfg.budget.max_usd, max_tokens=cfg.budget.max_tokens,
-                   max_consecutive_failures=cfg.max_consecutive_failures)
+    run = annotate(
+        problems,
+        parts.teacher,
+        parts.answerer,
+        parts.judge,
+        cfg.samples_per_problem,
+        out_dir / "records.jsonl",
+        batch_size=cfg.batch_size,
+        max_usd=cfg.budget.max_usd,
+        max_tokens=cfg.budget.max_tokens,
+        max_consecutive_failures=cfg.max_consecutive_failures,
+    )
     summary = {
         **summarize(run.records),
         "n_requested": len(problems),
@@ -44,12 +52,14 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         "complete": len({r.problem_id for r in run.records}) == len(problems),
         "split": cfg.dataset.split,
         "seconds": round(time.perf_counter() - start, 2),
-        **redact({
-            "teacher": OmegaConf.to_container(cfg.teacher, resolve=True),
-            "answerer": OmegaConf.to_container(cfg.answerer, resolve=True),
-            "judge": OmegaConf.to_container(cfg.judge, resolve=True) if cfg.get("judge") else None,
-            "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
-        }),
+        **redact(
+            {
+                "teacher": OmegaConf.to_container(cfg.teacher, resolve=True),
+                "answerer": OmegaConf.to_container(cfg.answerer, resolve=True),
+                "judge": OmegaConf.to_container(cfg.judge, resolve=True) if cfg.get("judge") else None,
+                "dataset": OmegaConf.to_container(cfg.dataset, resolve=True),
+            }
+        ),
     }
     write_json(out_dir / "summary.json", summary)
     return summary
@@ -60,8 +70,16 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 def main(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     summary = run(cfg, out_dir)
-    keys = ["n_requested", "n_problems", "n_records", "teacher_accuracy", "problems_with_correct_sample",
-            "mean_subquestions", "usefulness_rate", "seconds"]
+    keys = [
+        "n_requested",
+        "n_problems",
+        "n_records",
+        "teacher_accuracy",
+        "problems_with_correct_sample",
+        "mean_subquestions",
+        "usefulness_rate",
+        "seconds",
+    ]
     for key in keys:
         value = summary[key]
         print(f"{key:30s} {value:.3f}" if isinstance(value, float) else f"{key:30s} {value}")
@@ -75,8 +93,10 @@ def main(cfg: DictConfig) -> None:
     print(f"records and summary in {out_dir}")
     if not summary["complete"]:
         # finished problems are on disk and every paid reply is cached: re-running pays for none of them again
-        print(f"incomplete: {summary['n_problems']} of {summary['n_requested']} problems done; resume with the same "
-              f"command and hydra.run.dir={out_dir}")
+        print(
+            f"incomplete: {summary['n_problems']} of {summary['n_requested']} problems done; resume with the same "
+            f"command and hydra.run.dir={out_dir}"
+        )
         sys.exit(1)
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 
 from distill.core.errors import OneLineParser
-from distill.core.records import Record, read_records
 from distill.core.final_answer import is_correct
+from distill.core.records import Record, read_records
 
 
 def record_correct(record: Record) -> bool:

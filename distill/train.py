@@ -24,9 +24,9 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
+from distill.core.errors import hydra_task
 from distill.core.parts import build_parts
 from distill.core.secrets import redact
-from distill.core.errors import hydra_task
 from distill.measurement.results import evaluate_run, log_test, print_summary, write_results
 from distill.measurement.selectors import Sampling
 from distill.training.fitting import FitSettings
@@ -34,7 +34,6 @@ from distill.training.saved_run import save_trained
 from distill.training.selection import training_data
 from distill.training.spec import AlgorithmSpec
 from distill.training.stages import stage_identity, train_student
-
 
 SWEEP_OBJECTIVES = ("test_accuracy", "val_accuracy")
 
@@ -59,18 +58,34 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     logger = instantiate(cfg.logger, save_dir=str(out_dir)) if cfg.get("logger") else False
     if logger:
         logger.log_hyperparams(config)
-    trained = train_student(spec, cfg.student, data.records, data.selected, FitSettings.from_config(cfg, parts),
-                            cfg.data.get("episodes"), out_dir, logger,
-                            stage_identity(cfg, data.review and data.review["digest"]), cfg.stage_cache)
+    trained = train_student(
+        spec,
+        cfg.student,
+        data.records,
+        data.selected,
+        FitSettings.from_config(cfg, parts),
+        cfg.data.get("episodes"),
+        out_dir,
+        logger,
+        stage_identity(cfg, data.review and data.review["digest"]),
+        cfg.stage_cache,
+    )
     if rank_zero_only.rank != 0:  # trainer.strategy=ddp: the other processes only train
         return {}
     save_trained(out_dir / "student", trained.student, trained.module)
 
     scorers = trained.module.scorers(trained.student, cfg.eval.betas)
     sampling = Sampling(cfg.eval.samples, cfg.eval.teacher_samples, cfg.eval.temperature, cfg.seed)
-    results, student_records, teacher_records = evaluate_run(trained.student, parts, cfg.dataset.split,
-                                                             cfg.eval.also_splits, scorers, trained.module.critic(),
-                                                             cfg.eval.batch_size, sampling)
+    results, student_records, teacher_records = evaluate_run(
+        trained.student,
+        parts,
+        cfg.dataset.split,
+        cfg.eval.also_splits,
+        scorers,
+        trained.module.critic(),
+        cfg.eval.batch_size,
+        sampling,
+    )
     results["train"] = {**trained.training, "teacher_records": len(data.records)}
     results.update({k: v for k, v in (("pretrain", trained.first_stage), ("review", data.review)) if v})
     results["config"] = config
@@ -95,8 +110,11 @@ def main(cfg: DictConfig) -> float:
         return float("nan")
     print_summary(results, out_dir)
     # what a sweeper optimises: test accuracy, or (recipe searches) the best validation accuracy
-    return results["train"]["best_val_accuracy"] if cfg.get("sweep_objective") == "val_accuracy" \
+    return (
+        results["train"]["best_val_accuracy"]
+        if cfg.get("sweep_objective") == "val_accuracy"
         else results["student"]["accuracy"]
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,14 @@ def fit_steps(module, student, records, steps: int, batch_size: int = 16) -> Non
 
     student.model.train()
     items = module.make_items(student, records)
-    trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         limit_val_batches=0, enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        enable_model_summary=False,
+    )
     trainer.fit(module, EpisodeDataModule(items, items, student.pad_id, batch_size=batch_size))
 
 
@@ -65,14 +71,23 @@ def named_bandit_records(bad_share: float = 0.7):
     for name in ["Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia"]:
         for i in range(10):
             good = i >= round(10 * bad_share)
-            records.append(Record(f"p-{name}", f"{name} has one thing .", [f"ask {name}" if good else "ask Zed"],
-                                  1.0, float(good), None))
+            records.append(
+                Record(
+                    f"p-{name}",
+                    f"{name} has one thing .",
+                    [f"ask {name}" if good else "ask Zed"],
+                    1.0,
+                    float(good),
+                    None,
+                )
+            )
     return records
 
 
 @torch.no_grad()
 def greedy_uncached(model: torch.nn.Module, prompt: list[int], eos_id: int, max_new_tokens: int = 64) -> list[int]:
-    """Reference greedy decoding of one prompt, re-running the whole prefix each step (what the cached decoders must reproduce)."""
+    """Reference greedy decoding of one prompt, re-running the whole prefix each step (what the cached decoders
+    must reproduce)."""
     ids = list(prompt)
     out: list[int] = []
     for _ in range(max_new_tokens):

@@ -5,17 +5,19 @@ import json
 import httpx2
 import pytest
 
-from distill.llm.anthropic_client import AnthropicClient
-from distill.llm.client import ChatRequest, Prices
-from distill.llm.roles import LLMAnswerer, LLMJudge, LLMTeacher
-from distill.core.teacher_runs import annotate
-from distill.measurement.teacher_run_stats import summarize
 from distill.core.contracts import Problem
 from distill.core.records import read_records
+from distill.core.teacher_runs import annotate
+from distill.llm.anthropic_client import AnthropicClient
+from distill.llm.client import ChatRequest, Prices
 from distill.llm.local_server import MessagesState
+from distill.llm.roles import LLMAnswerer, LLMJudge, LLMTeacher
+from distill.measurement.teacher_run_stats import summarize
 
-PROBLEMS = [Problem(f"p{i}", f"Ann has {i + 3} apples and buys {i + 5} more. How many apples does she have?",
-                    float(i + 3)) for i in range(6)]
+PROBLEMS = [
+    Problem(f"p{i}", f"Ann has {i + 3} apples and buys {i + 5} more. How many apples does she have?", float(i + 3))
+    for i in range(6)
+]
 PRICES = {"input": 1.0, "output": 5.0, "cache_write": 1.25, "cache_read": 0.1}
 
 
@@ -33,8 +35,10 @@ class Recorder:
         self.bodies.append(body)
         if self.failures:
             status, headers = self.failures.pop(0)
-            error = {"type": "error", "error": {"type": "overloaded_error" if status == 529 else "rate_limit_error",
-                                                "message": "busy"}}
+            error = {
+                "type": "error",
+                "error": {"type": "overloaded_error" if status == 529 else "rate_limit_error", "message": "busy"},
+            }
             return httpx2.Response(status, headers=headers, json=error)
         message = self.state.message(body)
         if self.text is not None:
@@ -43,14 +47,24 @@ class Recorder:
 
 
 def client(handler, tmp_path=None, **kwargs) -> AnthropicClient:
-    return AnthropicClient(model="claude-test", prices=PRICES, api_key="test-key", base_url="http://api.test",
-                           transport=httpx2.MockTransport(handler), strict=True,
-                           cache_path=str(tmp_path / "cache.sqlite") if tmp_path else None, **kwargs)
+    return AnthropicClient(
+        model="claude-test",
+        prices=PRICES,
+        api_key="test-key",
+        base_url="http://api.test",
+        transport=httpx2.MockTransport(handler),
+        strict=True,
+        cache_path=str(tmp_path / "cache.sqlite") if tmp_path else None,
+        **kwargs,
+    )
 
 
 def roles(llm: AnthropicClient):
-    return (LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3), LLMAnswerer(llm, max_tokens=512),
-            LLMJudge(llm, n_votes=2, max_tokens=200))
+    return (
+        LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3),
+        LLMAnswerer(llm, max_tokens=512),
+        LLMJudge(llm, n_votes=2, max_tokens=200),
+    )
 
 
 @pytest.mark.parametrize("status", [429, 529])
@@ -64,8 +78,9 @@ def test_transient_errors_are_retried_after_the_servers_delay(status):
 def test_exhausted_retries_leave_the_problem_undone_and_a_rerun_finishes_it(tmp_path):
     records_path = tmp_path / "records.jsonl"
     failing = Recorder(failures=[(529, {"retry-after-ms": "1"})] * 3)
-    run = annotate(PROBLEMS[:1], *roles(client(failing, tmp_path, max_retries=2)), n_samples=1,
-                   records_path=records_path)
+    run = annotate(
+        PROBLEMS[:1], *roles(client(failing, tmp_path, max_retries=2)), n_samples=1, records_path=records_path
+    )
     assert run.records == [] and run.failed["p0"].startswith("OverloadedError")
     assert len(failing.bodies) == 3  # one try and two retries
     assert not records_path.exists() or records_path.read_text() == ""
@@ -90,21 +105,28 @@ def test_unparseable_replies_are_recorded_with_their_text(tmp_path):
 def test_a_reply_that_breaks_the_api_schema_is_a_failed_item_not_a_crash():
     def handler(request):
         return httpx2.Response(200, json={"id": "msg_1", "type": "message"})  # no content, no usage
+
     [reply] = client(handler, max_retries=0).complete([ChatRequest("Break the math", "Problem: 1 + 1?")])
     assert reply.error is not None and reply.text == ""
 
 
-@pytest.mark.parametrize("status,kind,cause", [(401, "authentication_error", "API key"),
-                                                (404, "not_found_error", "model name"),
-                                                (400, "invalid_request_error", "bad request")])
+@pytest.mark.parametrize(
+    "status,kind,cause",
+    [
+        (401, "authentication_error", "API key"),
+        (404, "not_found_error", "model name"),
+        (400, "invalid_request_error", "bad request"),
+    ],
+)
 def test_errors_no_retry_can_fix_stop_the_run_with_one_line_naming_the_cause(status, kind, cause):
-    from distill.llm.client import FatalCallError
+    from distill.core.errors import FatalCallError
 
     handler = Recorder()
 
     def refuse(request):
         handler.bodies.append(request)
         return httpx2.Response(status, json={"type": "error", "error": {"type": kind, "message": "no"}})
+
     with pytest.raises(FatalCallError, match=cause) as err:
         client(refuse).complete([ChatRequest("Break the math", "Problem: 1 + 1?")] * 3)
     assert "\n" not in str(err.value) and len(handler.bodies) == 1  # not retried
@@ -114,7 +136,8 @@ def test_every_request_carries_the_cached_system_block_and_costs_add_up(tmp_path
     handler = Recorder()
     run = annotate(PROBLEMS, *roles(client(handler)), n_samples=2, records_path=tmp_path / "r.jsonl")
     assert handler.bodies and all(
-        body["system"][-1]["cache_control"] == {"type": "ephemeral"} for body in handler.bodies)
+        body["system"][-1]["cache_control"] == {"type": "ephemeral"} for body in handler.bodies
+    )
     # the instructions and examples are in the system block, the problem only in the user turn
     assert all("Ann has" not in body["system"][-1]["text"] for body in handler.bodies)
     prices = Prices(**PRICES)
@@ -132,8 +155,14 @@ def test_every_request_carries_the_cached_system_block_and_costs_add_up(tmp_path
     assert summary["usage"]["all"]["requests"] == len(handler.bodies)
     assert summary["usage"]["all"]["cache_read_input_tokens"] > 0  # repeated system blocks were "cached"
     # by hand: 1M input tokens at $1, 1M output at $5, 1M cache writes at $1.25, 1M reads at $0.1
-    assert prices.cost({"input_tokens": 10**6, "output_tokens": 10**6, "cache_creation_input_tokens": 10**6,
-                        "cache_read_input_tokens": 10**6}) == pytest.approx(7.35)
+    assert prices.cost(
+        {
+            "input_tokens": 10**6,
+            "output_tokens": 10**6,
+            "cache_creation_input_tokens": 10**6,
+            "cache_read_input_tokens": 10**6,
+        }
+    ) == pytest.approx(7.35)
     assert prices.cost({"input_tokens": 10**6}, batch=True) == pytest.approx(0.5)
 
 
@@ -156,14 +185,18 @@ def test_a_crash_after_some_items_then_a_resume_repeats_no_finished_item(tmp_pat
             return super().__call__(request)
 
     crashing = Crash()
-    stopped = annotate(PROBLEMS, *roles(client(crashing, tmp_path, concurrency=1)), n_samples=1,
-                       records_path=records_path, batch_size=2)
+    stopped = annotate(
+        PROBLEMS,
+        *roles(client(crashing, tmp_path, concurrency=1)),
+        n_samples=1,
+        records_path=records_path,
+        batch_size=2,
+    )
     assert stopped.stopped == "interrupted (Ctrl-C)"  # a clean stop, with what was finished on disk
     done = {r.problem for r in read_records(records_path)}
     assert len(done) == 4  # two batches of two problems were written before the crash
     resumed = Recorder()
-    run = annotate(PROBLEMS, *roles(client(resumed, tmp_path)), n_samples=1, records_path=records_path,
-                   batch_size=2)
+    run = annotate(PROBLEMS, *roles(client(resumed, tmp_path)), n_samples=1, records_path=records_path, batch_size=2)
     assert {r.problem_id for r in run.records} == {p.problem_id for p in PROBLEMS}
     asked = [body["messages"][0]["content"] for body in resumed.bodies]
     assert asked and not any(problem in text for problem in done for text in asked)
@@ -173,8 +206,9 @@ def test_a_crash_after_some_items_then_a_resume_repeats_no_finished_item(tmp_pat
 
 
 def test_budget_cap_stops_cleanly_between_batches(tmp_path):
-    run = annotate(PROBLEMS, *roles(client(Recorder())), n_samples=1, records_path=tmp_path / "r.jsonl",
-                   batch_size=2, max_usd=1e-9)
+    run = annotate(
+        PROBLEMS, *roles(client(Recorder())), n_samples=1, records_path=tmp_path / "r.jsonl", batch_size=2, max_usd=1e-9
+    )
     assert run.stopped.startswith("budget") and len({r.problem_id for r in run.records}) == 2
     assert len(read_records(tmp_path / "r.jsonl")) == 2
 
@@ -190,12 +224,24 @@ class BatchServer:
 
     def batch(self, batch_id: str, ended: bool) -> dict:
         n = len(self.created[int(batch_id.split("_")[1])])
-        return {"id": batch_id, "type": "message_batch", "processing_status": "ended" if ended else "in_progress",
-                "request_counts": {"processing": 0 if ended else n, "succeeded": 0, "errored": 0, "canceled": 0,
-                                   "expired": 0},
-                "created_at": "2026-11-29T00:00:00Z", "expires_at": "2026-11-30T00:00:00Z",
-                "ended_at": None, "archived_at": None, "cancel_initiated_at": None,
-                "results_url": f"https://files.test/results/{batch_id}.jsonl" if ended else None}
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": {
+                "processing": 0 if ended else n,
+                "succeeded": 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            },
+            "created_at": "2026-11-29T00:00:00Z",
+            "expires_at": "2026-11-30T00:00:00Z",
+            "ended_at": None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"https://files.test/results/{batch_id}.jsonl" if ended else None,
+        }
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         path = request.url.path
@@ -215,8 +261,10 @@ class BatchServer:
                 if kind == "succeeded":
                     result = {"type": "succeeded", "message": self.state.message(item["params"])}
                 elif kind == "errored":
-                    result = {"type": "errored", "error": {"type": "error", "error": {
-                        "type": "invalid_request_error", "message": "bad row"}}}
+                    result = {
+                        "type": "errored",
+                        "error": {"type": "error", "error": {"type": "invalid_request_error", "message": "bad row"}},
+                    }
                 else:
                     result = {"type": kind}
                 rows.append(json.dumps({"custom_id": item["custom_id"], "result": result}))
@@ -261,11 +309,14 @@ def test_identical_samples_are_asked_once_and_charged_once(tmp_path):
     assert usage["answerer"]["requests"] == len(answered) and usage["answerer"]["cached"] == 20 - len(answered)
 
 
-@pytest.mark.parametrize("reply", [
-    httpx2.Response(200, text="<html><body>502 Bad Gateway</body></html>", headers={"content-type": "text/html"}),
-    httpx2.Response(200, text="not json at all", headers={"content-type": "application/json"}),
-    httpx2.Response(200, json={"id": "m", "type": "message", "content": "abc", "usage": None}),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        httpx2.Response(200, text="<html><body>502 Bad Gateway</body></html>", headers={"content-type": "text/html"}),
+        httpx2.Response(200, text="not json at all", headers={"content-type": "application/json"}),
+        httpx2.Response(200, json={"id": "m", "type": "message", "content": "abc", "usage": None}),
+    ],
+)
 def test_a_malformed_reply_fails_its_problem_and_the_run_goes_on(tmp_path, reply):
     handler = Recorder()
     bad = {"n": 0}
@@ -282,8 +333,9 @@ def test_a_malformed_reply_fails_its_problem_and_the_run_goes_on(tmp_path, reply
     run = annotate(PROBLEMS[:3], *roles(llm), n_samples=1, records_path=tmp_path / "r.jsonl", batch_size=1)
     assert list(run.failed) == ["p0"] and "malformed reply" in run.failed["p0"]
     assert {r.problem_id for r in run.records} == {"p1", "p2"} and run.stopped is None
-    again = annotate(PROBLEMS[:3], *roles(client(Recorder(), tmp_path)), n_samples=1,
-                     records_path=tmp_path / "r.jsonl", batch_size=1)
+    again = annotate(
+        PROBLEMS[:3], *roles(client(Recorder(), tmp_path)), n_samples=1, records_path=tmp_path / "r.jsonl", batch_size=1
+    )
     assert {r.problem_id for r in again.records} == {"p0", "p1", "p2"} and not again.failed
 
 
@@ -321,18 +373,30 @@ def test_a_problem_cut_off_mid_write_is_done_again_and_a_torn_line_repaired(tmp_
 
 def test_a_circuit_breaker_stops_a_run_whose_every_call_fails(tmp_path):
     def busy(request):
-        return httpx2.Response(429, headers={"retry-after-ms": "1"},
-                               json={"type": "error", "error": {"type": "rate_limit_error", "message": "busy"}})
-    run = annotate(PROBLEMS, *roles(client(busy, max_retries=0)), n_samples=1, records_path=tmp_path / "r.jsonl",
-                   batch_size=1, max_consecutive_failures=3)
+        return httpx2.Response(
+            429,
+            headers={"retry-after-ms": "1"},
+            json={"type": "error", "error": {"type": "rate_limit_error", "message": "busy"}},
+        )
+
+    run = annotate(
+        PROBLEMS,
+        *roles(client(busy, max_retries=0)),
+        n_samples=1,
+        records_path=tmp_path / "r.jsonl",
+        batch_size=1,
+        max_consecutive_failures=3,
+    )
     assert run.stopped.startswith("circuit breaker: 3 problems failed in a row") and len(run.failed) == 3
 
 
 def test_an_unreachable_endpoint_stops_the_run_after_one_batch(tmp_path):
     def down(request):
         raise httpx2.ConnectError("connection refused", request=request)
-    run = annotate(PROBLEMS, *roles(client(down, max_retries=0)), n_samples=1, records_path=tmp_path / "r.jsonl",
-                   batch_size=2)
+
+    run = annotate(
+        PROBLEMS, *roles(client(down, max_retries=0)), n_samples=1, records_path=tmp_path / "r.jsonl", batch_size=2
+    )
     assert run.stopped.startswith("endpoint unreachable") and len(run.failed) == 2
 
 

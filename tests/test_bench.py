@@ -13,14 +13,26 @@ def test_quick_bench_writes_every_row(tmp_path, capsys):
     bench.main(["--quick", "--out", str(tmp_path)])
     rows = json.loads((tmp_path / "bench.json").read_text())
     names = {r["benchmark"] for r in rows}
-    assert names >= {"decode_vs_paper_loop", "decode_vs_generate", "ilql_decode_vs_paper_loop", "train_vs_pad_to_longest",
-                     "train_vs_hf_trainer", "teacher_vs_sequential", "teacher_rate_limited", "train_mfu",
-                     "time_to_accuracy", "rl_vs_trl_grpo", "rl_learning_vs_trl"}
+    assert names >= {
+        "decode_vs_paper_loop",
+        "decode_vs_generate",
+        "ilql_decode_vs_paper_loop",
+        "train_vs_pad_to_longest",
+        "train_vs_hf_trainer",
+        "teacher_vs_sequential",
+        "teacher_rate_limited",
+        "train_mfu",
+        "time_to_accuracy",
+        "rl_vs_trl_grpo",
+        "rl_learning_vs_trl",
+    }
     # time to accuracy: the configured recipe (small: lr 1.793e-4) and the speedrun recipe (lr 4e-4)
     tta = [r["setting"] for r in rows if r["benchmark"] == "time_to_accuracy"]
     assert len(tta) == 2 and "lr 0.0001793" in tta[0] and "lr 0.0004" in tta[1]
-    assert {r["setting"] for r in rows if r["benchmark"] == "decode_vs_paper_loop"} == {"batch 1, 32 problems",
-                                                                                       "batch 16, 32 problems"}
+    assert {r["setting"] for r in rows if r["benchmark"] == "decode_vs_paper_loop"} == {
+        "batch 1, 32 problems",
+        "batch 16, 32 problems",
+    }
     for r in rows:
         assert set(r) == {"benchmark", "ours", "baseline", "unit", "ratio", "setting"}
         if r["unit"] == "greedy test accuracy":  # after two steps of RL from an untrained student: maybe 0
@@ -34,8 +46,11 @@ def test_default_groups_are_the_readme_table_and_bad_counts_are_refused(tmp_path
     args = bench.parse_args([])
     assert args.only == ["decode", "train", "teacher"] and args.problems == 200 and args.repeats == 2
     assert bench.parse_args(["--quick"]).only == list(bench.GROUPS)
-    done = subprocess.run([sys.executable, "-m", "distill.bench", "--problems", "-5", "--out", str(tmp_path)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "distill.bench", "--problems", "-5", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "--problems: must be a positive integer, got -5" in done.stderr
     assert not (tmp_path / "bench.json").exists()
 

@@ -7,20 +7,33 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from conftest import compose_config, scratch_student
 
 from distill import cascade, train
-from distill.measurement.cascade_curve import (Point, Split, apgr, apply, choose_threshold, curve,
-                                               share_for_llm_fraction, threshold_for_share)
+from distill.measurement.cascade_curve import (
+    Point,
+    Split,
+    apgr,
+    apply,
+    choose_threshold,
+    curve,
+    share_for_llm_fraction,
+    threshold_for_share,
+)
 from distill.measurement.confidence import action_logprobs, reliability
 from distill.measurement.decoding import LMScorer, decode_tokens
 
 
 def hand_made(**changes) -> Split:
     """Four problems: the student is right on its two surest, the LLM on all but the second."""
-    fields = dict(scores=np.array([0.9, 0.8, 0.3, 0.1]), student_correct=np.array([1.0, 1.0, 0.0, 0.0]),
-                  llm_correct=np.array([1.0, 0.0, 1.0, 1.0]), llm_cost=np.ones(4), student_cost=0.1, kept_cost=0.05)
+    fields = dict(
+        scores=np.array([0.9, 0.8, 0.3, 0.1]),
+        student_correct=np.array([1.0, 1.0, 0.0, 0.0]),
+        llm_correct=np.array([1.0, 0.0, 1.0, 1.0]),
+        llm_cost=np.ones(4),
+        student_cost=0.1,
+        kept_cost=0.05,
+    )
     return Split(**{**fields, **changes})
 
 
@@ -62,7 +75,7 @@ def test_choose_threshold_for_each_target():
 def test_curve_applies_validation_thresholds_unchanged_on_test():
     validation = hand_made()
     test = hand_made(scores=np.array([0.85, 0.2, 0.75, 0.95]))
-    (share, point), = curve(validation, test, [0.5])
+    ((share, point),) = curve(validation, test, [0.5])
     assert share == 0.5 and point.threshold == 0.8  # chosen on validation
     assert point.deferred == 0.5  # on test, 0.2 and 0.75 fall below it
     assert point.accuracy == 0.5  # kept: student right (1st), wrong (4th); deferred: LLM wrong (2nd), right (3rd)
@@ -77,8 +90,13 @@ def test_apgr_and_the_llm_share_for_95_percent_worked_by_hand():
     assert apgr(on_the_line, 0.5, 0.75) == pytest.approx(0.5)
     assert apgr(points, 0.75, 0.75) is None  # no gap to recover
     # 95% of the LLM's 0.75 is 0.7125: the cheapest validation cascade reaching it defers 1 of 4 (threshold 0.3)
-    assert share_for_llm_fraction(split, split, 0.95) == {"fraction": 0.95, "llm_share": 0.25, "accuracy": 0.75,
-                                                          "llm_accuracy": 0.75, "reached_on_validation": True}
+    assert share_for_llm_fraction(split, split, 0.95) == {
+        "fraction": 0.95,
+        "llm_share": 0.25,
+        "accuracy": 0.75,
+        "llm_accuracy": 0.75,
+        "reached_on_validation": True,
+    }
 
 
 def test_split_lengths_must_agree():
@@ -88,8 +106,10 @@ def test_split_lengths_must_agree():
 
 def test_reliability_bins_by_quantile_and_keeps_ties():
     bins = reliability([0.1, 0.4, 0.2, 0.3], [0, 1, 0, 1], n_bins=2)
-    assert [(b["score_mean"], b["accuracy"], b["n"]) for b in bins] == [(pytest.approx(0.15), 0.0, 2),
-                                                                        (pytest.approx(0.35), 1.0, 2)]
+    assert [(b["score_mean"], b["accuracy"], b["n"]) for b in bins] == [
+        (pytest.approx(0.15), 0.0, 2),
+        (pytest.approx(0.35), 1.0, 2),
+    ]
     assert [b["n"] for b in reliability([0.5] * 4, [0, 1, 1, 1], n_bins=2)] == [4]
 
 
@@ -112,15 +132,31 @@ def test_action_logprobs_are_the_greedy_steps_log_probabilities():
         assert len(logps) == len(out)
 
 
-SHRINK = ["student=tiny", "dataset.sizes.train=120", "dataset.sizes.validation=30", "dataset.sizes.test=40",
-          "data.samples_per_problem=2", "data.max_val_problems=20", "trainer.val_check_interval=20"]
+SHRINK = [
+    "student=tiny",
+    "dataset.sizes.train=120",
+    "dataset.sizes.validation=30",
+    "dataset.sizes.test=40",
+    "data.samples_per_problem=2",
+    "data.max_val_problems=20",
+    "trainer.val_check_interval=20",
+]
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    cfg = compose_config("train", SHRINK + ["algorithm=bc", "logger=none", "trainer.max_steps=40",
-                                            "trainer.enable_progress_bar=false", "stage_cache=null"])
+    cfg = compose_config(
+        "train",
+        SHRINK
+        + [
+            "algorithm=bc",
+            "logger=none",
+            "trainer.max_steps=40",
+            "trainer.enable_progress_bar=false",
+            "stage_cache=null",
+        ],
+    )
     train.run(cfg, out)
     return out
 
@@ -154,7 +190,15 @@ def test_cascade_command_end_to_end(trained_run):
 
 
 def test_cascade_names_valid_scores(trained_run):
-    cfg = compose_config("cascade", [f"ckpt_path={trained_run}", "cascade.n_samples=0", "cascade.score=value",
-                                     "dataset.sizes.validation=5", "dataset.sizes.test=5"])
+    cfg = compose_config(
+        "cascade",
+        [
+            f"ckpt_path={trained_run}",
+            "cascade.n_samples=0",
+            "cascade.score=value",
+            "dataset.sizes.validation=5",
+            "dataset.sizes.test=5",
+        ],
+    )
     with pytest.raises(ValueError, match="valid: sequence_prob, min_token_prob, mean_token_prob, answered"):
         cascade.run(cfg, trained_run)

@@ -73,7 +73,9 @@ def test_defaults_have_one_source(compose_cfg, group, choice):
             if dataclasses.is_dataclass(get_object(target)) and repr(default) == "<factory>":  # a dataclass field's
                 default = next(f.default_factory() for f in dataclasses.fields(get_object(target)) if f.name == key)
             default = list(default) if isinstance(default, tuple) else default
-            assert default == value, f"{target}: {key} defaults to {default!r} in code but {value!r} in {group}/{choice}.yaml"
+            assert default == value, (
+                f"{target}: {key} defaults to {default!r} in code but {value!r} in {group}/{choice}.yaml"
+            )
 
 
 def test_world_knobs_agree_with_the_world_defaults(compose_cfg):
@@ -117,7 +119,10 @@ def test_every_student_has_a_recipe_and_trains_with_it(compose_cfg):
     assert cfg.algorithm.module.lr == 0.01
     # a fine-tuning objective keeps its own batch (the training run's data.batch_size is the recipe's)
     dpo = compose_cfg("train", ["student=tiny", "algorithm=dpo"])
-    assert dpo.algorithm.batch_size == 16 and dpo.data.batch_size == OmegaConf.load(CONF / "recipe" / "tiny.yaml").batch_size
+    assert (
+        dpo.algorithm.batch_size == 16
+        and dpo.data.batch_size == OmegaConf.load(CONF / "recipe" / "tiny.yaml").batch_size
+    )
 
 
 def test_each_searched_recipe_is_the_best_trial_of_its_search():
@@ -156,16 +161,18 @@ def test_each_world_v2_recipe_is_the_best_trial_of_its_search_and_reaches_the_ob
         best = max((json.loads(t.read_text()) for t in trials), key=lambda r: r["train"]["best_val_accuracy"])
         module = compose_cfg("train", [f"student={size}", f"recipe={path.stem}", "+experiment=synthetic_fbc_scratch"])
         for key in ("lr", "muon_lr", "warmup_steps", "prompt_loss_weight"):
-            assert module.algorithm.module[key] == pytest.approx(best["config"]["algorithm"]["module"][key], rel=2e-3), \
-                (size, key)
+            assert module.algorithm.module[key] == pytest.approx(
+                best["config"]["algorithm"]["module"][key], rel=2e-3
+            ), (size, key)
         assert module.data.batch_size == best["config"]["data"]["batch_size"], size
         assert module.trainer.max_steps >= best["train"]["steps"], size
         # every size trains on the same 16,000 episodes (medium's search ran at 8,000: see its recipe)
         assert module.trainer.max_steps * module.data.batch_size == 16_000, size
 
 
-@pytest.mark.parametrize("sweep", [p.stem for p in sorted(CONF.glob("sweep_*.yaml"))
-                                   if not p.stem.startswith("sweep_recipe")])  # (searches: Optuna's own grammar)
+@pytest.mark.parametrize(
+    "sweep", [p.stem for p in sorted(CONF.glob("sweep_*.yaml")) if not p.stem.startswith("sweep_recipe")]
+)  # (searches: Optuna's own grammar)
 def test_every_point_of_every_grid_sweep_composes(compose_cfg, sweep):
     """Each job of a grid sweep (the basic sweeper's cartesian product of its params) composes and resolves."""
     params = OmegaConf.load(CONF / f"{sweep}.yaml").hydra.sweeper.params
@@ -181,12 +188,29 @@ def test_the_world_v2_recipe_search_composes_at_the_corners_of_its_space(compose
     from distill.core.config_checks import check_config
 
     params = OmegaConf.load(CONF / "sweep_recipe_v2.yaml").hydra.sweeper.params
-    assert set(params) == {"algorithm.module.lr", "algorithm.module.muon_lr", "data.batch_size",
-                           "algorithm.module.warmup_steps", "algorithm.module.prompt_loss_weight"}
-    for corner in (["algorithm.module.lr=1e-4", "algorithm.module.muon_lr=1e-3", "data.batch_size=8",
-                    "algorithm.module.warmup_steps=0", "algorithm.module.prompt_loss_weight=0.0"],
-                   ["algorithm.module.lr=3e-3", "algorithm.module.muon_lr=3e-2", "data.batch_size=32",
-                    "algorithm.module.warmup_steps=200", "algorithm.module.prompt_loss_weight=0.5"]):
+    assert set(params) == {
+        "algorithm.module.lr",
+        "algorithm.module.muon_lr",
+        "data.batch_size",
+        "algorithm.module.warmup_steps",
+        "algorithm.module.prompt_loss_weight",
+    }
+    for corner in (
+        [
+            "algorithm.module.lr=1e-4",
+            "algorithm.module.muon_lr=1e-3",
+            "data.batch_size=8",
+            "algorithm.module.warmup_steps=0",
+            "algorithm.module.prompt_loss_weight=0.0",
+        ],
+        [
+            "algorithm.module.lr=3e-3",
+            "algorithm.module.muon_lr=3e-2",
+            "data.batch_size=32",
+            "algorithm.module.warmup_steps=200",
+            "algorithm.module.prompt_loss_weight=0.5",
+        ],
+    ):
         cfg = compose_cfg("sweep_recipe_v2", ["student=small", *corner])
         check_config(cfg)
         module = OmegaConf.to_container(cfg.algorithm.module, resolve=True)

@@ -3,11 +3,11 @@ against a case whose answer is known without the method."""
 
 import pytest
 import torch
-
 from conftest import ROOT, objective, scratch_student
+
 from distill.algorithms.ilql import ValueCritic, ValueHeads
 from distill.algorithms.logprobs import sequence_logps
-from distill.core.contracts import TRAIN, VALIDATION, Critic, Dataset, Objective
+from distill.core.contracts import TRAIN, VALIDATION, Critic, Dataset, Objective, OnlineObjective
 from distill.core.records import Record
 from distill.datasets.gsm8k import GSM8KDataset
 from distill.synthetic.dataset import SyntheticDataset
@@ -24,8 +24,9 @@ def problems():
 
 @pytest.fixture(scope="module")
 def student(problems):
-    return scratch_student([p.text for p in problems] + ["How many does have ?"], n_layer=1, d_model=16, n_head=2,
-                           d_ff=32)
+    return scratch_student(
+        [p.text for p in problems] + ["How many does have ?"], n_layer=1, d_model=16, n_head=2, d_ff=32
+    )
 
 
 def test_every_objective_fulfils_the_contract(student):
@@ -35,25 +36,72 @@ def test_every_objective_fulfils_the_contract(student):
         module = objective(name, student.model, total_steps=2)
         assert isinstance(module, Objective), name
         assert (module.critic() is None) is module.student_only, name
+        assert isinstance(module, OnlineObjective) is (name == "grpo"), name  # only GRPO samples while training
     assert not objective("ilql", student.model, total_steps=2).student_only
+
+
+@pytest.mark.parametrize(
+    "layer,forbidden",
+    [
+        ("algorithms", "distill.synthetic"),
+        ("core", "distill.llm"),
+        ("core", "distill.synthetic"),
+        ("training", "distill.synthetic"),
+    ],
+)
+def test_a_lower_layer_imports_nothing_from_an_upper_one(layer, forbidden):
+    """Objectives do not know the synthetic world (Dataset.diagnostics reaches it); core knows no client."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "distill" / layer).glob("**/*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.startswith(forbidden)]
+    assert offenders == []
 
 
 def test_dpo_reference_logps_are_the_starting_models_computed_once_per_pair(student, problems):
     episodes = [student.episode(p.text, [f"How many does {i} have?"]) for i, p in enumerate(problems[:5])]
     dpo = objective("dpo", student.model, total_steps=2)
-    records = [Record(problem_id=p.problem_id, problem=p.text, subquestions=[f"How many does {i} have?"],
-                      answer_correctness=float(i % 2)) for i, p in enumerate(problems[:1] * 4)]
-    pairs = [{"pair_id": dpo.pairs + k, "chosen_input_ids": a.input_ids, "chosen_action_mask": a.action_mask,
-              "rejected_input_ids": b.input_ids, "rejected_action_mask": b.action_mask}
-             for k, (a, b) in enumerate(zip(episodes, episodes[1:]))]
+    records = [
+        Record(
+            problem_id=p.problem_id,
+            problem=p.text,
+            subquestions=[f"How many does {i} have?"],
+            answer_correctness=float(i % 2),
+        )
+        for i, p in enumerate(problems[:1] * 4)
+    ]
+    pairs = [
+        {
+            "pair_id": dpo.pairs + k,
+            "chosen_input_ids": a.input_ids,
+            "chosen_action_mask": a.action_mask,
+            "rejected_input_ids": b.input_ids,
+            "rejected_action_mask": b.action_mask,
+        }
+        for k, (a, b) in enumerate(zip(episodes, episodes[1:]))
+    ]
     dpo.pairs += len(pairs)
     single = []
     student.model.eval()
     for e in episodes:  # one at a time, unpadded: the batched, padded values must match
         batch = collate([{"input_ids": e.input_ids, "action_mask": e.action_mask}], student.pad_id)
         with torch.no_grad():
-            single.append(float(sequence_logps(student.model, batch["input_ids"], batch["attention_mask"],
-                                               batch["action_mask"])[0][0]))
+            single.append(
+                float(
+                    sequence_logps(student.model, batch["input_ids"], batch["attention_mask"], batch["action_mask"])[0][
+                        0
+                    ]
+                )
+            )
     with torch.no_grad():  # the policy moves on; the reference stays the model it started from
         for p in student.model.parameters():
             p.add_(0.1)
@@ -126,7 +174,12 @@ def test_data_sets_declare_their_splits_and_diagnostics(student, problems, data_
         assert isinstance(dataset, Dataset) and {TRAIN, VALIDATION} <= set(dataset.splits)
     gold = [[p.world.quantities[q].questions()[0] for q in p.world.gold_order()] for p in problems]
     out = synthetic.diagnostics(problems, gold, [1.0] * len(problems))
-    assert out["garbled_rate"] == 0.0 and set(out) == {"decisions", "accuracy_by_steps", "problems_by_steps", "garbled_rate"}
+    assert out["garbled_rate"] == 0.0 and set(out) == {
+        "decisions",
+        "accuracy_by_steps",
+        "problems_by_steps",
+        "garbled_rate",
+    }
     assert synthetic.policy_diagnostics(student, problems, None) is not None
     if len(datasets) > 1:
         gsm8k = datasets[1]

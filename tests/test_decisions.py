@@ -1,7 +1,6 @@
 """Decision-point diagnostics on the synthetic world: the gold and habit branches are told apart exactly."""
 
 import pytest
-
 from conftest import compose_config, scratch_student
 
 from distill.synthetic.dataset import SyntheticDataset
@@ -27,13 +26,31 @@ def teacher(**rates):
     from hydra.utils import instantiate
 
     cfg = compose_config("train").teacher
-    off = {k: 0.0 for k in ["habit_merge_division", "habit_cut_long", "habit_ask_starts_with", "skip", "swap",
-                            "stop_early", "repeat", "distractor", "ask_given"]}
+    off = {
+        k: 0.0
+        for k in [
+            "habit_merge_division",
+            "habit_cut_long",
+            "habit_ask_starts_with",
+            "skip",
+            "swap",
+            "stop_early",
+            "repeat",
+            "distractor",
+            "ask_given",
+        ]
+    }
     return instantiate(cfg, **{**off, **rates})
 
 
-@pytest.mark.parametrize("habit,rate_key", [("merge_division", "habit_merge_division"), ("cut_long", "habit_cut_long"),
-                                            ("ask_starts_with", "habit_ask_starts_with")])
+@pytest.mark.parametrize(
+    "habit,rate_key",
+    [
+        ("merge_division", "habit_merge_division"),
+        ("cut_long", "habit_cut_long"),
+        ("ask_starts_with", "habit_ask_starts_with"),
+    ],
+)
 def test_a_habit_that_always_fires_is_never_gold_and_one_that_never_fires_always_is(problems, habit, rate_key):
     for rate, expected in [(1.0, 0.0), (0.0, 1.0)]:
         decompositions = [d[0].subquestions for d in teacher(**{rate_key: rate}).decompose(problems, 1)]
@@ -54,8 +71,13 @@ def test_accuracy_by_chain_length_and_garbled_share_by_hand(problems):
 
 
 def test_decision_token_margins_count_every_decision_point(problems):
-    student = scratch_student([p.text for p in problems] + ["How many What is the number of that has end up with ?"],
-                              n_layer=1, d_model=16, n_head=2, d_ff=32)
+    student = scratch_student(
+        [p.text for p in problems] + ["How many What is the number of that has end up with ?"],
+        n_layer=1,
+        d_model=16,
+        n_head=2,
+        d_ff=32,
+    )
     out = decision_token_margins(student, problems[:60])
     expected = {}
     for p in problems[:60]:

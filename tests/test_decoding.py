@@ -2,28 +2,39 @@
 
 import pytest
 import torch
+from conftest import greedy_uncached
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from conftest import greedy_uncached
 from distill.measurement.decoding import LMScorer, decode_tokens, left_pad
 from distill.measurement.llama_decoder import LlamaDecoder, supports
 
 
 def llama(kv_heads: int, bias: bool) -> LlamaForCausalLM:
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=kv_heads, max_position_embeddings=256,
-                         attention_bias=bias, mlp_bias=bias, rope_theta=1000.0, tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=40,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=256,
+        attention_bias=bias,
+        mlp_bias=bias,
+        rope_theta=1000.0,
+        tie_word_embeddings=True,
+    )
     model = LlamaForCausalLM(config).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("bias"):
-                p.normal_(0, 0.1)   # Transformers initialises biases at zero, which would hide a dropped one
+                p.normal_(0, 0.1)  # Transformers initialises biases at zero, which would hide a dropped one
     return model
 
 
-@pytest.mark.parametrize("prompts", [[[5, 6, 7, 8, 9], [10, 11], [12, 13, 14]], [[5, 6, 7, 8]]],
-                         ids=["left-padded", "unpadded"])
+@pytest.mark.parametrize(
+    "prompts", [[[5, 6, 7, 8, 9], [10, 11], [12, 13, 14]], [[5, 6, 7, 8]]], ids=["left-padded", "unpadded"]
+)
 @pytest.mark.parametrize("kv_heads,bias", [(4, False), (2, True)], ids=["mha", "gqa-bias"])
 @torch.no_grad()
 def test_llama_decoder_matches_the_model_forward_step_by_step(kv_heads, bias, prompts):
@@ -32,17 +43,24 @@ def test_llama_decoder_matches_the_model_forward_step_by_step(kv_heads, bias, pr
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     decoder = LlamaDecoder(model)
     ours = decoder.prefill(ids, mask, positions)
-    theirs = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                   output_hidden_states=True)
+    theirs = model(
+        input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, output_hidden_states=True
+    )
     torch.testing.assert_close(ours, theirs.logits[:, -1], rtol=0, atol=1e-5)
     torch.testing.assert_close(decoder.last_hidden, theirs.hidden_states[-1][:, -1], rtol=0, atol=1e-5)
     cache, position = theirs.cache, positions[:, -1] + 1
     tokens = torch.arange(1, len(prompts) + 1)
-    for _ in range(80):   # past the first cache allocation (prompt + 64 columns): the cache must grow
+    for _ in range(80):  # past the first cache allocation (prompt + 64 columns): the cache must grow
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
         ours = decoder.step(tokens, mask, position)
-        theirs = model(input_ids=tokens[:, None], attention_mask=mask, position_ids=position[:, None], cache=cache,
-                       use_cache=True, output_hidden_states=True)
+        theirs = model(
+            input_ids=tokens[:, None],
+            attention_mask=mask,
+            position_ids=position[:, None],
+            cache=cache,
+            use_cache=True,
+            output_hidden_states=True,
+        )
         torch.testing.assert_close(ours, theirs.logits[:, -1], rtol=0, atol=1e-5)
         torch.testing.assert_close(decoder.last_hidden, theirs.hidden_states[-1][:, -1], rtol=0, atol=1e-5)
         cache, position, tokens = theirs.cache, position + 1, ours.argmax(-1)
@@ -93,21 +111,36 @@ def test_repeats_prefill_each_prompt_once_and_decode_as_the_repeated_prompts_do(
     """Three copies of each prompt from one prefill: greedy, the same tokens as decoding the prompts repeated; sampled
     with one generator, the same draws in the same row order; and the copies of a prompt differ when sampled."""
     torch.manual_seed(0)
-    model = llama(2, True) if arch == "llama" else GPT2LMHeadModel(
-        GPT2Config(vocab_size=40, n_positions=64, n_embd=32, n_layer=2, n_head=2)).eval()
+    model = (
+        llama(2, True)
+        if arch == "llama"
+        else GPT2LMHeadModel(GPT2Config(vocab_size=40, n_positions=64, n_embd=32, n_layer=2, n_head=2)).eval()
+    )
     prompts = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14, 15]]
     repeated = [p for p in prompts for _ in range(3)]
-    assert decode_tokens(LMScorer(model), prompts, eos_id=3, pad_id=0, max_new_tokens=20, repeats=3) \
-        == decode_tokens(LMScorer(model), repeated, eos_id=3, pad_id=0, max_new_tokens=20)
-    sampled = [decode_tokens(LMScorer(model), *args, eos_id=3, pad_id=0, max_new_tokens=20, sample=True,
-                             generator=torch.Generator().manual_seed(1), **kw)
-               for args, kw in (((prompts,), {"repeats": 3}), ((repeated,), {}))]
+    assert decode_tokens(LMScorer(model), prompts, eos_id=3, pad_id=0, max_new_tokens=20, repeats=3) == decode_tokens(
+        LMScorer(model), repeated, eos_id=3, pad_id=0, max_new_tokens=20
+    )
+    sampled = [
+        decode_tokens(
+            LMScorer(model),
+            *args,
+            eos_id=3,
+            pad_id=0,
+            max_new_tokens=20,
+            sample=True,
+            generator=torch.Generator().manual_seed(1),
+            **kw,
+        )
+        for args, kw in (((prompts,), {"repeats": 3}), ((repeated,), {}))
+    ]
     assert sampled[0] == sampled[1]
     assert len({tuple(s) for s in sampled[0][:3]}) > 1
 
 
-def sampled_uncached(model: torch.nn.Module, prompts: list[list[int]], eos_id: int, max_new_tokens: int,
-                     generator: torch.Generator) -> list[list[int]]:
+def sampled_uncached(
+    model: torch.nn.Module, prompts: list[list[int]], eos_id: int, max_new_tokens: int, generator: torch.Generator
+) -> list[list[int]]:
     """Reference sampling: every row stays in the batch to the end (finished ones draw and discard a token each
     step), each step re-runs each row's whole prefix alone."""
     seqs, outs, done = [list(p) for p in prompts], [[] for _ in prompts], [False] * len(prompts)
@@ -142,13 +175,23 @@ def test_finished_rows_leave_the_batch_without_changing_any_row(arch, n_prompts)
     24 in fewer copies than there are finishing steps); each row draws what it would with every row kept to the
     end (the same generator), so sampled decodes do not depend on when other rows finished."""
     torch.manual_seed(0)
-    model = llama(2, True) if arch == "llama" else GPT2LMHeadModel(
-        GPT2Config(vocab_size=40, n_positions=128, n_embd=32, n_layer=2, n_head=2)).eval()
+    model = (
+        llama(2, True)
+        if arch == "llama"
+        else GPT2LMHeadModel(GPT2Config(vocab_size=40, n_positions=128, n_embd=32, n_layer=2, n_head=2)).eval()
+    )
     prompts = [list(range(5 + i % 30, 5 + i % 30 + 1 + i % 5)) for i in range(n_prompts)]
     eos = 3
     scorer = CountingScorer(model)
-    sampled = decode_tokens(scorer, prompts, eos_id=eos, pad_id=0, max_new_tokens=60, sample=True,
-                            generator=torch.Generator().manual_seed(4))
+    sampled = decode_tokens(
+        scorer,
+        prompts,
+        eos_id=eos,
+        pad_id=0,
+        max_new_tokens=60,
+        sample=True,
+        generator=torch.Generator().manual_seed(4),
+    )
     assert sampled == sampled_uncached(model, prompts, eos, 60, torch.Generator().manual_seed(4))
     lengths = [len(s) for s in sampled]
     finished = [n for n, s in zip(lengths, sampled) if s[-1] == eos]

@@ -3,8 +3,8 @@ import json
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from distill.generate import run
 from distill.core.records import read_records
+from distill.generate import run
 
 
 def test_generate_writes_records_and_summary(compose_cfg, tmp_path):
@@ -13,8 +13,16 @@ def test_generate_writes_records_and_summary(compose_cfg, tmp_path):
     records = read_records(tmp_path / "records.jsonl")
     assert len(records) == 120 and summary["n_records"] == 120 and summary["n_problems"] == 40
     on_disk = json.loads((tmp_path / "summary.json").read_text())
-    for key in ["n_problems", "n_records", "teacher_accuracy", "mean_subquestions", "usefulness_rate",
-                "problems_with_correct_sample", "teacher", "answerer"]:
+    for key in [
+        "n_problems",
+        "n_records",
+        "teacher_accuracy",
+        "mean_subquestions",
+        "usefulness_rate",
+        "problems_with_correct_sample",
+        "teacher",
+        "answerer",
+    ]:
         assert key in on_disk
     assert on_disk["answerer"]["k"] == 1
     assert summary["teacher_accuracy"] == sum(r.answer_correctness for r in records) / 120

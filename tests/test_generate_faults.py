@@ -6,19 +6,35 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
+
 from distill.llm.local_server import serve
 
 
 def run_generate(tmp_path, data_dir, *overrides, status=200, env_key="x"):
     server = serve(status=status)
-    env = {**os.environ, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
-           "ANTHROPIC_API_KEY": env_key, "DISTILL_DATA_DIR": str(data_dir), "HYDRA_FULL_ERROR": ""}
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "ANTHROPIC_API_KEY": env_key,
+        "DISTILL_DATA_DIR": str(data_dir),
+        "HYDRA_FULL_ERROR": "",
+    }
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "distill.generate", "teacher=anthropic", "dataset=gsm8k", "dataset.split=train",
-               f"hydra.run.dir={out}", f"paths.output_dir={tmp_path}", "teacher.client.max_retries=0",
-               "answerer.client.max_retries=0", "judge.client.max_retries=0", *overrides]
+    command = [
+        sys.executable,
+        "-m",
+        "distill.generate",
+        "teacher=anthropic",
+        "dataset=gsm8k",
+        "dataset.split=train",
+        f"hydra.run.dir={out}",
+        f"paths.output_dir={tmp_path}",
+        "teacher.client.max_retries=0",
+        "answerer.client.max_retries=0",
+        "judge.client.max_retries=0",
+        *overrides,
+    ]
     try:
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     finally:
@@ -37,26 +53,50 @@ def test_a_call_no_retry_can_fix_ends_the_run_with_one_line_and_a_summary(tmp_pa
 
 
 def test_a_server_answering_429_to_everything_trips_the_circuit_breaker(tmp_path, data_dir):
-    done, out = run_generate(tmp_path, data_dir, "dataset.limit=10", "batch_size=2", "max_consecutive_failures=4",
-                             status=429)
+    done, out = run_generate(
+        tmp_path, data_dir, "dataset.limit=10", "batch_size=2", "max_consecutive_failures=4", status=429
+    )
     assert done.returncode != 0 and "circuit breaker" in done.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert len(summary["failed"]) == 4 and summary["n_problems"] == 0
 
 
-@pytest.mark.parametrize("override,message", [("dataset.limit=-3", "dataset.limit must be a positive"),
-                                              ("dataset.limit=0", "dataset.limit must be a positive"),
-                                              ("samples_per_problem=-1", "samples_per_problem must be a positive"),
-                                              ("batch_size=0", "batch_size must be a positive")])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("dataset.limit=-3", "dataset.limit must be a positive"),
+        ("dataset.limit=0", "dataset.limit must be a positive"),
+        ("samples_per_problem=-1", "samples_per_problem must be a positive"),
+        ("batch_size=0", "batch_size must be a positive"),
+    ],
+)
 def test_bad_settings_are_refused_before_any_request(tmp_path, data_dir, override, message):
     log = tmp_path / "requests.jsonl"
     server = serve(log_path=log)
-    env = {**os.environ, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
-           "ANTHROPIC_API_KEY": "x", "DISTILL_DATA_DIR": str(data_dir)}
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "ANTHROPIC_API_KEY": "x",
+        "DISTILL_DATA_DIR": str(data_dir),
+    }
     try:
-        done = subprocess.run([sys.executable, "-m", "distill.generate", "teacher=anthropic", "dataset=gsm8k",
-                               f"hydra.run.dir={tmp_path / 'run'}", f"paths.output_dir={tmp_path}", override],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "distill.generate",
+                "teacher=anthropic",
+                "dataset=gsm8k",
+                f"hydra.run.dir={tmp_path / 'run'}",
+                f"paths.output_dir={tmp_path}",
+                override,
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         server.shutdown()
     assert done.returncode != 0 and message in done.stderr
@@ -65,8 +105,15 @@ def test_bad_settings_are_refused_before_any_request(tmp_path, data_dir, overrid
 
 def test_an_api_key_given_on_the_command_line_reaches_no_file(tmp_path, data_dir):
     secret = "sk-ant-test-DO-NOT-LEAK-1234"
-    done, out = run_generate(tmp_path, data_dir, "dataset.limit=2", f"+teacher.client.api_key={secret}",
-                             f"+answerer.client.api_key={secret}", f"+judge.client.api_key={secret}", env_key="")
+    done, out = run_generate(
+        tmp_path,
+        data_dir,
+        "dataset.limit=2",
+        f"+teacher.client.api_key={secret}",
+        f"+answerer.client.api_key={secret}",
+        f"+judge.client.api_key={secret}",
+        env_key="",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert secret not in done.stdout + done.stderr
     leaks = [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
@@ -77,13 +124,32 @@ def test_an_api_key_given_on_the_command_line_reaches_no_file(tmp_path, data_dir
 
 def test_the_main_job_stops_with_one_line_when_its_teacher_run_cannot_go_on(tmp_path, data_dir):
     server = serve(status=401)
-    env = {**os.environ, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
-           "ANTHROPIC_API_KEY": "x", "DISTILL_DATA_DIR": str(data_dir), "HYDRA_FULL_ERROR": ""}
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "ANTHROPIC_API_KEY": "x",
+        "DISTILL_DATA_DIR": str(data_dir),
+        "HYDRA_FULL_ERROR": "",
+    }
     try:
-        done = subprocess.run([sys.executable, "-m", "distill.train", "teacher=anthropic", "dataset=gsm8k",
-                               "dataset.limit=3", "logger=none", f"hydra.run.dir={tmp_path / 'run'}",
-                               f"paths.output_dir={tmp_path}"], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "distill.train",
+                "teacher=anthropic",
+                "dataset=gsm8k",
+                "dataset.limit=3",
+                "logger=none",
+                f"hydra.run.dir={tmp_path / 'run'}",
+                f"paths.output_dir={tmp_path}",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         server.shutdown()
     assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr
@@ -128,6 +194,7 @@ def test_adaptive_limit_halves_on_429_and_grows_back():
             peak = max(peak, limiter.in_flight)
             await asyncio.sleep(0.01)
             await limiter.release()
+
         await asyncio.gather(*(one() for _ in range(20)))
         return peak
 
@@ -142,8 +209,15 @@ def test_the_client_adapts_to_a_server_that_rate_limits():
 
     server = serve(delay=0.05, max_in_flight=2)
     try:
-        llm = AnthropicClient(model="m", prices={"input": 1.0, "output": 5.0}, cache_path=None, concurrency=16,
-                              max_retries=8, api_key="x", base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        llm = AnthropicClient(
+            model="m",
+            prices={"input": 1.0, "output": 5.0},
+            cache_path=None,
+            concurrency=16,
+            max_retries=8,
+            api_key="x",
+            base_url=f"http://127.0.0.1:{server.server_address[1]}",
+        )
         replies = llm.complete([ChatRequest("Break the math problem", f"Tom has {i} apples.", 50) for i in range(24)])
     finally:
         server.shutdown()

@@ -65,15 +65,33 @@ def trl_loss(loss_type, logps, old_logps, ref_logps, mask, advantages, epsilon, 
 
     trainer = SimpleNamespace(
         _get_per_token_logps_and_entropies=lambda *a, **k: (logps, torch.zeros_like(logps), None),
-        aux_loss_enabled=False, top_entropy_quantile=1.0, off_policy_mask_threshold=None,
-        importance_sampling_level="token", beta=beta, loss_type=loss_type, epsilon_low=epsilon,
-        epsilon_high=epsilon, args=SimpleNamespace(delta=None, use_bias_correction_kl=False), use_vllm=False,
-        model=SimpleNamespace(training=True), current_gradient_accumulation_steps=1, max_completion_length=max_len,
-        _entropy_bonus_enabled=False, _metrics={"train": defaultdict(list)}, accelerator=_Accelerator())
+        aux_loss_enabled=False,
+        top_entropy_quantile=1.0,
+        off_policy_mask_threshold=None,
+        importance_sampling_level="token",
+        beta=beta,
+        loss_type=loss_type,
+        epsilon_low=epsilon,
+        epsilon_high=epsilon,
+        args=SimpleNamespace(delta=None, use_bias_correction_kl=False),
+        use_vllm=False,
+        model=SimpleNamespace(training=True),
+        current_gradient_accumulation_steps=1,
+        max_completion_length=max_len,
+        _entropy_bonus_enabled=False,
+        _metrics={"train": defaultdict(list)},
+        accelerator=_Accelerator(),
+    )
     n = logps.shape[0]
-    inputs = {"prompt_ids": torch.zeros(n, 1, dtype=torch.long), "prompt_mask": torch.ones(n, 1),
-              "completion_ids": torch.zeros(n, logps.shape[1], dtype=torch.long), "completion_mask": mask,
-              "advantages": advantages, "old_per_token_logps": old_logps, "ref_per_token_logps": ref_logps}
+    inputs = {
+        "prompt_ids": torch.zeros(n, 1, dtype=torch.long),
+        "prompt_mask": torch.ones(n, 1),
+        "completion_ids": torch.zeros(n, logps.shape[1], dtype=torch.long),
+        "completion_mask": mask,
+        "advantages": advantages,
+        "old_per_token_logps": old_logps,
+        "ref_per_token_logps": ref_logps,
+    }
     return GRPOTrainer._compute_loss(trainer, None, inputs)
 
 
@@ -106,7 +124,9 @@ class BanditAnswerer:
     def answer(self, problems, decompositions):
         from distill.core.contracts import Answer
 
-        return [Answer(f"Final answer: {int(d == [f'ask {p.text.split()[0]}'])}") for p, d in zip(problems, decompositions)]
+        return [
+            Answer(f"Final answer: {int(d == [f'ask {p.text.split()[0]}'])}") for p, d in zip(problems, decompositions)
+        ]
 
 
 def test_grpo_learns_what_the_answerer_rewards_from_its_own_samples():
@@ -114,7 +134,6 @@ def test_grpo_learns_what_the_answerer_rewards_from_its_own_samples():
     answerer, leave it and raise the sampled reward. The measurements that could fail: the greedy share of
     "ask Zed" and the mean reward of 64 samples, before and after."""
     import pytorch_lightning as pl
-
     from conftest import fit_steps, named_bandit_records, objective, scratch_student
 
     from distill.core.contracts import Problem
@@ -123,15 +142,28 @@ def test_grpo_learns_what_the_answerer_rewards_from_its_own_samples():
     pl.seed_everything(0)
     records = named_bandit_records(bad_share=0.6)
     student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=2, d_model=64, n_head=2, d_ff=128)
-    problems = sorted({r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(),
-                      key=lambda p: p.problem_id)
+    problems = sorted(
+        {r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(), key=lambda p: p.problem_id
+    )
 
     def zed_share():
-        return sum(d == ["ask Zed"] for d in decompose(student, problems, max_new_tokens=4, desc="greedy")) / len(problems)
+        return sum(d == ["ask Zed"] for d in decompose(student, problems, max_new_tokens=4, desc="greedy")) / len(
+            problems
+        )
 
     fit_steps(objective("bc", student.model, 150, lr=3e-3, warmup_steps=5), student, records, 150)
-    grpo = objective("grpo", student.model, 100, lr=1e-3, warmup_steps=5, beta=0.0, subquestion_cost=0.0,
-                     group_size=8, max_new_tokens=4, seed=0)
+    grpo = objective(
+        "grpo",
+        student.model,
+        100,
+        lr=1e-3,
+        warmup_steps=5,
+        beta=0.0,
+        subquestion_cost=0.0,
+        group_size=8,
+        max_new_tokens=4,
+        seed=0,
+    )
     grpo.bind(student, BanditAnswerer(), problems)
     assert len(grpo.make_items(student, records)) == 8  # one item per training problem
     bc_zed, bc_reward = zed_share(), grpo.rollouts(problems)[1].mean().item()
@@ -139,7 +171,6 @@ def test_grpo_learns_what_the_answerer_rewards_from_its_own_samples():
     zed, reward = zed_share(), grpo.rollouts(problems)[1].mean().item()
     assert bc_zed >= 0.5 and bc_reward <= 0.1  # BC imitates the majority, whose reward is 0
     assert zed == 0.0 and reward >= bc_reward + 0.2, (bc_zed, bc_reward, zed, reward)
-
 
 
 def small_bandit():
@@ -150,8 +181,9 @@ def small_bandit():
 
     records = named_bandit_records(bad_share=0.5)
     student = scratch_student([r.problem for r in records] + ["ask Zed"], n_layer=1, d_model=32, n_head=2, d_ff=64)
-    problems = sorted({r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(),
-                      key=lambda p: p.problem_id)
+    problems = sorted(
+        {r.problem_id: Problem(r.problem_id, r.problem, 1.0) for r in records}.values(), key=lambda p: p.problem_id
+    )
     return records, student, problems
 
 
@@ -161,7 +193,6 @@ def test_a_batch_with_nothing_to_learn_leaves_every_weight_where_it_was():
     which has full size however small the buffer (the drift measured on world v2 with 87.5-100% of groups
     dropped). Step 1 rewards one sample per group, building momentum; step 2 rewards nothing."""
     import pytorch_lightning as pl
-
     from conftest import objective
 
     from distill.algorithms.optim import attention_matrices
@@ -187,15 +218,34 @@ def test_a_batch_with_nothing_to_learn_leaves_every_weight_where_it_was():
 
     pl.seed_everything(0)
     records, student, problems = small_bandit()
-    grpo = objective("grpo", student.model, 2, lr=1e-2, warmup_steps=0, beta=0.0, subquestion_cost=0.0,
-                     group_size=8, max_new_tokens=4, seed=0, muon_lr=0.05, weight_decay=0.1)
+    grpo = objective(
+        "grpo",
+        student.model,
+        2,
+        lr=1e-2,
+        warmup_steps=0,
+        beta=0.0,
+        subquestion_cost=0.0,
+        group_size=8,
+        max_new_tokens=4,
+        seed=0,
+        muon_lr=0.05,
+        weight_decay=0.1,
+    )
     grpo.bind(student, FirstCallOnly(), problems)
     assert attention_matrices(student.model)  # Muon is in play
     start = {n: p.detach().clone() for n, p in student.model.named_parameters()}
     snapshots = Snapshots()
     items = grpo.make_items(student, records)
-    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         limit_val_batches=0, enable_model_summary=False, callbacks=[snapshots])
+    trainer = pl.Trainer(
+        max_steps=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        enable_model_summary=False,
+        callbacks=[snapshots],
+    )
     trainer.fit(grpo, EpisodeDataModule(items, items, student.pad_id, batch_size=len(items)))
     first, second = snapshots.after
     assert any(not torch.equal(first[n], start[n]) for n in start)  # step 1 learnt
@@ -204,7 +254,6 @@ def test_a_batch_with_nothing_to_learn_leaves_every_weight_where_it_was():
 
 def test_a_run_whose_groups_are_all_dropped_for_good_says_it_has_stopped_learning(monkeypatch):
     import pytorch_lightning as pl
-
     from conftest import objective
 
     import distill.algorithms.grpo as grpo_module
@@ -222,9 +271,17 @@ def test_a_run_whose_groups_are_all_dropped_for_good_says_it_has_stopped_learnin
     grpo = objective("grpo", student.model, 3, group_size=4, max_new_tokens=4, seed=0, beta=0.0)
     grpo.bind(student, AlwaysWrong(), problems)
     items = grpo.make_items(student, records)
-    trainer = pl.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         limit_val_batches=0, enable_model_summary=False)
-    with pytest.warns(UserWarning, match="GRPO has stopped learning: every group of the last 2 rollout batches") as seen:
+    trainer = pl.Trainer(
+        max_steps=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        enable_model_summary=False,
+    )
+    with pytest.warns(
+        UserWarning, match="GRPO has stopped learning: every group of the last 2 rollout batches"
+    ) as seen:
         trainer.fit(grpo, EpisodeDataModule(items, items, student.pad_id, batch_size=len(items)))
     assert sum("stopped learning" in str(w.message) for w in seen) == 1  # said once, not at every batch
 
@@ -244,8 +301,10 @@ def test_drop_solved_alone_drops_the_groups_of_problems_the_answerer_solves_with
         name = "half-alone"
 
         def answer(self, batch, decompositions):
-            return [Answer(f"Final answer: {int(p.problem_id in alone if not d else i % 2 == 0)}")
-                    for i, (p, d) in enumerate(zip(batch, decompositions))]
+            return [
+                Answer(f"Final answer: {int(p.problem_id in alone if not d else i % 2 == 0)}")
+                for i, (p, d) in enumerate(zip(batch, decompositions))
+            ]
 
     torch.manual_seed(0)
     grpo = objective("grpo", student.model, 2, group_size=4, max_new_tokens=4, seed=0, drop_solved_alone=drop)
@@ -264,11 +323,20 @@ def test_the_trl_peer_is_rewarded_exactly_as_ours():
 
     records, student, problems = small_bandit()
     asked = [("ask " + problems[0].text.split()[0],), ("ask Zed",), ("ask Zed", "ask " + problems[1].text.split()[0])]
-    ids = [sum((student.encode(q) + (student.encode(student.delimiter) if i < len(d) - 1 else [student.eos_id])
-                for i, q in enumerate(d)), []) for d in asked]
+    ids = [
+        sum(
+            (
+                student.encode(q) + (student.encode(student.delimiter) if i < len(d) - 1 else [student.eos_id])
+                for i, q in enumerate(d)
+            ),
+            [],
+        )
+        for d in asked
+    ]
     score = trl_reward(student, problems, BanditAnswerer(), 0.02)
-    assert score(prompts=[""] * 3, completions=[""] * 3, completion_ids=ids, problem_index=[0, 0, 1]) \
-        == pytest.approx([0.98, 0.0, 0.0])  # the third asks two questions: not the bandit's one right decomposition
+    assert score(prompts=[""] * 3, completions=[""] * 3, completion_ids=ids, problem_index=[0, 0, 1]) == pytest.approx(
+        [0.98, 0.0, 0.0]
+    )  # the third asks two questions: not the bandit's one right decomposition
 
 
 def test_num_iterations_reuses_each_batch_of_rollouts_and_the_clip_engages():
@@ -276,7 +344,6 @@ def test_num_iterations_reuses_each_batch_of_rollouts_and_the_clip_engages():
     second update's ratio against the sampling policy is no longer 1: with a large learning rate some tokens
     leave the clip range (clip_ratio > 0), which one update per batch can never do."""
     import pytorch_lightning as pl
-
     from conftest import objective
 
     from distill.core.contracts import Answer
@@ -299,12 +366,31 @@ def test_num_iterations_reuses_each_batch_of_rollouts_and_the_clip_engages():
 
     pl.seed_everything(0)
     records, student, problems = small_bandit()
-    grpo = objective("grpo", student.model, 6, lr=1e-1, warmup_steps=0, beta=0.0, subquestion_cost=0.0,
-                     group_size=8, max_new_tokens=4, seed=0, num_iterations=2, dynamic_sampling=False)
+    grpo = objective(
+        "grpo",
+        student.model,
+        6,
+        lr=1e-1,
+        warmup_steps=0,
+        beta=0.0,
+        subquestion_cost=0.0,
+        group_size=8,
+        max_new_tokens=4,
+        seed=0,
+        num_iterations=2,
+        dynamic_sampling=False,
+    )
     grpo.bind(student, Counting(), problems)
     items = grpo.make_items(student, records)
-    trainer = pl.Trainer(max_steps=6, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         limit_val_batches=0, enable_model_summary=False, callbacks=[ClipLog()])
+    trainer = pl.Trainer(
+        max_steps=6,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        enable_model_summary=False,
+        callbacks=[ClipLog()],
+    )
     trainer.fit(grpo, EpisodeDataModule(items, items, student.pad_id, batch_size=len(items)))
     assert Counting.calls == 3  # steps 0, 2, 4 sample; 1, 3, 5 reuse
     assert ClipLog.clip[0::2] == [0.0, 0.0, 0.0]  # the first update of each batch: ratio 1
@@ -319,7 +405,9 @@ def test_each_token_knows_its_subquestion():
     actions = delim + ask + delim + delim + ask + eos + ask  # an empty segment first and between; junk after EOS
     assert student.parse(actions) == ["ask Zed", "ask Zed"]
     n, d = len(ask), len(delim)
-    assert student.subquestion_of_tokens(actions) == [None] * d + [0] * (n + d) + [None] * d + [1] * (n + 1) + [None] * n
+    assert (
+        student.subquestion_of_tokens(actions) == [None] * d + [0] * (n + d) + [None] * d + [1] * (n + 1) + [None] * n
+    )
 
 
 class ContainsAnswerer:
@@ -330,7 +418,9 @@ class ContainsAnswerer:
     def answer(self, problems, decompositions):
         from distill.core.contracts import Answer
 
-        return [Answer(f"Final answer: {int(f'ask {p.text.split()[0]}' in d)}") for p, d in zip(problems, decompositions)]
+        return [
+            Answer(f"Final answer: {int(f'ask {p.text.split()[0]}' in d)}") for p, d in zip(problems, decompositions)
+        ]
 
 
 def test_step_credit_adds_each_subquestions_removal_credit_to_its_tokens():
@@ -343,12 +433,25 @@ def test_step_credit_adds_each_subquestions_removal_credit_to_its_tokens():
     records, student, problems = small_bandit()
     problem = problems[0]
     right_question = f"ask {problem.text.split()[0]}"
-    grpo = objective("grpo", student.model, 2, beta=0.0, subquestion_cost=0.0, group_size=2, loss_type="dr_grpo",
-                     max_new_tokens=8, seed=0, step_credit=0.5)
+    grpo = objective(
+        "grpo",
+        student.model,
+        2,
+        beta=0.0,
+        subquestion_cost=0.0,
+        group_size=2,
+        loss_type="dr_grpo",
+        max_new_tokens=8,
+        seed=0,
+        step_credit=0.5,
+    )
     answerer = ContainsAnswerer()
     grpo.bind(student, answerer, problems)
     delim, eos = student.encode(student.delimiter), [student.eos_id]
-    actions = [student.encode("ask Zed") + delim + student.encode(right_question) + eos, student.encode("ask Zed") + eos]
+    actions = [
+        student.encode("ask Zed") + delim + student.encode(right_question) + eos,
+        student.encode("ask Zed") + eos,
+    ]
     decompositions = [student.parse(a) for a in actions]
     answers = answerer.answer([problem] * 2, decompositions)
     grpo.rollouts = lambda batch: (actions, torch.tensor([[1.0, 0.0]]), decompositions, answers)

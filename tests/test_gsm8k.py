@@ -45,5 +45,4 @@ def test_released_true_answers_cut_at_a_comma_are_the_only_disagreement_with_gsm
     released = GSM8KAISubQDataset(data_dir / "gsm8k_ai_subq", gsm8k_dir=None).load("test")
     gsm8k = {p.problem_id: p.true_answer for p in GSM8KDataset(data_dir / "gsm8k").load("test")}
     wrong = [(p.true_answer, gsm8k[p.problem_id]) for p in released if p.true_answer != gsm8k[p.problem_id]]
-    assert len(wrong) == 14 and all(truth >= 1000 and str(int(truth)).startswith(str(int(cut)))
-                                    for cut, truth in wrong)
+    assert len(wrong) == 14 and all(truth >= 1000 and str(int(truth)).startswith(str(int(cut))) for cut, truth in wrong)

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from conftest import fit_steps, named_bandit_records, objective, scratch_student
 
 from distill.algorithms.ilql import ILQLScorer, ValueHeads, ilql_losses, token_rewards
@@ -122,8 +121,16 @@ def _bandit_records(n_prompts=12, bad_share=0.7):
     for name in names:
         for i in range(10):
             good = i >= round(10 * bad_share)
-            records.append(Record(f"p-{name}", f"{name} picks one thing .", ["good choice" if good else "bad choice"],
-                                  1.0, float(good), None))
+            records.append(
+                Record(
+                    f"p-{name}",
+                    f"{name} picks one thing .",
+                    ["good choice" if good else "bad choice"],
+                    1.0,
+                    float(good),
+                    None,
+                )
+            )
     return records
 
 
@@ -133,16 +140,28 @@ def test_value_guided_decoding_prefers_the_rewarded_continuation():
 
     pl.seed_everything(0)
     records = _bandit_records()
-    student = scratch_student([r.problem for r in records] + ["good choice bad choice"], n_layer=1,
-                              d_model=32, n_head=2, d_ff=64)
+    student = scratch_student(
+        [r.problem for r in records] + ["good choice bad choice"], n_layer=1, d_model=32, n_head=2, d_ff=64
+    )
 
     def train(module, steps):
         fit_steps(module, student, records, steps)
 
     train(objective("bc", student.model, 150, lr=3e-3, warmup_steps=5), 150)
     student.model.requires_grad_(False)
-    ilql = objective("ilql", student.model, 300, lr=3e-3, warmup_steps=5, gamma=0.99, tau=0.7,
-                     cql_weight=0.01, polyak_rate=0.05, usefulness_weight=0.0, correctness_weight=1.0)
+    ilql = objective(
+        "ilql",
+        student.model,
+        300,
+        lr=3e-3,
+        warmup_steps=5,
+        gamma=0.99,
+        tau=0.7,
+        cql_weight=0.01,
+        polyak_rate=0.05,
+        usefulness_weight=0.0,
+        correctness_weight=1.0,
+    )
     train(ilql, 300)
     student.model.eval()
     ilql.eval()
@@ -160,8 +179,13 @@ def test_value_guided_decoding_prefers_the_rewarded_continuation():
     assert guided >= 0.8 and guided > bc_share
     # beta = 0 is exactly BC greedy decoding
     plain = decode_tokens(LMScorer(student.model), prompts, student.eos_id, student.pad_id, max_new_tokens=4)
-    zero = decode_tokens(ILQLScorer(student.model, ilql.trunk, ilql.heads, beta=0.0), prompts, student.eos_id,
-                    student.pad_id, max_new_tokens=4)
+    zero = decode_tokens(
+        ILQLScorer(student.model, ilql.trunk, ilql.heads, beta=0.0),
+        prompts,
+        student.eos_id,
+        student.pad_id,
+        max_new_tokens=4,
+    )
     assert zero == plain
 
 
@@ -208,8 +232,18 @@ def test_two_step_chain_closed_form_with_monte_carlo_targets():
     opt = torch.optim.Adam(q + [v], lr=0.05)
     for _ in range(2000):
         qs = [qi.expand(16, 2, 2) for qi in q]
-        losses = ilql_losses(qs, [qi.detach().expand(16, 2, 2) for qi in q], v.expand(16, 3), actions, rewards,
-                             mask, gamma, tau, 0.0, n_step=None)
+        losses = ilql_losses(
+            qs,
+            [qi.detach().expand(16, 2, 2) for qi in q],
+            v.expand(16, 3),
+            actions,
+            rewards,
+            mask,
+            gamma,
+            tau,
+            0.0,
+            n_step=None,
+        )
         opt.zero_grad()
         losses.total.backward()
         opt.step()
@@ -219,8 +253,9 @@ def test_two_step_chain_closed_form_with_monte_carlo_targets():
 
 def test_centred_usefulness_makes_a_useless_question_cost():
     paper = token_rewards([5, 9], [1.0, 0.0], 1.0, 10, usefulness_weight=1.0, correctness_weight=1.0)
-    centred = token_rewards([5, 9], [1.0, 0.0], 1.0, 10, usefulness_weight=1.0, correctness_weight=1.0,
-                            usefulness_baseline=0.5)
+    centred = token_rewards(
+        [5, 9], [1.0, 0.0], 1.0, 10, usefulness_weight=1.0, correctness_weight=1.0, usefulness_baseline=0.5
+    )
     assert paper[5] == 1.0 and paper[9] == 1.0  # the useless question is free
     assert centred[5] == 0.5 and centred[9] == -0.5 + 1.0  # and now it costs as much as a useful one earns
 
@@ -231,14 +266,22 @@ def test_polyak_moves_once_per_optimiser_step_under_gradient_accumulation(monkey
     from distill.training.episodes import EpisodeDataModule
 
     records = _bandit_records(n_prompts=4)
-    student = scratch_student([r.problem for r in records] + ["good choice bad choice"], n_layer=1, d_model=16,
-                              n_head=2, d_ff=32)
+    student = scratch_student(
+        [r.problem for r in records] + ["good choice bad choice"], n_layer=1, d_model=16, n_head=2, d_ff=32
+    )
     ilql = objective("ilql", student.model, 5)
     calls = []
     monkeypatch.setattr(ilql.heads, "polyak_update", lambda rate: calls.append(rate))
     items = ilql.make_items(student, records)
-    trainer = pl.Trainer(max_steps=5, accumulate_grad_batches=4, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, limit_val_batches=0, enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_steps=5,
+        accumulate_grad_batches=4,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        enable_model_summary=False,
+    )
     trainer.fit(ilql, EpisodeDataModule(items, items, student.pad_id, batch_size=2))
     assert trainer.global_step == 5 and len(calls) == 5
 
@@ -265,10 +308,24 @@ def test_value_guidance_finds_a_choice_that_depends_on_the_prompt():
 
     train(objective("bc", student.model, 300, lr=3e-3, warmup_steps=5), 300)
     student.model.requires_grad_(False)
-    ilql = objective("ilql", student.model, 400, lr=3e-3, warmup_steps=5, gamma=0.99, tau=0.7, cql_weight=0.01,
-                     polyak_rate=0.05, usefulness_weight=0.0, correctness_weight=1.0, n_step=None)
+    ilql = objective(
+        "ilql",
+        student.model,
+        400,
+        lr=3e-3,
+        warmup_steps=5,
+        gamma=0.99,
+        tau=0.7,
+        cql_weight=0.01,
+        polyak_rate=0.05,
+        usefulness_weight=0.0,
+        correctness_weight=1.0,
+        n_step=None,
+    )
     train(ilql, 400)
-    prompts = [student.prompt_ids(f"{n} has one thing .") for n in ["Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia"]]
+    prompts = [
+        student.prompt_ids(f"{n} has one thing .") for n in ["Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia"]
+    ]
     names = ["Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia"]
 
     def picks(scorer):

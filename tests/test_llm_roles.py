@@ -5,6 +5,8 @@ import random
 
 import pytest
 
+from distill.core.contracts import Problem
+from distill.core.records import Record
 from distill.datasets.gsm8k import GSM8KDataset
 from distill.llm import prompts
 from distill.llm.client import Completion
@@ -12,8 +14,6 @@ from distill.llm.replay import ReplayAnswerer
 from distill.llm.roles import LLMJudge
 from distill.measurement.metrics import roc_auc
 from distill.measurement.teacher_run_stats import feedback_analysis
-from distill.core.contracts import Problem
-from distill.core.records import Record
 
 
 def test_subquestion_parser_keeps_numbered_lines_only_and_survives_junk():
@@ -42,8 +42,15 @@ def test_prompt_examples_are_not_gsm8k_test_problems(data_dir):
 
 def test_examples_can_come_from_a_training_records_file(tmp_path):
     path = tmp_path / "train.jsonl"
-    rows = [{"question": f"Problem {i}?", "answers": [f"Step {i}?"], "rewards": {"answer_correctness": 1.0},
-             "true_answer": 1.0} for i in range(5)]
+    rows = [
+        {
+            "question": f"Problem {i}?",
+            "answers": [f"Step {i}?"],
+            "rewards": {"answer_correctness": 1.0},
+            "true_answer": 1.0,
+        }
+        for i in range(5)
+    ]
     path.write_text(json.dumps(rows) + "\n")
     examples = prompts.decomposition_examples(str(path), 2)
     assert examples == [("Problem 0?", ["Step 0?"]), ("Problem 1?", ["Step 1?"])]
@@ -81,8 +88,14 @@ def test_roc_auc_from_ranks_equals_the_pairwise_definition_with_ties():
 def test_feedback_analysis_counts_flags_against_wrong_answers():
     def record(usefulness, correct):
         return Record("p", "x", ["q"] * len(usefulness), 1.0, correct, usefulness)
-    records = [record([1.0, 0.0], 0.0), record([1.0, 1.0], 0.0), record([0.3, 1.0], 1.0), record([1.0], 1.0),
-               record([], 1.0)]
+
+    records = [
+        record([1.0, 0.0], 0.0),
+        record([1.0, 1.0], 0.0),
+        record([0.3, 1.0], 1.0),
+        record([1.0], 1.0),
+        record([], 1.0),
+    ]
     result = feedback_analysis(records)
     # flagged (a sub-question below 0.5): records 0 and 2; wrong: records 0 and 1; the empty one is skipped
     assert result["n_records"] == 4 and result["flagged_rate"] == 0.5 and result["wrong_rate"] == 0.5
@@ -94,8 +107,10 @@ def test_feedback_analysis_counts_flags_against_wrong_answers():
 def test_feedback_analysis_counts_a_missing_step_as_doubt():
     """A judge that votes on missing steps: its doubt is the larger of 1 - min usefulness and the share
     of "missing" votes, and records without sub-questions count when that vote exists."""
+
     def record(usefulness, correct, missing):
         return Record("p", "x", ["q"] * len(usefulness), 1.0, correct, usefulness, meta={"missing_step": missing})
+
     records = [record([1.0], 0.0, 1.0), record([], 0.0, 2 / 3), record([0.0], 1.0, 0.0), record([1.0], 1.0, 1 / 3)]
     result = feedback_analysis(records)
     assert result["n_records"] == 4 and result["flagged_rate"] == 0.75

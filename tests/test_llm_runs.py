@@ -8,30 +8,44 @@ import sys
 import time
 
 import pytest
+from conftest import ROOT
 
-from distill.measurement.rows import evaluate_teacher
+from distill.core.records import read_records
+from distill.core.teacher_runs import annotate
 from distill.datasets.gsm8k import GSM8KAISubQDataset, GSM8KDataset
 from distill.llm import prompts
 from distill.llm.hf_client import HFClient
+from distill.llm.local_server import serve
 from distill.llm.replay import ReplayAnswerer
 from distill.llm.roles import LLMAnswerer, LLMTeacher
-from distill.core.teacher_runs import annotate
-from distill.core.records import read_records
-from distill.llm.local_server import serve
-from conftest import ROOT
+from distill.measurement.rows import evaluate_teacher
 
 
 def generate(out_dir, env, *overrides):
-    command = [sys.executable, "-m", "distill.generate", "teacher=anthropic", "dataset=gsm8k", "dataset.split=train",
-               "dataset.limit=20", f"hydra.run.dir={out_dir}", f"paths.output_dir={out_dir}", *overrides]
+    command = [
+        sys.executable,
+        "-m",
+        "distill.generate",
+        "teacher=anthropic",
+        "dataset=gsm8k",
+        "dataset.split=train",
+        "dataset.limit=20",
+        f"hydra.run.dir={out_dir}",
+        f"paths.output_dir={out_dir}",
+        *overrides,
+    ]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def test_generate_against_a_local_messages_server_survives_a_kill(tmp_path, data_dir):
     log = tmp_path / "requests.jsonl"
     server = serve(log_path=log, delay=0.02)
-    env = {**os.environ, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
-           "ANTHROPIC_API_KEY": "x", "DISTILL_DATA_DIR": str(data_dir)}
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "ANTHROPIC_API_KEY": "x",
+        "DISTILL_DATA_DIR": str(data_dir),
+    }
     out = tmp_path / "run"
     try:
         # batches of 5 problems, 40 requests each; killed (SIGKILL, no clean-up) in the second batch
@@ -61,7 +75,9 @@ def test_generate_against_a_local_messages_server_survives_a_kill(tmp_path, data
 
 
 def test_teacher_row_from_released_decompositions_and_replayed_answers_matches_the_paper(data_dir):
-    data = GSM8KAISubQDataset(data_dir / "gsm8k_ai_subq", gsm8k_dir=None)  # true answers as released, as the paper scored
+    data = GSM8KAISubQDataset(
+        data_dir / "gsm8k_ai_subq", gsm8k_dir=None
+    )  # true answers as released, as the paper scored
     replay = ReplayAnswerer([str(data_dir / "gsm8k_ai_subq/eval_responses/chatgpt/eval_chat.jsonl")])
     metrics, records = evaluate_teacher(None, data.load("test"), replay, None, data.records("test"))
     assert metrics["answerer_errors"] == 0 and metrics["n_problems"] == 1319

@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-
 from conftest import fit_steps, named_bandit_records, objective, scratch_student
 
 from distill.algorithms.awr import group_weights
@@ -20,9 +19,12 @@ def test_dpo_sigmoid_and_ipo_losses_by_hand():
     # h = (-1 - -1.5) - (-2 - -1.5) = 1.0
     args = (t([-1.0]), t([-2.0]), t([-1.5]), t([-1.5]))
     assert dpo_loss(*args, beta=0.1, loss_type="sigmoid", label_smoothing=0.0).item() == pytest.approx(
-        math.log(1 + math.exp(-0.1)), abs=1e-6)
+        math.log(1 + math.exp(-0.1)), abs=1e-6
+    )
     smoothed = 0.9 * math.log(1 + math.exp(-0.1)) + 0.1 * math.log(1 + math.exp(0.1))
-    assert dpo_loss(*args, beta=0.1, loss_type="sigmoid", label_smoothing=0.1).item() == pytest.approx(smoothed, abs=1e-6)
+    assert dpo_loss(*args, beta=0.1, loss_type="sigmoid", label_smoothing=0.1).item() == pytest.approx(
+        smoothed, abs=1e-6
+    )
     assert dpo_loss(*args, beta=0.1, loss_type="ipo", label_smoothing=0.0).item() == pytest.approx((1 - 5) ** 2)
     with pytest.raises(ValueError, match="valid: sigmoid, ipo"):
         dpo_loss(*args, beta=0.1, loss_type="hinge", label_smoothing=0.0)
@@ -41,7 +43,10 @@ def test_preference_pairs_right_over_wrong_and_more_useful_among_equals():
 
 
 def test_awr_group_weights_by_hand():
-    recs = [Record("p", "P", [f"q{i}"], 1.0, c, [u]) for i, (c, u) in enumerate([(1.0, 1.0), (0.0, 1.0), (0.0, 0.0), (1.0, 0.0)])]
+    recs = [
+        Record("p", "P", [f"q{i}"], 1.0, c, [u])
+        for i, (c, u) in enumerate([(1.0, 1.0), (0.0, 1.0), (0.0, 0.0), (1.0, 0.0)])
+    ]
     recs.append(Record("q", "Q", ["z"], 1.0, 0.0, [0.0]))  # a lone sample: its own baseline, weight 1
     # correctness only: returns 1, 0, 0, 1 around a mean of 0.5
     w = group_weights(recs, temperature=0.5, max_weight=100.0, correctness_weight=1.0, usefulness_weight=0.0)
@@ -55,10 +60,22 @@ def test_awr_group_weights_by_hand():
 
 
 def test_collate_pads_each_sequence_of_a_pair_on_its_own():
-    items = [{"chosen_input_ids": [5, 6, 7], "chosen_action_mask": [0, 1, 1], "rejected_input_ids": [5, 8],
-              "rejected_action_mask": [0, 1], "ref_chosen_logp": -1.0},
-             {"chosen_input_ids": [5], "chosen_action_mask": [0], "rejected_input_ids": [5, 9, 9, 9],
-              "rejected_action_mask": [0, 1, 1, 1], "ref_chosen_logp": -2.0}]
+    items = [
+        {
+            "chosen_input_ids": [5, 6, 7],
+            "chosen_action_mask": [0, 1, 1],
+            "rejected_input_ids": [5, 8],
+            "rejected_action_mask": [0, 1],
+            "ref_chosen_logp": -1.0,
+        },
+        {
+            "chosen_input_ids": [5],
+            "chosen_action_mask": [0],
+            "rejected_input_ids": [5, 9, 9, 9],
+            "rejected_action_mask": [0, 1, 1, 1],
+            "ref_chosen_logp": -2.0,
+        },
+    ]
     batch = collate(items, pad_id=0)
     assert batch["chosen_input_ids"].tolist() == [[5, 6, 7], [5, 0, 0]]
     assert batch["rejected_attention_mask"].tolist() == [[1, 1, 0, 0], [1, 1, 1, 1]]

@@ -6,7 +6,6 @@ import copy
 
 import pytest
 import torch
-
 from conftest import scratch_student
 
 from distill.algorithms.optim import StackedMuon, attention_matrices, optimizer_with_schedule, orthogonalise
@@ -26,10 +25,13 @@ def take_steps(model: torch.nn.Module, optimizer, scheduler, steps: range) -> No
         scheduler.step()
 
 
-@pytest.mark.parametrize("arch,names", [
-    ("llama", {f"self_attn.{m}_proj.weight" for m in "qkvo"}),
-    ("gpt2", {"attn.c_attn.weight", "attn.c_proj.weight"}),
-])
+@pytest.mark.parametrize(
+    "arch,names",
+    [
+        ("llama", {f"self_attn.{m}_proj.weight" for m in "qkvo"}),
+        ("gpt2", {"attn.c_attn.weight", "attn.c_proj.weight"}),
+    ],
+)
 def test_attention_matrices_are_the_attention_weights_of_every_layer(arch, names):
     model = student_model(arch)
     chosen = {id(p) for p in attention_matrices(model)}
@@ -40,16 +42,25 @@ def test_attention_matrices_are_the_attention_weights_of_every_layer(arch, names
 def test_muon_adamw_steps_as_its_two_optimisers_apart():
     ours = student_model()
     ref = copy.deepcopy(ours)
-    built = optimizer_with_schedule(ours.parameters(), 1e-2, 0.1, 2, 6, muon_params=attention_matrices(ours),
-                                    muon_lr=0.05)
+    built = optimizer_with_schedule(
+        ours.parameters(), 1e-2, 0.1, 2, 6, muon_params=attention_matrices(ours), muon_lr=0.05
+    )
     take_steps(ours, built["optimizer"], built["lr_scheduler"]["scheduler"], range(6))
 
     muon = attention_matrices(ref)
     rest = [p for p in ref.parameters() if all(p is not m for m in muon)]
-    reference = [StackedMuon(muon, lr=0.05),
-                 torch.optim.AdamW([{"params": [p for p in rest if p.ndim >= 2], "weight_decay": 0.1},
-                                    {"params": [p for p in rest if p.ndim < 2], "weight_decay": 0.0}],
-                                   lr=1e-2, betas=(0.9, 0.95), fused=True)]
+    reference = [
+        StackedMuon(muon, lr=0.05),
+        torch.optim.AdamW(
+            [
+                {"params": [p for p in rest if p.ndim >= 2], "weight_decay": 0.1},
+                {"params": [p for p in rest if p.ndim < 2], "weight_decay": 0.0},
+            ],
+            lr=1e-2,
+            betas=(0.9, 0.95),
+            fused=True,
+        ),
+    ]
     schedule = built["lr_scheduler"]["scheduler"].lr_lambdas[0]
     schedules = [torch.optim.lr_scheduler.LambdaLR(o, schedule) for o in reference]
 
@@ -76,8 +87,9 @@ def test_muon_adamw_steps_as_its_two_optimisers_apart():
 
 def test_muon_adamw_resumes_from_its_state_to_the_same_weights():
     def build(model):
-        built = optimizer_with_schedule(model.parameters(), 1e-2, 0.1, 2, 8, muon_params=attention_matrices(model),
-                                        muon_lr=0.05)
+        built = optimizer_with_schedule(
+            model.parameters(), 1e-2, 0.1, 2, 8, muon_params=attention_matrices(model), muon_lr=0.05
+        )
         return built["optimizer"], built["lr_scheduler"]["scheduler"]
 
     whole = student_model()
@@ -111,7 +123,10 @@ def test_stacked_muon_steps_as_torch_muon_on_matrices_of_several_shapes():
     shapes = [(8, 8), (8, 8), (8, 24), (24, 8), (24, 8)]  # square, wide and tall, two of a shape together
     ours = [torch.nn.Parameter(torch.randn(*s)) for s in shapes]
     ref = [torch.nn.Parameter(p.detach().clone()) for p in ours]
-    optimizers = [StackedMuon(ours, lr=0.02, ns_dtype=torch.bfloat16), torch.optim.Muon(ref, lr=0.02, weight_decay=0.0, adjust_lr_fn="original")]
+    optimizers = [
+        StackedMuon(ours, lr=0.02, ns_dtype=torch.bfloat16),
+        torch.optim.Muon(ref, lr=0.02, weight_decay=0.0, adjust_lr_fn="original"),
+    ]
     for step in range(4):
         grads = [torch.randn(*s) for s in shapes]
         for params, optimizer in zip((ours, ref), optimizers):

@@ -6,19 +6,41 @@ import subprocess
 import sys
 
 import yaml
-
 from conftest import ROOT
 
-SHRINK = ["student=tiny", "dataset.sizes.train=60", "dataset.sizes.validation=10", "dataset.sizes.test=10",
-          "data.samples_per_problem=2", "data.max_val_problems=10", "data.episodes=160",
-          "trainer.val_check_interval=5", "trainer.enable_progress_bar=false", "hydra.sweeper.n_trials=2",
-          "skip_done=true"]
+SHRINK = [
+    "student=tiny",
+    "dataset.sizes.train=60",
+    "dataset.sizes.validation=10",
+    "dataset.sizes.test=10",
+    "data.samples_per_problem=2",
+    "data.max_val_problems=10",
+    "data.episodes=160",
+    "trainer.val_check_interval=5",
+    "trainer.enable_progress_bar=false",
+    "hydra.sweeper.n_trials=2",
+    "skip_done=true",
+]
 
 
 def sweep(tmp_path):
-    return subprocess.run([sys.executable, "-m", "distill.train", "-m", "--config-name", "sweep_recipe",
-                           f"paths.output_dir={tmp_path}", f"hydra.sweep.dir={tmp_path}/recipes", *SHRINK],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "distill.train",
+            "-m",
+            "--config-name",
+            "sweep_recipe",
+            f"paths.output_dir={tmp_path}",
+            f"hydra.sweep.dir={tmp_path}/recipes",
+            *SHRINK,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_recipe_search_optimises_validation_accuracy_at_a_fixed_budget_and_resumes(tmp_path):
@@ -40,8 +62,8 @@ def test_recipe_search_optimises_validation_accuracy_at_a_fixed_budget_and_resum
 
 def test_an_unknown_sweep_objective_names_the_valid_ones(tmp_path):
     import pytest
-
     from conftest import compose_config
+
     from distill import train
 
     cfg = compose_config("train", ["sweep_objective=loss"])
@@ -60,14 +82,37 @@ def test_the_same_search_runs_a_pretrained_student_by_choice_of_student(tmp_path
         smollm2_folder()
     except ModuleNotFoundError as err:
         pytest.skip(str(err))
-    run = subprocess.run([sys.executable, "-m", "distill.train", "-m", "--config-name", "sweep_recipe",
-                          "student=smollm2_135m", "student.max_length=160", "hydra.sweeper.n_trials=1",
-                          "algorithm.module.lr=tag(log, interval(1e-5, 1e-4))", "data.batch_size=choice(4)",
-                          "data.episodes=8", "dataset.sizes.train=20", "dataset.sizes.validation=2",
-                          "dataset.sizes.test=2", "data.samples_per_problem=1", "data.max_val_problems=2",
-                          "trainer.val_check_interval=2", "trainer.enable_progress_bar=false", "eval.batch_size=2",
-                          "threads=2", f"paths.output_dir={tmp_path}", f"hydra.sweep.dir={tmp_path}/search"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "distill.train",
+            "-m",
+            "--config-name",
+            "sweep_recipe",
+            "student=smollm2_135m",
+            "student.max_length=160",
+            "hydra.sweeper.n_trials=1",
+            "algorithm.module.lr=tag(log, interval(1e-5, 1e-4))",
+            "data.batch_size=choice(4)",
+            "data.episodes=8",
+            "dataset.sizes.train=20",
+            "dataset.sizes.validation=2",
+            "dataset.sizes.test=2",
+            "data.samples_per_problem=1",
+            "data.max_val_problems=2",
+            "trainer.val_check_interval=2",
+            "trainer.enable_progress_bar=false",
+            "eval.batch_size=2",
+            "threads=2",
+            f"paths.output_dir={tmp_path}",
+            f"hydra.sweep.dir={tmp_path}/search",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads((tmp_path / "search" / "0" / "results.json").read_text())
     assert result["student"]["params"] > 100e6 and result["train"]["steps"] == 2

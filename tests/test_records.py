@@ -1,13 +1,13 @@
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pytest
 
+from distill.core.final_answer import extract_final_answer, is_correct, parse_true_answer
 from distill.core.records import Record, join_numbered, read_records, split_numbered, write_records
 from distill.score import main as score_main
-from distill.core.final_answer import extract_final_answer, is_correct, parse_true_answer
 
 
 # The paper's three file formats, written here to check that our readers take them as the paper writes them.
@@ -62,10 +62,28 @@ def format_number(value: float | None) -> str:
 
 def sample_records():
     return [
-        Record("p-1", "Tom has 3 apples. ...?", ["How many a?", "How many b?"], 18.0, 1.0, [1.0, 2 / 3],
-               "A1: 3\nA2: 6\n\nFinal answer: 18", "t", 0),
-        Record("p-1", "Tom has 3 apples. ...?", ["How many c?"], 18.0, 0.0, [0.0],
-               "A1: unknown\n\nFinal answer: unknown", "t", 1),
+        Record(
+            "p-1",
+            "Tom has 3 apples. ...?",
+            ["How many a?", "How many b?"],
+            18.0,
+            1.0,
+            [1.0, 2 / 3],
+            "A1: 3\nA2: 6\n\nFinal answer: 18",
+            "t",
+            0,
+        ),
+        Record(
+            "p-1",
+            "Tom has 3 apples. ...?",
+            ["How many c?"],
+            18.0,
+            0.0,
+            [0.0],
+            "A1: unknown\n\nFinal answer: unknown",
+            "t",
+            1,
+        ),
         Record("p-2", "Anna has 2 pens. ...?", ["Q?"], 2.5, 1.0, [1.0], "A1: x\n\nFinal answer: 2.5", "t", 0),
     ]
 
@@ -83,7 +101,12 @@ def test_paper_dataset_round_trip(tmp_path):
     back = read_records(path)
     for a, b in zip(back, sample_records()):
         assert (a.problem, a.subquestions, a.true_answer, a.answer_correctness, a.usefulness) == (
-            b.problem, b.subquestions, b.true_answer, b.answer_correctness, b.usefulness)
+            b.problem,
+            b.subquestions,
+            b.true_answer,
+            b.answer_correctness,
+            b.usefulness,
+        )
 
 
 def test_paper_raw_round_trip(tmp_path):
@@ -107,8 +130,13 @@ def test_paper_eval_round_trip(tmp_path):
 
 
 def test_raw_feedback_votes_become_usefulness(tmp_path):
-    row = {"problem": "P?", "questions": ["Q1: a\nQ2: b"], "answers": ["Final answer: 1"], "answer": "#### 1",
-           "feedback": [["Yes\nNo", "Yes\nYes", "yes\nno"]]}
+    row = {
+        "problem": "P?",
+        "questions": ["Q1: a\nQ2: b"],
+        "answers": ["Final answer: 1"],
+        "answer": "#### 1",
+        "feedback": [["Yes\nNo", "Yes\nYes", "yes\nno"]],
+    }
     path = tmp_path / "f_raw.jsonl"
     path.write_text(json.dumps(row) + "\n")
     (record,) = read_records(path)
@@ -127,15 +155,18 @@ def test_split_numbered_handles_doubled_prefix():
     assert split_numbered("Q1: Q1: How?\nQ2: Why?\n\n") == ["How?", "Why?"]
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("A1: 3\n\nFinal answer: 18", 18.0),
-    ("FINAL ANSWER: $1,250.50 total", 1.0),  # the paper's pattern stops at the comma
-    ("final answer: .5", 0.5),
-    ("final answer: -3.5", -3.5),
-    ("final answer: unknown", None),
-    ("The answer is 18", None),
-    ("Final answer: the total is 42 apples", 42.0),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("A1: 3\n\nFinal answer: 18", 18.0),
+        ("FINAL ANSWER: $1,250.50 total", 1.0),  # the paper's pattern stops at the comma
+        ("final answer: .5", 0.5),
+        ("final answer: -3.5", -3.5),
+        ("final answer: unknown", None),
+        ("The answer is 18", None),
+        ("Final answer: the total is 42 apples", 42.0),
+    ],
+)
 def test_extract_final_answer(text, expected):
     assert extract_final_answer(text) == expected
 
@@ -168,14 +199,17 @@ def test_score_cli_reports_bad_files(tmp_path, capsys):
     assert "no such records file" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("row,message", [
-    ({"problem_id": "p", "subquestions": ["q"]}, ":2: field 'problem' is missing"),
-    ({"problem_id": "p", "problem": "P", "subquestions": None}, ":2: field 'subquestions' is missing or null"),
-    ({"problem_id": "p", "problem": "P", "subquestions": ["q"], "colour": "red"}, ":2: unknown record fields"),
-    ({"problem_id": "p", "problem": "P", "subquestions": "q1 q2"}, ":2: field 'subquestions' must be a list"),
-    ({"problem_id": "p", "problem": "P", "subquestions": ["q"], "usefulness": ["high"]}, ":2: field 'usefulness'"),
-    ({"question": "P", "answers": ["q"], "rewards": "none"}, ":2: "),
-])
+@pytest.mark.parametrize(
+    "row,message",
+    [
+        ({"problem_id": "p", "subquestions": ["q"]}, ":2: field 'problem' is missing"),
+        ({"problem_id": "p", "problem": "P", "subquestions": None}, ":2: field 'subquestions' is missing or null"),
+        ({"problem_id": "p", "problem": "P", "subquestions": ["q"], "colour": "red"}, ":2: unknown record fields"),
+        ({"problem_id": "p", "problem": "P", "subquestions": "q1 q2"}, ":2: field 'subquestions' must be a list"),
+        ({"problem_id": "p", "problem": "P", "subquestions": ["q"], "usefulness": ["high"]}, ":2: field 'usefulness'"),
+        ({"question": "P", "answers": ["q"], "rewards": "none"}, ":2: "),
+    ],
+)
 def test_a_bad_line_is_named_with_its_file_line_and_field(tmp_path, row, message):
     path = tmp_path / "records.jsonl"
     good = {"problem_id": "p0", "problem": "P", "subquestions": ["q"]}

@@ -6,30 +6,75 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
+
 from distill.measurement.metrics import mean_interval
 from distill.report import build_report
 
 
-def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synthetic-k1", reward="full",
-             teacher=0.7, usage=None, decisions=None, ood=None, trial=None, best_of_4=None):
+def fake_run(
+    folder,
+    algorithm,
+    student,
+    params,
+    seed,
+    accuracy,
+    answerer="synthetic-k1",
+    reward="full",
+    teacher=0.7,
+    usage=None,
+    decisions=None,
+    ood=None,
+    trial=None,
+    best_of_4=None,
+):
     folder.mkdir(parents=True)
     results = {
         "answerer": answerer,
-        "student": {"accuracy": accuracy, "n_problems": 500, "params": params, "latency_ms_per_problem": 2.0 * seed + 1.0,
-                    "peak_memory_mb": 10.0, "mean_subquestions": 3.0 + seed,
-                    **({"decisions": {h: {"n": 10, "gold_rate": r} for h, r in decisions.items()},
-                        "garbled_rate": 0.1 * (seed + 1),
-                        "accuracy_by_steps": {"10": 0.5, "2": 0.25 * (seed + 1)}} if decisions else {})},
-        "teacher": {"accuracy": teacher, **({"usage_per_problem": usage} if usage else {}),
-                    **({"selectors": {"n": 4, **{name: {"accuracy": value} for name, value in
-                                                 [("mean", teacher), ("best_of_n", best_of_4), ("majority", teacher)]}}}
-                       if best_of_4 else {})},
+        "student": {
+            "accuracy": accuracy,
+            "n_problems": 500,
+            "params": params,
+            "latency_ms_per_problem": 2.0 * seed + 1.0,
+            "peak_memory_mb": 10.0,
+            "mean_subquestions": 3.0 + seed,
+            **(
+                {
+                    "decisions": {h: {"n": 10, "gold_rate": r} for h, r in decisions.items()},
+                    "garbled_rate": 0.1 * (seed + 1),
+                    "accuracy_by_steps": {"10": 0.5, "2": 0.25 * (seed + 1)},
+                }
+                if decisions
+                else {}
+            ),
+        },
+        "teacher": {
+            "accuracy": teacher,
+            **({"usage_per_problem": usage} if usage else {}),
+            **(
+                {
+                    "selectors": {
+                        "n": 4,
+                        **{
+                            name: {"accuracy": value}
+                            for name, value in [("mean", teacher), ("best_of_n", best_of_4), ("majority", teacher)]
+                        },
+                    }
+                }
+                if best_of_4
+                else {}
+            ),
+        },
         # an ILQL config's module reads the reward group's token-level values (usefulness_baseline), as the real one
-        "config": {"algorithm": {"name": algorithm, **({"module": {"usefulness_baseline": 0.5}} if algorithm == "ilql"
-                                                       else {})},
-                   "reward": {"name": reward}, "student": {"name": student}, "seed": seed},
+        "config": {
+            "algorithm": {
+                "name": algorithm,
+                **({"module": {"usefulness_baseline": 0.5}} if algorithm == "ilql" else {}),
+            },
+            "reward": {"name": reward},
+            "student": {"name": student},
+            "seed": seed,
+        },
     }
     if ood:  # (student, teacher) accuracy on the ood split
         results["splits"] = {"ood": {"student": {"accuracy": ood[0]}, "teacher": {"accuracy": ood[1]}}}
@@ -37,8 +82,11 @@ def fake_run(folder, algorithm, student, params, seed, accuracy, answerer="synth
         lr, batch, warmup, val = trial
         results["config"].update(sweep_objective="val_accuracy", sweep_group="recipe", data={"batch_size": batch})
         results["config"]["algorithm"]["module"] = {"lr": lr, "warmup_steps": warmup}
-        results["train"] = {"steps": 160 // batch, "best_val_accuracy": val,
-                            **({"val_curve": [[10, val / 2], [20, val]]} if val > 0.7 else {})}
+        results["train"] = {
+            "steps": 160 // batch,
+            "best_val_accuracy": val,
+            **({"val_curve": [[10, val / 2], [20, val]]} if val > 0.7 else {}),
+        }
     (folder / "results.json").write_text(json.dumps(results))
 
 
@@ -59,8 +107,15 @@ def test_report_tables_intervals_missing_runs_and_plot(tmp_path):
     runs = tmp_path / "sweep"
     for seed, (small, big) in enumerate([(0.5, 0.7), (0.6, 0.8)]):
         fake_run(runs / f"bc_s{seed}", "bc", "tiny", 1000, seed, small, decisions={"cut_long": 0.2 + 0.2 * seed})
-        fake_run(runs / f"bc_b{seed}", "bc", "big", 10**6, seed, big, usage={"input_tokens": 300,
-                                                                           "output_tokens": 100, "cost_usd": 0.002})
+        fake_run(
+            runs / f"bc_b{seed}",
+            "bc",
+            "big",
+            10**6,
+            seed,
+            big,
+            usage={"input_tokens": 300, "output_tokens": 100, "cost_usd": 0.002},
+        )
     fake_run(runs / "ilql", "ilql", "tiny", 1000, 0, 0.55, reward="sparse")
     fake_run(runs / "k2", "bc", "tiny", 1000, 0, 0.9, answerer="synthetic-k2", teacher=0.95)
     (runs / "crashed" / ".hydra").mkdir(parents=True)
@@ -92,8 +147,15 @@ def test_report_tables_intervals_missing_runs_and_plot(tmp_path):
     runs_csv = (tmp_path / "report" / "runs.csv").read_text().splitlines()
     assert len(runs_csv) == 1 + 6 and runs_csv[1].startswith("synthetic-k1,bc,tiny,0,0.500,0.700")
     diag_header, diag_rows = report["tables"]["diagnostics_synthetic-k1"]
-    assert diag_header == ["algorithm", "student", "mean sub-questions", "garbled share", "gold at cut_long",
-                           "accuracy, 2 steps", "accuracy, 10 steps"]  # chain lengths in numeric order
+    assert diag_header == [
+        "algorithm",
+        "student",
+        "mean sub-questions",
+        "garbled share",
+        "gold at cut_long",
+        "accuracy, 2 steps",
+        "accuracy, 10 steps",
+    ]  # chain lengths in numeric order
     # tiny BC over seeds 0 and 1: sub-questions 3, 4; garbled 0.1, 0.2; gold rate at cut_long 0.2, 0.4
     assert diag_rows[0][:3] == ["bc", "tiny", "3.500 [-2.853, 9.853]"]
     assert diag_rows[0][3].startswith("0.150 [") and diag_rows[0][4].startswith("0.300 [")
@@ -109,21 +171,53 @@ def test_report_tables_intervals_missing_runs_and_plot(tmp_path):
 
 def test_a_multirun_sweep_of_two_tiny_runs_gives_a_report(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline"}
-    shrink = ["student=tiny", "answerer.k=1", "seed=0,1", "dataset.sizes.train=60", "dataset.sizes.validation=10",
-              "dataset.sizes.test=20", "data.samples_per_problem=2", "data.max_val_problems=10",
-              "trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.enable_progress_bar=false"]
-    sweep = subprocess.run([sys.executable, "-m", "distill.train", "-m", "--config-name", "sweep_synthetic_gap",
-                            "+experiment=synthetic_bc", f"paths.output_dir={tmp_path}", "logger=wandb",
-                            f"hydra.sweep.dir={tmp_path}/multirun/synthetic_gap", "hydra.sweep.subdir=${hydra.job.num}",
-                            *shrink],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    shrink = [
+        "student=tiny",
+        "answerer.k=1",
+        "seed=0,1",
+        "dataset.sizes.train=60",
+        "dataset.sizes.validation=10",
+        "dataset.sizes.test=20",
+        "data.samples_per_problem=2",
+        "data.max_val_problems=10",
+        "trainer.max_steps=4",
+        "trainer.val_check_interval=2",
+        "trainer.enable_progress_bar=false",
+    ]
+    sweep = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "distill.train",
+            "-m",
+            "--config-name",
+            "sweep_synthetic_gap",
+            "+experiment=synthetic_bc",
+            f"paths.output_dir={tmp_path}",
+            "logger=wandb",
+            f"hydra.sweep.dir={tmp_path}/multirun/synthetic_gap",
+            "hydra.sweep.subdir=${hydra.job.num}",
+            *shrink,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     folder = tmp_path / "multirun" / "synthetic_gap"
     # both runs logged to W&B (offline) in the sweep's group
     configs = [json.loads(p.read_text())["config"] for p in folder.glob("*/results.json")]
     assert len(configs) == 2 and all(c["logger"]["group"] == "synthetic_gap" for c in configs)
-    report = subprocess.run([sys.executable, "-m", "distill.report", str(folder), "--out", str(tmp_path / "rep")],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    report = subprocess.run(
+        [sys.executable, "-m", "distill.report", str(folder), "--out", str(tmp_path / "rep")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert report.returncode == 0, report.stderr[-3000:]
     header, *rows = (tmp_path / "rep" / "accuracy_synthetic-k1.csv").read_text().splitlines()
     assert header == "algorithm,scratch-tiny,average" and rows[0].startswith("bc,") and "[" in rows[0]
@@ -134,16 +228,42 @@ def test_a_multirun_sweep_of_two_tiny_runs_gives_a_report(tmp_path):
 def fake_cascade(folder, seed, curve, llm=(0.7, 0.002), student=(0.6, 0.0001)):
     """A cascade.json whose chosen score's test curve is ``curve``: (accuracy, cost) per validation share."""
     shares = [i / (len(curve) - 1) for i in range(len(curve))]
-    points = [{"score": "agreement", "val_share": s, "threshold": 0.5, "deferred": s, "accuracy": a, "cost": c,
-               "chosen": False} for s, (a, c) in zip(shares, curve)]
-    points.append({"score": "sequence_prob", "val_share": 0.0, "threshold": 0.1, "deferred": 0.0, "accuracy": 0.0,
-                   "cost": 0.0, "chosen": False})  # another score's curve: ignored by the table
+    points = [
+        {
+            "score": "agreement",
+            "val_share": s,
+            "threshold": 0.5,
+            "deferred": s,
+            "accuracy": a,
+            "cost": c,
+            "chosen": False,
+        }
+        for s, (a, c) in zip(shares, curve)
+    ]
+    points.append(
+        {
+            "score": "sequence_prob",
+            "val_share": 0.0,
+            "threshold": 0.1,
+            "deferred": 0.0,
+            "accuracy": 0.0,
+            "cost": 0.0,
+            "chosen": False,
+        }
+    )  # another score's curve: ignored by the table
     chosen = {**points[1], "chosen": True, "val_share": None}
-    (folder / "cascade.json").write_text(json.dumps({
-        "confidence": {"agreement": {"roc_auc": 0.8, "val_roc_auc": 0.8 + 0.02 * seed}},
-        "target": {"kind": "accuracy", "value": 0.7, "score": "agreement"},
-        "points": points + [chosen], "chosen": chosen,
-        "student": {"accuracy": student[0], "cost": student[1]}, "llm": {"accuracy": llm[0], "cost": llm[1]}}))
+    (folder / "cascade.json").write_text(
+        json.dumps(
+            {
+                "confidence": {"agreement": {"roc_auc": 0.8, "val_roc_auc": 0.8 + 0.02 * seed}},
+                "target": {"kind": "accuracy", "value": 0.7, "score": "agreement"},
+                "points": points + [chosen],
+                "chosen": chosen,
+                "student": {"accuracy": student[0], "cost": student[1]},
+                "llm": {"accuracy": llm[0], "cost": llm[1]},
+            }
+        )
+    )
 
 
 def test_two_variants_of_one_objective_in_one_cell_are_refused_not_mixed(tmp_path):
@@ -161,8 +281,10 @@ def test_two_variants_of_one_objective_in_one_cell_are_refused_not_mixed(tmp_pat
 
 def test_report_cascade_table_and_cost_plot(tmp_path):
     runs = tmp_path / "sweep"
-    curves = [[(0.60, 0.0001), (0.72, 0.0011), (0.70, 0.0021)],   # reaches the LLM's 0.7 at 0.0011 = 55% of its cost
-              [(0.62, 0.0001), (0.69, 0.0011), (0.71, 0.0021)]]   # only when everything goes to the LLM: 105%
+    curves = [
+        [(0.60, 0.0001), (0.72, 0.0011), (0.70, 0.0021)],  # reaches the LLM's 0.7 at 0.0011 = 55% of its cost
+        [(0.62, 0.0001), (0.69, 0.0011), (0.71, 0.0021)],
+    ]  # only when everything goes to the LLM: 105%
     for seed, curve in enumerate(curves):
         fake_run(runs / f"s{seed}", "dpo", "small", 100, seed, curve[0][0])
         fake_cascade(runs / f"s{seed}", seed, curve)
@@ -189,8 +311,9 @@ def test_report_confidence_table_per_score(tmp_path):
     header, rows = build_report([runs], tmp_path / "report")["tables"]["confidence"]
     (cells,) = [dict(zip(header, row)) for row in rows]  # scores with a confidence entry only
     assert cells["score"] == "agreement" and cells["ROC AUC (test)"].startswith("0.800")
-    assert cells["accuracy / deferred at 20% (validation)"].startswith("0.750 [") \
-        and cells["accuracy / deferred at 20% (validation)"].endswith("/ 0.200")
+    assert cells["accuracy / deferred at 20% (validation)"].startswith("0.750 [") and cells[
+        "accuracy / deferred at 20% (validation)"
+    ].endswith("/ 0.200")
     assert cells["accuracy / deferred at 10% (validation)"].startswith("0.600 [")
 
 
@@ -221,7 +344,9 @@ def test_size_table_ratio_ood_and_the_smallest_student_within_005(tmp_path):
 
 def test_recipe_search_trials_get_their_own_table_and_plot(tmp_path):
     folder = tmp_path / "recipes"
-    for i, (trial, test) in enumerate([((1e-3, 8, 100, 0.74), 0.73), ((3e-4, 16, 0, 0.2), 0.9), ((2e-3, 32, 50, 0.6), 0.5)]):
+    for i, (trial, test) in enumerate(
+        [((1e-3, 8, 100, 0.74), 0.73), ((3e-4, 16, 0, 0.2), 0.9), ((2e-3, 32, 50, 0.6), 0.5)]
+    ):
         fake_run(folder / "tiny" / str(i), "filtered_bc", "tiny", 1000, 0, test, trial=trial)
     fake_run(folder / "small" / "0", "filtered_bc", "small", 5000, 0, 0.6, trial=(5e-4, 16, 50, 0.65))
     report = build_report([folder], tmp_path / "report")
@@ -237,8 +362,10 @@ def test_recipe_search_trials_get_their_own_table_and_plot(tmp_path):
     assert "search_shared" not in report["tables"]
     fake_run(folder / "small" / "1", "filtered_bc", "small", 5000, 0, 0.6, trial=(1e-3, 8, 100, 0.5))
     shared = build_report([folder], tmp_path / "report")["tables"]["search_shared"]
-    assert shared == (["learning rate", "batch size", "warm-up steps", "tiny (validation)", "small (validation)"],
-                      [["0.001", "8", "100", "0.740", "0.500"]])
+    assert shared == (
+        ["learning rate", "batch size", "warm-up steps", "tiny (validation)", "small (validation)"],
+        [["0.001", "8", "100", "0.740", "0.500"]],
+    )
 
 
 def test_accuracy_interval_stays_inside_0_1_and_holds_seeds_and_problems():
@@ -263,7 +390,7 @@ def test_the_size_picture_has_size_ticks_both_teacher_lines_and_the_money_panel(
     import matplotlib.pyplot as plt
 
     from distill.report import find_runs
-    from distill.size_plot import llm_cost_per_1000, size_label, student_cost_per_1000
+    from distill.report.sizes import llm_cost_per_1000, size_label, student_cost_per_1000
 
     runs_dir = tmp_path / "grid"
     for seed in range(2):
@@ -274,7 +401,9 @@ def test_the_size_picture_has_size_ticks_both_teacher_lines_and_the_money_panel(
     # 10 ms per problem: 10 s per 1,000 problems at $0.36 per hour = $0.001
     assert student_cost_per_1000(10.0, prices) == pytest.approx(0.001)
     assert llm_cost_per_1000(runs, prices) == (pytest.approx(2.0), "nominal")
-    assert size_label("scratch-small", 2_400_000) == "small\n2.4M" and size_label("scratch-tiny", 150_000) == "tiny\n150k"
+    assert (
+        size_label("scratch-small", 2_400_000) == "small\n2.4M" and size_label("scratch-tiny", 150_000) == "tiny\n150k"
+    )
 
     captured = {}
     real_savefig = plt.Figure.savefig
@@ -300,7 +429,7 @@ def test_the_size_picture_has_size_ticks_both_teacher_lines_and_the_money_panel(
 
 
 def test_curve_plot_joins_a_resumed_runs_logs_and_colours_seeds_of_one_configuration_alike(tmp_path):
-    from distill.curve_plot import configuration, plot_curves, read_curves
+    from distill.report.curves import configuration, plot_curves, read_curves
 
     def log(run, version, rows):
         folder = tmp_path / run / "logs" / f"version_{version}"

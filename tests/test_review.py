@@ -5,6 +5,7 @@ import json
 
 import pytest
 from starlette.testclient import TestClient
+from test_world import chain_problem
 
 from distill.core.records import Record
 from distill.review.agreement import cohens_kappa, review_stats, wilson_interval
@@ -15,7 +16,6 @@ from distill.review.queue import build_queue
 from distill.review.store import LabelStore, record_keys, store_file
 from distill.synthetic.answerer import SyntheticAnswerer
 from distill.synthetic.world import SyntheticProblem
-from test_world import chain_problem
 
 NEVER_WRONG = SyntheticAnswerer(k=1, distraction=0.0, misread=0.0, slip=0.0, guess=0.0, seed=0)  # world v1's
 
@@ -61,18 +61,37 @@ def test_reviews_merge_reviewers(tmp_path):
 
 
 def rec(pid, usefulness, correct, sample=0, **meta):
-    return Record(pid, f"problem {pid}", [f"q{i}" for i in range(len(usefulness))], 1.0, correct, usefulness,
-                  sample_index=sample, meta=meta)
+    return Record(
+        pid,
+        f"problem {pid}",
+        [f"q{i}" for i in range(len(usefulness))],
+        1.0,
+        correct,
+        usefulness,
+        sample_index=sample,
+        meta=meta,
+    )
 
 
 def test_queue_strata_order_and_random_sample():
-    records = [rec("split", [1.0, 2 / 3], 1.0), rec("liked-wrong", [1.0, 1.0], 0.0),
-               rec("habit", [1.0], 1.0, errors=["asks_given"]), rec("plain", [1.0], 1.0),
-               rec("split2", [1 / 3], 0.0), rec("plain2", [1.0], 1.0)]
+    records = [
+        rec("split", [1.0, 2 / 3], 1.0),
+        rec("liked-wrong", [1.0, 1.0], 0.0),
+        rec("habit", [1.0], 1.0, errors=["asks_given"]),
+        rec("plain", [1.0], 1.0),
+        rec("split2", [1 / 3], 0.0),
+        rec("plain2", [1.0], 1.0),
+    ]
     queue = build_queue(records, random_share=0.0)
     by = {records[i.index].problem_id: i.stratum for i in queue}
-    assert by == {"split": "split_votes", "split2": "split_votes", "liked-wrong": "liked_but_wrong",
-                  "habit": "frequent_errors", "plain": "rest", "plain2": "rest"}
+    assert by == {
+        "split": "split_votes",
+        "split2": "split_votes",
+        "liked-wrong": "liked_but_wrong",
+        "habit": "frequent_errors",
+        "plain": "rest",
+        "plain2": "rest",
+    }
     # one of each leading stratum in turn, then the second split record, then the rest
     assert [i.stratum for i in queue][:4] == ["split_votes", "liked_but_wrong", "frequent_errors", "split_votes"]
     assert sorted(i.index for i in queue) == list(range(6))
@@ -93,11 +112,15 @@ def test_apply_reviews_rejects_edits_and_human_usefulness():
     store_reviews = {
         key["kept_one"]: _review(useful={1: 0.0}),
         key["dropped"]: _review(decision="reject"),
-        key["original"]: _review(edit=["How many apples does Anna have?", "How many apples does Ben have?",
-                                       "How many apples does Cara have?"]),
+        key["original"]: _review(
+            edit=[
+                "How many apples does Anna have?",
+                "How many apples does Ben have?",
+                "How many apples does Cara have?",
+            ]
+        ),
     }
-    out, counts = apply_reviews(records, store_reviews, {"x": problem}, NEVER_WRONG, None,
-                                human_usefulness=True)
+    out, counts = apply_reviews(records, store_reviews, {"x": problem}, NEVER_WRONG, None, human_usefulness=True)
     assert counts == {"reviewed": 3, "rejected": 1, "edited": 1, "human_usefulness_labels": 1, "left_unreviewed": 0}
     ids = [r.problem_id for r in out]
     assert "d" not in ids and ids.count("x") == 1
@@ -107,7 +130,9 @@ def test_apply_reviews_rejects_edits_and_human_usefulness():
     assert next(r for r in out if r.problem_id == "k").usefulness == [1.0, 0.0]  # the person's label wins
     # without reward=human, labels leave the AI's usefulness; human_only drops what nobody reviewed
     out, _ = apply_reviews(records, store_reviews, {"x": problem}, NEVER_WRONG, None, human_only=True)
-    assert next(r for r in out if r.problem_id == "k").usefulness == [1.0, 1.0] and "u" not in [r.problem_id for r in out]
+    assert next(r for r in out if r.problem_id == "k").usefulness == [1.0, 1.0] and "u" not in [
+        r.problem_id for r in out
+    ]
 
 
 def _review(useful=None, decision=None, edit=None):
@@ -134,8 +159,12 @@ def test_review_stats_against_the_judge(tmp_path):
             store.add(key, "ann", "useful", value, position=position, stratum=stratum)
     store.add("b/0", "ann", "decision", "reject", stratum="random")
     stats = review_stats(records, store)
-    assert stats["confusion"] == {"judge useful, human useful": 2, "judge useful, human not": 1,
-                                  "judge not, human useful": 1, "judge not, human not": 1}
+    assert stats["confusion"] == {
+        "judge useful, human useful": 2,
+        "judge useful, human not": 1,
+        "judge not, human useful": 1,
+        "judge not, human not": 1,
+    }
     assert stats["judge_not_useful_precision"] == 0.5 and stats["judge_not_useful_recall"] == 0.5
     # observed 3/5; judge useful 3/5, human useful 3/5: expected 0.52; kappa = 0.08 / 0.48
     assert stats["kappa"] == pytest.approx(1 / 6)
@@ -154,9 +183,18 @@ def test_oracle_labels_are_the_worlds_verdict():
 
 @pytest.fixture
 def app_state(tmp_path):
-    records = [rec("p1", [1.0, 0.0], 1.0), Record("evil", "<script>alert(1)</script> & more",
-                                                 ["<img src=x onerror=alert(2)>"], 1.0, 0.0, [1.0],
-                                                 answerer_output="<b>Final answer: 3</b>")]
+    records = [
+        rec("p1", [1.0, 0.0], 1.0),
+        Record(
+            "evil",
+            "<script>alert(1)</script> & more",
+            ["<img src=x onerror=alert(2)>"],
+            1.0,
+            0.0,
+            [1.0],
+            answerer_output="<b>Final answer: 3</b>",
+        ),
+    ]
     return ReviewApp(records, build_queue(records, 0.0), LabelStore(tmp_path / "review.sqlite"), "ann")
 
 
@@ -182,16 +220,22 @@ def test_labels_need_the_csrf_token_and_persist(app_state):
     assert "reload it" in client.post("/api/label", json=body, headers={"X-CSRF-Token": "old"}).text
     headers = {"X-CSRF-Token": app_state.csrf}
     foreign = client.post("/api/label", json=body, headers={**headers, "Origin": "http://evil.example"})
-    assert foreign.status_code == 403 and foreign.text == "403: a request from another origin (http://evil.example) is refused"
+    assert (
+        foreign.status_code == 403
+        and foreign.text == "403: a request from another origin (http://evil.example) is refused"
+    )
     assert client.post("/api/label", json=body, headers=headers).status_code == 200
     assert client.post("/api/label", json={**body, "position": 7}, headers=headers).status_code == 400
     assert client.post("/api/label", json={"pos": pos, "kind": "decision", "value": "accept"}, headers=headers).json()[
-        "progress"]["all"] == [1, 2]
+        "progress"
+    ]["all"] == [1, 2]
     assert app_state.store.labels()[("p1/0", "ann")]["useful"] == {1: 0}
     home = client.get("/", follow_redirects=False)  # the first record not yet decided
     assert home.status_code == 303 and home.headers["location"] == f"/item/{1 - pos}"
     assert client.post("/api/undo", headers=headers).json() == {
-        "undone": {"id": 2, "record_key": "p1/0", "kind": "decision", "position": None, "value": "accept"}, "pos": pos}
+        "undone": {"id": 2, "record_key": "p1/0", "kind": "decision", "position": None, "value": "accept"},
+        "pos": pos,
+    }
 
 
 def test_a_token_protects_every_route(app_state):
@@ -203,8 +247,7 @@ def test_a_token_protects_every_route(app_state):
     assert client.get("/item/0?token=wrong").status_code == 401
     assert client.get("/item/0?token=s3cret").status_code == 200
     assert client.get("/item/0").status_code == 200  # the cookie set by the first visit
-    assert client_of(app_state).get("/api/progress", headers={"Authorization": "Bearer s3cret"}).json()[
-        "all"] == [0, 2]
+    assert client_of(app_state).get("/api/progress", headers={"Authorization": "Bearer s3cret"}).json()["all"] == [0, 2]
     # the command generates a token whenever it binds beyond loopback
     from distill.review.app import is_loopback
 
@@ -222,6 +265,7 @@ def test_records_file_names_what_it_needs(tmp_path):
 
 def test_reward_human_without_labels_is_a_clear_error(tmp_path):
     from conftest import compose_config
+
     from distill.review.apply import human_review
 
     cfg = compose_config("train", ["reward=human"])
@@ -236,8 +280,14 @@ def test_a_foreign_host_header_is_refused(app_state):
     assert client_of(app_state).get("/item/0").status_code == 200
     rebound = TestClient(build_app(app_state), base_url="http://evil.example:8765")
     assert rebound.get("/item/0").status_code == 400
-    assert rebound.post("/api/label", json={"pos": 0, "kind": "decision", "value": "accept"},
-                        headers={"X-CSRF-Token": app_state.csrf}).status_code == 400
+    assert (
+        rebound.post(
+            "/api/label",
+            json={"pos": 0, "kind": "decision", "value": "accept"},
+            headers={"X-CSRF-Token": app_state.csrf},
+        ).status_code
+        == 400
+    )
     assert app_state.store.labels() == {}
     from distill.review.app import served_hosts
 
@@ -248,11 +298,19 @@ def test_a_foreign_host_header_is_refused(app_state):
 def test_records_sharing_problem_and_sample_keep_their_own_labels(tmp_path):
     twin_a, twin_b = rec("p1", [1.0], 1.0), rec("p1", [0.0], 0.0)  # same problem_id and sample_index
     assert record_keys([twin_a, twin_b, rec("p1", [1.0], 1.0)]) == ["p1/0", "p1/0#2", "p1/0#3"]
-    state = ReviewApp([twin_a, twin_b], build_queue([twin_a, twin_b], 0.0), LabelStore(tmp_path / "review.sqlite"), "ann")
+    state = ReviewApp(
+        [twin_a, twin_b], build_queue([twin_a, twin_b], 0.0), LabelStore(tmp_path / "review.sqlite"), "ann"
+    )
     client = client_of(state)
     pos_b = state.keys.index("p1/0#2")
-    assert client.post("/api/label", json={"pos": pos_b, "kind": "decision", "value": "reject"},
-                       headers={"X-CSRF-Token": state.csrf}).status_code == 200
+    assert (
+        client.post(
+            "/api/label",
+            json={"pos": pos_b, "kind": "decision", "value": "reject"},
+            headers={"X-CSRF-Token": state.csrf},
+        ).status_code
+        == 200
+    )
     reviews = state.store.reviews()
     assert reviews["p1/0#2"].decision == "reject" and "p1/0" not in reviews
     out, counts = apply_reviews([twin_a, twin_b], reviews, {}, NEVER_WRONG, None)
@@ -275,12 +333,17 @@ def test_two_record_files_in_one_folder_keep_their_labels_apart(tmp_path, capsys
     assert "1 records reviewed, 1 rejected" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("content,message", [
-    ("", "the records file holds no records"),
-    ('{"problem_id": "a", "problem": "?", "subquestions": ["q"], "meta": {"missing_step": "high"}}\n',
-     "records.jsonl:1: field 'meta.missing_step' must be a number or null, got 'high'"),
-    ("not json\n", "records.jsonl:1: not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("", "the records file holds no records"),
+        (
+            '{"problem_id": "a", "problem": "?", "subquestions": ["q"], "meta": {"missing_step": "high"}}\n',
+            "records.jsonl:1: field 'meta.missing_step' must be a number or null, got 'high'",
+        ),
+        ("not json\n", "records.jsonl:1: not valid JSON"),
+    ],
+)
 def test_a_bad_records_file_is_refused_in_one_line_naming_file_and_line(tmp_path, capsys, content, message):
     from distill.review.__main__ import main
 
@@ -291,9 +354,14 @@ def test_a_bad_records_file_is_refused_in_one_line_naming_file_and_line(tmp_path
     assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-@pytest.mark.parametrize("args,message", [(["simulate", "RUN", "--n", "-5"], "--n: must be a positive integer"),
-                                          (["simulate", "RUN", "--n", "2", "--noise", "1.5"], "--noise: must be a number"),
-                                          (["RUN", "--random-share", "-1"], "--random-share: must be a number")])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["simulate", "RUN", "--n", "-5"], "--n: must be a positive integer"),
+        (["simulate", "RUN", "--n", "2", "--noise", "1.5"], "--noise: must be a number"),
+        (["RUN", "--random-share", "-1"], "--random-share: must be a number"),
+    ],
+)
 def test_out_of_range_review_options_are_refused(tmp_path, capsys, args, message):
     from distill.review.__main__ import main
 
@@ -305,8 +373,11 @@ def test_out_of_range_review_options_are_refused(tmp_path, capsys, args, message
 def test_after_the_last_decision_home_shows_all_done(app_state):
     client = client_of(app_state)
     for pos in range(len(app_state.queue)):
-        client.post("/api/label", json={"pos": pos, "kind": "decision", "value": "reject" if pos else "accept"},
-                    headers={"X-CSRF-Token": app_state.csrf})
+        client.post(
+            "/api/label",
+            json={"pos": pos, "kind": "decision", "value": "reject" if pos else "accept"},
+            headers={"X-CSRF-Token": app_state.csrf},
+        )
     home = client.get("/", follow_redirects=False)
     assert home.status_code == 200 and "All 2 records decided" in home.text
     assert '<b id="accepted">1</b>' in home.text and '<b id="rejected">1</b>' in home.text
@@ -321,10 +392,12 @@ def test_krippendorff_alpha_worked_by_hand():
     assert krippendorff_alpha([[1, 1], [1, 1]]) is None  # one value only: no disagreement to expect
     # three raters on one unit each pair once: (x,x,y) gives o_xx 1, o_xy = o_yx 1, o_yy 0; plus (y,y)
     assert krippendorff_alpha([["x", "x", "y"], ["y", "y"]]) == pytest.approx(1 - 4 * 2 / (2 * 2 * 3))
-    labels = {("r/0", "ann"): {"useful": {0: 1, 1: 0}, "decision": "accept"},
-              ("r/0", "bob"): {"useful": {0: 1, 1: 1}, "decision": "accept"},
-              ("s/0", "ann"): {"useful": {0: 0}, "decision": "reject"},
-              ("s/0", "bob"): {"useful": {0: 0}, "decision": "reject"}}
+    labels = {
+        ("r/0", "ann"): {"useful": {0: 1, 1: 0}, "decision": "accept"},
+        ("r/0", "bob"): {"useful": {0: 1, 1: 1}, "decision": "accept"},
+        ("s/0", "ann"): {"useful": {0: 0}, "decision": "reject"},
+        ("s/0", "bob"): {"useful": {0: 0}, "decision": "reject"},
+    }
     between = between_reviewers(labels)
     pair = between["pairs"]["ann vs bob"]
     assert pair["decision"] == {"n": 2, "kappa": 1.0}

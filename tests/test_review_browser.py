@@ -12,7 +12,6 @@ import threading
 import time
 
 import pytest
-
 from conftest import compose_config
 
 from distill import generate, train
@@ -99,10 +98,22 @@ def test_keyboard_review_persists_and_training_leaves_rejected_out(server):
     assert labels[(rejected_key, "tester")]["decision"] == "reject"
     assert labels[(state.keys[pos], "tester")]["useful"] == {0: 1, 1: 0}
 
-    cfg = compose_config("train", DATA + [
-        f"data.records_path={folder / 'records.jsonl'}", "reward=human", "algorithm=bc", "student=tiny",
-        "logger=none", "trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.enable_progress_bar=false",
-        "data.max_val_problems=5", "stage_cache=null"])
+    cfg = compose_config(
+        "train",
+        DATA
+        + [
+            f"data.records_path={folder / 'records.jsonl'}",
+            "reward=human",
+            "algorithm=bc",
+            "student=tiny",
+            "logger=none",
+            "trainer.max_steps=4",
+            "trainer.val_check_interval=2",
+            "trainer.enable_progress_bar=false",
+            "data.max_val_problems=5",
+            "stage_cache=null",
+        ],
+    )
     results = train.run(cfg, folder / "run")
     assert results["review"]["rejected"] == 1 and results["review"]["edited"] == 1
     assert results["review"]["human_usefulness_labels"] == 2

@@ -3,8 +3,8 @@
 from distill.measurement.step_credit import removal_credit
 from distill.synthetic.answerer import SyntheticAnswerer
 from distill.synthetic.decisions import necessary
-from distill.synthetic.world_v2 import GraphWorldConfig
 from distill.synthetic.world import generate_split
+from distill.synthetic.world_v2 import GraphWorldConfig
 
 
 def a_chain_problem():
@@ -56,11 +56,32 @@ def test_ilql_trains_on_counterfactual_rewards(tmp_path):
 
     from conftest import ROOT
 
-    done = subprocess.run([sys.executable, "-m", "distill.train", "+experiment=synthetic_ilql_full", "reward=counterfactual",
-                           "student=tiny", "dataset.sizes.train=40", "dataset.sizes.validation=10", "dataset.sizes.test=10",
-                           "data.samples_per_problem=2", "data.max_val_problems=10", "trainer.max_steps=4",
-                           "trainer.val_check_interval=2", "logger=none", "stage_cache=null", "eval.samples=0",
-                           "eval.teacher_samples=1", "algorithm.pretrain.steps=4", f"hydra.run.dir={tmp_path}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "distill.train",
+            "+experiment=synthetic_ilql_full",
+            "reward=counterfactual",
+            "student=tiny",
+            "dataset.sizes.train=40",
+            "dataset.sizes.validation=10",
+            "dataset.sizes.test=10",
+            "data.samples_per_problem=2",
+            "data.max_val_problems=10",
+            "trainer.max_steps=4",
+            "trainer.val_check_interval=2",
+            "logger=none",
+            "stage_cache=null",
+            "eval.samples=0",
+            "eval.teacher_samples=1",
+            "algorithm.pretrain.steps=4",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "reward=counterfactual: usefulness from removal credit," in done.stdout

@@ -1,14 +1,12 @@
 import pytest
 import torch
-
-from conftest import scratch_student
+from conftest import greedy_uncached, scratch_student
 
 from distill.algorithms.logprobs import action_logps, grouped_action_logps, length_chunks, masked_nll
-from distill.training.episodes import LengthBucketSampler, collate
-from conftest import greedy_uncached
 from distill.measurement.decoding import LMScorer, decode_tokens
 from distill.students.student import Student
 from distill.synthetic.dataset import SyntheticDataset
+from distill.training.episodes import LengthBucketSampler, collate
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +62,9 @@ def test_action_logps_equal_the_full_logits_on_action_positions(problems, arch):
     s = student_for(problems, arch=arch)
     items = []
     for p in problems[:4]:
-        e = s.episode(p.text, ["How many apples does Tom have?", "How many pencils does Dan have?"][: 1 + len(items) % 2])
+        e = s.episode(
+            p.text, ["How many apples does Tom have?", "How many pencils does Dan have?"][: 1 + len(items) % 2]
+        )
         items.append({"input_ids": e.input_ids, "action_mask": e.action_mask})
     batch = collate(items, s.pad_id)
     s.model.eval()
@@ -92,8 +92,9 @@ def test_data_parallel_processes_share_out_the_one_process_sequence_and_resume()
 
     lengths = [(i * 37) % 101 for i in range(90)]
     one = list(islice(iter(LengthBucketSampler(lengths, 8, endless=True)), 30))  # beyond one epoch (12 batches)
-    ranks = [list(islice(iter(LengthBucketSampler(lengths, 8, endless=True, rank=r, world_size=3)), 10))
-             for r in range(3)]
+    ranks = [
+        list(islice(iter(LengthBucketSampler(lengths, 8, endless=True, rank=r, world_size=3)), 10)) for r in range(3)
+    ]
     assert [ranks[i % 3][i // 3] for i in range(30)] == one  # interleaved, they are the single-process batches
     # a process resumed after 4 of its own batches continues with its 5th
     resumed = list(islice(iter(LengthBucketSampler(lengths, 8, endless=True, rank=1, world_size=3, start=4)), 6))
@@ -114,8 +115,18 @@ def test_cached_batched_greedy_equals_uncached(problems, arch):
 def test_sampling_is_seeded(problems):
     s = student_for(problems)
     prompts = [s.prompt_ids(p.text) for p in problems[:4]]
-    runs = [decode_tokens(LMScorer(s.model), prompts, s.eos_id, s.pad_id, max_new_tokens=10, sample=True,
-                     generator=torch.Generator().manual_seed(seed)) for seed in (1, 1, 2)]
+    runs = [
+        decode_tokens(
+            LMScorer(s.model),
+            prompts,
+            s.eos_id,
+            s.pad_id,
+            max_new_tokens=10,
+            sample=True,
+            generator=torch.Generator().manual_seed(seed),
+        )
+        for seed in (1, 1, 2)
+    ]
     assert runs[0] == runs[1] != runs[2]
 
 
@@ -134,10 +145,10 @@ def test_unknown_arch_is_rejected(problems):
 
 
 def test_length_chunks_minimise_padding_plus_overhead():
-    assert length_chunks([5, 1, 5, 1], overhead=0) == [[1, 3], [0, 2]]           # no padding at all
-    assert length_chunks([5, 1, 5, 1], overhead=100) == [[1, 3, 0, 2]]          # one call beats 8 padded tokens
-    assert length_chunks([3, 1, 2], overhead=1) == [[1], [2, 0]]                # (1 + 1) + (6 + 1) < 9 + 1
-    assert length_chunks([10, 1, 2, 9], overhead=3) == [[1, 2], [3, 0]]         # 4 + 20 + 6 < 40 + 3
+    assert length_chunks([5, 1, 5, 1], overhead=0) == [[1, 3], [0, 2]]  # no padding at all
+    assert length_chunks([5, 1, 5, 1], overhead=100) == [[1, 3, 0, 2]]  # one call beats 8 padded tokens
+    assert length_chunks([3, 1, 2], overhead=1) == [[1], [2, 0]]  # (1 + 1) + (6 + 1) < 9 + 1
+    assert length_chunks([10, 1, 2, 9], overhead=3) == [[1, 2], [3, 0]]  # 4 + 20 + 6 < 40 + 3
     assert sorted(sum(length_chunks(list(range(50)), overhead=7), [])) == list(range(50))
 
 
@@ -154,15 +165,21 @@ def test_grouped_logps_share_each_prompt_and_equal_the_whole_sequences(problems,
     prompts = [s.prompt_ids(p.text) for p in problems[:3]]
     assert len({len(p) for p in prompts}) > 1  # the prompts' padding differs
     actions = [s.encode(" ".join(questions[: 1 + (i + j) % 2])) + [s.eos_id] for i in range(3) for j in range(2)]
-    whole = collate([{"input_ids": prompts[r // 2] + a, "action_mask": [0] * len(prompts[r // 2]) + [1] * len(a)}
-                     for r, a in enumerate(actions)], s.pad_id)
+    whole = collate(
+        [
+            {"input_ids": prompts[r // 2] + a, "action_mask": [0] * len(prompts[r // 2]) + [1] * len(a)}
+            for r, a in enumerate(actions)
+        ],
+        s.pad_id,
+    )
     reference = action_logps(s.model, whole["input_ids"], whole["attention_mask"], whole["action_mask"])
     reference_grad = torch.autograd.grad(reference.sum(), list(s.model.parameters()), allow_unused=True)
     p = collate([{"input_ids": ids} for ids in prompts], s.pad_id)
     a = collate([{"input_ids": ids} for ids in actions], s.pad_id)
     assert len(length_chunks(a["attention_mask"].sum(1).tolist(), chunk_overhead)) == (2 if chunk_overhead == 0 else 1)
-    grouped = grouped_action_logps(s.model, p["input_ids"], p["attention_mask"], a["input_ids"], a["attention_mask"], 2,
-                                   chunk_overhead)
+    grouped = grouped_action_logps(
+        s.model, p["input_ids"], p["attention_mask"], a["input_ids"], a["attention_mask"], 2, chunk_overhead
+    )
     grouped_grad = torch.autograd.grad(grouped.sum(), list(s.model.parameters()), allow_unused=True)
     mask = whole["action_mask"][:, 1:].bool()
     assert torch.allclose(grouped[a["attention_mask"].bool()], reference[mask], atol=1e-5)

@@ -2,14 +2,25 @@
 
 import pytest
 
+from distill.core.final_answer import is_correct
 from distill.synthetic.answerer import SyntheticAnswerer
 from distill.synthetic.dataset import SyntheticDataset
 from distill.synthetic.teacher import SyntheticTeacher
-from distill.core.final_answer import is_correct
 
 NEVER_WRONG = dict(distraction=0.0, misread=0.0, slip=0.0, guess=0.0, seed=0)  # world v1's answerer
-OFF = dict(distractor_scale=0.0, habit_merge_division=0.0, habit_cut_long=0.0, habit_ask_starts_with=0.0, skip=0.0, swap=0.0,
-           stop_early=0.0, repeat=0.0, distractor=0.0, ask_given=0.0, difficulty_scale=0.0)
+OFF = dict(
+    distractor_scale=0.0,
+    habit_merge_division=0.0,
+    habit_cut_long=0.0,
+    habit_ask_starts_with=0.0,
+    skip=0.0,
+    swap=0.0,
+    stop_early=0.0,
+    repeat=0.0,
+    distractor=0.0,
+    ask_given=0.0,
+    difficulty_scale=0.0,
+)
 # measured rates must lie within this absolute distance of the configured ones (a binomial rate over
 # >= 2,000 trials has a standard deviation below 0.011, so 0.04 is more than three of them)
 TOL = 0.04
@@ -59,8 +70,7 @@ def test_habit_is_systematic_error_is_the_mode(problems):
             continue
         cued += 1
         samples = teacher.decompose([p], 8)[0]
-        right = [is_correct(a.text, p.true_answer)
-                 for a in answerer.answer([p] * 8, [d.subquestions for d in samples])]
+        right = [is_correct(a.text, p.true_answer) for a in answerer.answer([p] * 8, [d.subquestions for d in samples])]
         mostly_wrong += sum(right) < 4
         with_a_right_sample += any(right)
     assert mostly_wrong / cued > 0.8
@@ -112,8 +122,9 @@ def test_difficulty_scale_makes_long_problems_err_more(problems):
     rates = {}
     for steps in (2, 4):
         subset = [p for p in problems if p.world.n_steps == steps]
-        missing = sum(len(p.world.gold_order()) - len(asked(p, d))
-                      for p in subset for d in teacher.decompose([p], 2)[0])
+        missing = sum(
+            len(p.world.gold_order()) - len(asked(p, d)) for p in subset for d in teacher.decompose([p], 2)[0]
+        )
         rates[steps] = missing / (2 * len(subset) * (steps - 1))
     assert abs(rates[2] - 0.1) < TOL
     assert abs(rates[4] - 0.3) < TOL

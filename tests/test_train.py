@@ -5,16 +5,22 @@ from unittest.mock import ANY
 
 import pytest
 import torch
-
 from conftest import compose_config, objective
 
 from distill import evaluate, train
 from distill.training.selection import select_records, split_by_problem
 
 SHRINK = [
-    "student=tiny", "dataset.sizes.train=120", "dataset.sizes.validation=20", "dataset.sizes.test=40",
-    "data.samples_per_problem=2", "data.max_val_problems=20", "trainer.max_steps=30",
-    "trainer.val_check_interval=15", "algorithm.module.warmup_steps=5", "trainer.enable_progress_bar=false",
+    "student=tiny",
+    "dataset.sizes.train=120",
+    "dataset.sizes.validation=20",
+    "dataset.sizes.test=40",
+    "data.samples_per_problem=2",
+    "data.max_val_problems=20",
+    "trainer.max_steps=30",
+    "trainer.val_check_interval=15",
+    "algorithm.module.warmup_steps=5",
+    "trainer.enable_progress_bar=false",
 ]
 
 
@@ -22,16 +28,24 @@ SHRINK = [
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     # the main job as it is (Filtered BC from scratch), shrunk
-    cfg = compose_config("train", SHRINK + ["logger=csv", f"stage_cache={out}/stages",
-                                            "eval.also_splits=[ood]", "dataset.sizes.ood=16"])
+    cfg = compose_config(
+        "train", SHRINK + ["logger=csv", f"stage_cache={out}/stages", "eval.also_splits=[ood]", "dataset.sizes.ood=16"]
+    )
     return cfg, out, train.run(cfg, out)
 
 
 def test_main_job_writes_results(trained):
     cfg, out, results = trained
     on_disk = json.loads((out / "results.json").read_text())
-    for key in ["accuracy", "accuracy_ci95", "mean_subquestions", "usefulness_rate", "params",
-                "latency_ms_per_problem", "peak_memory_mb"]:
+    for key in [
+        "accuracy",
+        "accuracy_ci95",
+        "mean_subquestions",
+        "usefulness_rate",
+        "params",
+        "latency_ms_per_problem",
+        "peak_memory_mb",
+    ]:
         assert key in on_disk["student"], key
     assert set(on_disk["teacher"]) >= {"accuracy", "mean_subquestions"}
     assert on_disk["gap"] == pytest.approx(on_disk["teacher"]["accuracy"] - on_disk["student"]["accuracy"])
@@ -58,21 +72,30 @@ def test_evaluate_reproduces_the_saved_accuracy(trained, compose_cfg, tmp_path):
     assert again["setting_mismatch"] == []
     assert again["student"]["accuracy"] == results["student"]["accuracy"]
     assert again["teacher"]["accuracy"] == results["teacher"]["accuracy"]
-    a = [json.loads(l)["subquestions"] for l in (out / "eval_records.jsonl").read_text().splitlines()]
-    b = [json.loads(l)["subquestions"] for l in (tmp_path / "eval_records.jsonl").read_text().splitlines()]
+    a = [json.loads(line)["subquestions"] for line in (out / "eval_records.jsonl").read_text().splitlines()]
+    b = [json.loads(line)["subquestions"] for line in (tmp_path / "eval_records.jsonl").read_text().splitlines()]
     assert a == b
 
 
-@pytest.mark.parametrize("change,difference", [(["seed=1"], "dataset.seed: 0 -> 1"),
-                                               (["answerer.k=2"], "answerer.k: 1 -> 2"),
-                                               (["dataset.world.n_names=40"], "dataset.world.n_names: 320 -> 40")])
-def test_evaluate_refuses_settings_other_than_the_runs_unless_allowed(trained, compose_cfg, tmp_path, change,
-                                                                      difference):
+@pytest.mark.parametrize(
+    "change,difference",
+    [
+        (["seed=1"], "dataset.seed: 0 -> 1"),
+        (["answerer.k=2"], "answerer.k: 1 -> 2"),
+        (["dataset.world.n_names=40"], "dataset.world.n_names: 320 -> 40"),
+    ],
+)
+def test_evaluate_refuses_settings_other_than_the_runs_unless_allowed(
+    trained, compose_cfg, tmp_path, change, difference
+):
     from distill.core.errors import UsageError
 
     cfg, out, results = trained
-    overrides = [f"ckpt_path={out}", "dataset.sizes.ood=16", "eval.samples=0", "eval.teacher_samples=1"] + [
-        o for o in SHRINK if o.startswith("dataset.")] + change
+    overrides = (
+        [f"ckpt_path={out}", "dataset.sizes.ood=16", "eval.samples=0", "eval.teacher_samples=1"]
+        + [o for o in SHRINK if o.startswith("dataset.")]
+        + change
+    )
     with pytest.raises(UsageError, match="settings differ from the run's .*" + difference.replace(".", r"\.")):
         evaluate.run(compose_cfg("evaluate", overrides), tmp_path / "refused")
     assert not (tmp_path / "refused").exists()
@@ -103,15 +126,24 @@ def test_tiny_fit_lowers_loss_and_changes_parameters(compose_cfg, tmp_path):
     cfg = compose_cfg("train", SHRINK)
     parts = build_parts(cfg)
     records = training_records(None, parts, cfg.data.samples_per_problem, tmp_path / "teacher_records.jsonl")
-    student = instantiate(cfg.student)(corpus=[r.problem for r in records] + [q for r in records for q in r.subquestions])
+    student = instantiate(cfg.student)(
+        corpus=[r.problem for r in records] + [q for r in records for q in r.subquestions]
+    )
     module = objective("bc", student.model, 40, lr=3e-3, warmup_steps=1)
     items = module.make_items(student, records)
     batch = EpisodeDataModule(items, items, student.pad_id, batch_size=32).train_dataloader().collate_fn(items[:64])
     before_loss = module.loss(batch).item()
     before = [p.detach().clone() for p in student.model.parameters()]
     import pytorch_lightning as pl
-    trainer = pl.Trainer(max_steps=40, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         limit_val_batches=0, enable_model_summary=False)
+
+    trainer = pl.Trainer(
+        max_steps=40,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        enable_model_summary=False,
+    )
     trainer.fit(module, EpisodeDataModule(items, items, student.pad_id, batch_size=16))
     assert module.loss(batch).item() < before_loss - 0.5
     assert all(not torch.equal(a, b) for a, b in zip(before, student.model.parameters()))
@@ -121,19 +153,31 @@ def test_tiny_fit_lowers_loss_and_changes_parameters(compose_cfg, tmp_path):
 def test_optimizer_is_fused_except_under_autocast(tmp_path, precision, fused):
     """The fused AdamW kernel in full precision; under mixed precision Lightning cannot clip a fused
     optimizer's gradients, so the unfused one, and training with clipping runs."""
+    import pytorch_lightning as pl
     from conftest import named_bandit_records, scratch_student
 
-    import pytorch_lightning as pl
-
     records = named_bandit_records()
-    student = scratch_student([r.problem for r in records] + [q for r in records for q in r.subquestions],
-                              n_layer=1, d_model=16, n_head=2, d_ff=32)
+    student = scratch_student(
+        [r.problem for r in records] + [q for r in records for q in r.subquestions],
+        n_layer=1,
+        d_model=16,
+        n_head=2,
+        d_ff=32,
+    )
     module = objective("bc", student.model, 3)
     from distill.training.episodes import EpisodeDataModule
 
     items = module.make_items(student, records)
-    trainer = pl.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         limit_val_batches=0, enable_model_summary=False, precision=precision, gradient_clip_val=1.0)
+    trainer = pl.Trainer(
+        max_steps=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        enable_model_summary=False,
+        precision=precision,
+        gradient_clip_val=1.0,
+    )
     trainer.fit(module, EpisodeDataModule(items, items, student.pad_id, batch_size=8))
     assert trainer.global_step == 3
     assert trainer.optimizers[0].defaults["fused"] is fused
@@ -142,8 +186,9 @@ def test_optimizer_is_fused_except_under_autocast(tmp_path, precision, fused):
 def test_wandb_logger_runs_offline(compose_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    cfg = compose_cfg("train", SHRINK + ["logger=wandb", "trainer.max_steps=4", "trainer.val_check_interval=2",
-                                         "stage_cache=null"])
+    cfg = compose_cfg(
+        "train", SHRINK + ["logger=wandb", "trainer.max_steps=4", "trainer.val_check_interval=2", "stage_cache=null"]
+    )
     results = train.run(cfg, tmp_path)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and any(runs[0].glob("*.wandb"))
@@ -161,14 +206,17 @@ def test_filter_that_keeps_nothing_is_a_clear_error(compose_cfg, tmp_path):
     assert not (tmp_path / "run" / "student").exists()
 
 
-@pytest.mark.parametrize("override, message", [
-    ("algorithm.min_correctness=2.0", r"algorithm.min_correctness: must be a number in \[0, 1\]"),
-    ("algorithm.init_from=''", "algorithm.init_from: must be null"),
-    ("algorithm.module._target_=distill.algorithms.bc.Nope", "algorithm.module._target_=.* cannot be imported"),
-    ("algorithm.module._target_=distill.training.fitting.FitSettings", "is not an Objective: missing student_only"),
-    ("+algorithm.batch=3", r"algorithm: unknown key\(s\) batch; valid: batch_size"),
-    ("algorithm.pretrain.steps=0", "algorithm.pretrain.steps: must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("algorithm.min_correctness=2.0", r"algorithm.min_correctness: must be a number in \[0, 1\]"),
+        ("algorithm.init_from=''", "algorithm.init_from: must be null"),
+        ("algorithm.module._target_=distill.algorithms.bc.Nope", "algorithm.module._target_=.* cannot be imported"),
+        ("algorithm.module._target_=distill.training.fitting.FitSettings", "is not an Objective: missing student_only"),
+        ("+algorithm.batch=3", r"algorithm: unknown key\(s\) batch; valid: batch_size"),
+        ("algorithm.pretrain.steps=0", "algorithm.pretrain.steps: must be a positive integer"),
+    ],
+)
 def test_algorithm_spec_refuses_bad_config_before_any_work(compose_cfg, tmp_path, override, message):
     cfg = compose_cfg("train", SHRINK + ["logger=none", "algorithm=dpo", override])
     with pytest.raises(ValueError, match=message):
@@ -180,8 +228,10 @@ def test_algorithm_spec_of_each_config(compose_cfg):
     """The spec says what training does with each algorithm: which runs share the stage cache as a stage."""
     from distill.training.spec import AlgorithmSpec
 
-    specs = {name: AlgorithmSpec.from_config(compose_cfg("train", [f"algorithm={name}"]).algorithm)
-             for name in ("bc", "filtered_bc", "awr", "dpo", "ilql")}
+    specs = {
+        name: AlgorithmSpec.from_config(compose_cfg("train", [f"algorithm={name}"]).algorithm)
+        for name in ("bc", "filtered_bc", "awr", "dpo", "ilql")
+    }
     assert {n for n, s in specs.items() if s.shares_stage} == {"bc", "filtered_bc", "awr"}
     assert specs["dpo"].batch_size == 16 and specs["dpo"].pretrain.name == "filtered_bc"
     assert specs["ilql"].pretrain.name == "bc" and not specs["ilql"].objective_class.student_only
@@ -211,12 +261,25 @@ def test_held_out_problems_keep_all_their_samples():
     assert len(held) == 40 and not {r.problem_id for r in fit} & {r.problem_id for r in held}
 
 
-@pytest.mark.parametrize("experiment", ["synthetic_bc", "synthetic_fbc", "synthetic_dpo", "synthetic_ilql_full",
-                                        "synthetic_ilql_sparse", "synthetic_grpo"])
+@pytest.mark.parametrize(
+    "experiment",
+    [
+        "synthetic_bc",
+        "synthetic_fbc",
+        "synthetic_dpo",
+        "synthetic_ilql_full",
+        "synthetic_ilql_sparse",
+        "synthetic_grpo",
+    ],
+)
 def test_experiment_smoke(experiment, tmp_path):
     """Every synthetic experiment runs end to end, shrunk (smollm2_quick has its own slow test)."""
-    cfg = compose_config("train", [f"+experiment={experiment}"] + SHRINK + [
-        "logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3", "stage_cache=null"])
+    cfg = compose_config(
+        "train",
+        [f"+experiment={experiment}"]
+        + SHRINK
+        + ["logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3", "stage_cache=null"],
+    )
     if cfg.algorithm.get("pretrain"):
         cfg.algorithm.pretrain.steps = 6
     results = train.run(cfg, tmp_path)
@@ -230,8 +293,9 @@ def test_experiment_smoke(experiment, tmp_path):
         assert set(results["student_variants"]) == {"beta=1", "beta=0", "beta=4"}
         assert (tmp_path / "student" / "ilql_value_model.pt").exists()
         # evaluate reloads the value model and decodes value-guided
-        ecfg = compose_config("evaluate", [f"ckpt_path={tmp_path}", "eval.betas=[1.0]"]
-                              + [o for o in SHRINK if o.startswith("dataset.")])
+        ecfg = compose_config(
+            "evaluate", [f"ckpt_path={tmp_path}", "eval.betas=[1.0]"] + [o for o in SHRINK if o.startswith("dataset.")]
+        )
         again = evaluate.run(ecfg, tmp_path / "eval")
         assert again["student"]["accuracy"] == results["student"]["accuracy"]
 
@@ -239,9 +303,19 @@ def test_experiment_smoke(experiment, tmp_path):
 def test_evaluate_decodes_with_the_saved_value_model_not_greedy(tmp_path):
     """A value model whose target heads push EOS hard: reloaded by `evaluate`, value-guided decoding must
     stop at once (no sub-questions), which greedy decoding of the same student does not."""
-    cfg = compose_config("train", ["+experiment=synthetic_ilql_full"] + SHRINK + [
-        "logger=none", "trainer.max_steps=4", "trainer.val_check_interval=2", "stage_cache=null",
-        "algorithm.pretrain.steps=40", "eval.betas=[0.0]"])
+    cfg = compose_config(
+        "train",
+        ["+experiment=synthetic_ilql_full"]
+        + SHRINK
+        + [
+            "logger=none",
+            "trainer.max_steps=4",
+            "trainer.val_check_interval=2",
+            "stage_cache=null",
+            "algorithm.pretrain.steps=40",
+            "eval.betas=[0.0]",
+        ],
+    )
     results = train.run(cfg, tmp_path / "run")
     assert results["student"]["mean_subquestions"] > 0  # beta 0: the policy's greedy decoding asks something
     path = tmp_path / "run" / "student" / "ilql_value_model.pt"
@@ -253,8 +327,10 @@ def test_evaluate_decodes_with_the_saved_value_model_not_greedy(tmp_path):
     for key in [k for k in state["heads"] if k.startswith("target_q.") and k.endswith(".2.bias")]:
         state["heads"][key][eos_id] = 1e4
     torch.save(state, path)
-    ecfg = compose_config("evaluate", [f"ckpt_path={tmp_path / 'run'}", "eval.betas=[1.0]"]
-                          + [o for o in SHRINK if o.startswith("dataset.")])
+    ecfg = compose_config(
+        "evaluate",
+        [f"ckpt_path={tmp_path / 'run'}", "eval.betas=[1.0]"] + [o for o in SHRINK if o.startswith("dataset.")],
+    )
     guided = evaluate.run(ecfg, tmp_path / "eval")
     assert guided["decoding"] == "beta=1" and guided["student"]["mean_subquestions"] == 0.0
 
@@ -262,10 +338,14 @@ def test_evaluate_decodes_with_the_saved_value_model_not_greedy(tmp_path):
 def test_a_kept_bc_stage_is_reused_with_identical_results(tmp_path):
     """The second run with the same BC stage loads it from the stage cache instead of training it, and ends
     with the same student as the first; a different seed is a different stage."""
+
     def run(name, seed=0):
-        cfg = compose_config("train", ["+experiment=synthetic_fbc", f"seed={seed}", f"stage_cache={tmp_path}/stages"]
-                             + SHRINK + ["logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3",
-                                         "algorithm.pretrain.steps=8"])
+        cfg = compose_config(
+            "train",
+            ["+experiment=synthetic_fbc", f"seed={seed}", f"stage_cache={tmp_path}/stages"]
+            + SHRINK
+            + ["logger=none", "trainer.max_steps=6", "trainer.val_check_interval=3", "algorithm.pretrain.steps=8"],
+        )
         return train.run(cfg, tmp_path / name)
 
     first, second = run("a"), run("b")
@@ -286,9 +366,12 @@ def test_a_bc_run_is_the_bc_stage_of_the_runs_that_start_from_it(tmp_path):
     from safetensors.torch import load_file
 
     def run(name, experiment, *more):
-        cfg = compose_config("train", [f"+experiment={experiment}", f"stage_cache={tmp_path}/stages"] + SHRINK
-                             + ["logger=none", "trainer.val_check_interval=4", "recipe.steps=8", "recipe.warmup_steps=5",
-                                *more])
+        cfg = compose_config(
+            "train",
+            [f"+experiment={experiment}", f"stage_cache={tmp_path}/stages"]
+            + SHRINK
+            + ["logger=none", "trainer.val_check_interval=4", "recipe.steps=8", "recipe.warmup_steps=5", *more],
+        )
         return train.run(cfg, tmp_path / name)
 
     bc = run("bc", "synthetic_bc", "trainer.max_steps=8")
@@ -301,7 +384,9 @@ def test_a_bc_run_is_the_bc_stage_of_the_runs_that_start_from_it(tmp_path):
     assert all(torch.equal(kept[k], trained[k]) for k in trained)
     again = run("bc_again", "synthetic_bc", "trainer.max_steps=8")
     assert again["train"]["reused_from"] and again["student"]["accuracy"] == bc["student"]["accuracy"]
-    assert (tmp_path / "bc" / "eval_records.jsonl").read_text() == (tmp_path / "bc_again" / "eval_records.jsonl").read_text()
+    assert (tmp_path / "bc" / "eval_records.jsonl").read_text() == (
+        tmp_path / "bc_again" / "eval_records.jsonl"
+    ).read_text()
     run("fbc_scratch", "synthetic_fbc_scratch", "trainer.max_steps=8")
     assert len(list((tmp_path / "stages").glob("stage-*"))) == 2
 
@@ -310,22 +395,40 @@ def test_a_first_stage_validates_at_its_own_interval_and_is_the_from_scratch_run
     """GRPO validates every 2 steps, its first stage at its own interval (``algorithm.pretrain.val_check_interval``):
     a from-scratch Filtered BC run validating at that interval is that stage, so GRPO loads it; left to the
     run's interval, the stage would be another training (validation picks its checkpoint)."""
+
     def run(name, experiment, *more):
-        cfg = compose_config("train", [f"+experiment={experiment}", f"stage_cache={tmp_path}/stages"] + SHRINK
-                             + ["logger=none", "recipe.steps=8", "recipe.warmup_steps=5", *more])
+        cfg = compose_config(
+            "train",
+            [f"+experiment={experiment}", f"stage_cache={tmp_path}/stages"]
+            + SHRINK
+            + ["logger=none", "recipe.steps=8", "recipe.warmup_steps=5", *more],
+        )
         return train.run(cfg, tmp_path / name)
 
     fbc = run("fbc", "synthetic_fbc_scratch", "trainer.max_steps=8", "trainer.val_check_interval=4")
-    grpo = run("grpo", "synthetic_grpo", "trainer.max_steps=2", "trainer.val_check_interval=2",
-               "algorithm.pretrain.val_check_interval=4")
-    assert grpo["pretrain"]["reused_from"] and grpo["pretrain"]["val_curve"] == fbc["train"]["val_curve"] == [[4, ANY], [8, ANY]]
+    grpo = run(
+        "grpo",
+        "synthetic_grpo",
+        "trainer.max_steps=2",
+        "trainer.val_check_interval=2",
+        "algorithm.pretrain.val_check_interval=4",
+    )
+    assert grpo["pretrain"]["reused_from"] and grpo["pretrain"]["val_curve"] == fbc["train"]["val_curve"] == [
+        [4, ANY],
+        [8, ANY],
+    ]
     assert grpo["train"]["val_curve"][0][0] == 2
     # the held-out loss beside each validation, where the objective has one (Filtered BC does, GRPO does not)
     losses = fbc["train"]["val_loss_curve"]
     assert [s for s, _ in losses] == [4, 8] and all(v > 0 for _, v in losses)
     assert grpo["train"]["val_loss_curve"] == []
-    other = run("grpo_own", "synthetic_grpo", "trainer.max_steps=2", "trainer.val_check_interval=2",
-                "algorithm.pretrain.val_check_interval=2")
+    other = run(
+        "grpo_own",
+        "synthetic_grpo",
+        "trainer.max_steps=2",
+        "trainer.val_check_interval=2",
+        "algorithm.pretrain.val_check_interval=2",
+    )
     assert "reused_from" not in other["pretrain"] and [s for s, _ in other["pretrain"]["val_curve"]] == [2, 4, 6, 8]
 
 
@@ -335,6 +438,7 @@ def test_runs_that_start_together_train_a_shared_stage_once(tmp_path):
     import time
 
     from conftest import scratch_student
+
     from distill.training.stages import shared_stage
 
     calls, started = [], threading.Event()
@@ -364,8 +468,18 @@ def test_evaluate_on_gsm8k_with_llm_answerer_and_teacher(trained, compose_cfg, t
     monkeypatch.setenv("ANTHROPIC_API_KEY", "x")
     _, out, _ = trained
     try:
-        ecfg = compose_cfg("evaluate", [f"ckpt_path={out}", "dataset=gsm8k", "dataset.limit=5", "teacher=anthropic",
-                                        "allow_mismatch=true", f"paths.output_dir={tmp_path}", f"paths.data_dir={data_dir}"])
+        ecfg = compose_cfg(
+            "evaluate",
+            [
+                f"ckpt_path={out}",
+                "dataset=gsm8k",
+                "dataset.limit=5",
+                "teacher=anthropic",
+                "allow_mismatch=true",
+                f"paths.output_dir={tmp_path}",
+                f"paths.data_dir={data_dir}",
+            ],
+        )
         results = evaluate.run(ecfg, tmp_path / "eval")
     finally:
         server.shutdown()
@@ -402,4 +516,6 @@ def test_a_damaged_stage_cache_entry_is_named_set_aside_and_trained_afresh(tmp_p
     warning = [line for line in err.splitlines() if "damaged" in line]  # (beside the weights' progress bars)
     assert len(warning) == 1 and warning[0].startswith(f"warning: stage cache entry {cache} is damaged")
     assert len(list(cache.parent.glob("stage-x.damaged-*"))) == 1
-    assert shared_stage(cache, train_stage)[1]["reused_from"] == str(cache) and len(calls) == 2  # the new entry is whole
+    assert (
+        shared_stage(cache, train_stage)[1]["reused_from"] == str(cache) and len(calls) == 2
+    )  # the new entry is whole

@@ -1,8 +1,8 @@
 """``TrainCurve``: rows of the mean training loss and the gradient norm before clipping, on a model whose loss and
 gradient are known in closed form."""
 
-import pytorch_lightning as pl
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from distill.training.train_curve import TrainCurve
@@ -29,8 +29,15 @@ class Scalar(pl.LightningModule):
 @pytest.mark.parametrize("clip", [None, 0.5])
 def test_rows_hold_the_mean_loss_and_the_gradient_norm_before_clipping(clip):
     curve = TrainCurve(every=4)
-    trainer = pl.Trainer(max_steps=10, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, gradient_clip_val=clip, callbacks=[curve])
+    trainer = pl.Trainer(
+        max_steps=10,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=clip,
+        callbacks=[curve],
+    )
     trainer.fit(Scalar())
     # one row per 4 steps, means over them: losses 1, 4, 9, 16 and 25, 36, 49, 64; gradients twice those (a
     # clipped gradient would read 0.5)

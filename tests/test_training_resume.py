@@ -8,14 +8,22 @@ import sys
 import time
 
 import pytest
+from conftest import ROOT
 from safetensors.torch import load_file
 
-from conftest import ROOT
-
-TINY = ["student=tiny", "dataset.sizes.train=120", "dataset.sizes.validation=20", "dataset.sizes.test=40",
-        "data.samples_per_problem=2", "data.max_val_problems=20", "trainer.val_check_interval=20",
-        "algorithm.module.warmup_steps=5", "logger=none", "trainer.enable_progress_bar=false",
-        "stage_cache=null"]
+TINY = [
+    "student=tiny",
+    "dataset.sizes.train=120",
+    "dataset.sizes.validation=20",
+    "dataset.sizes.test=40",
+    "data.samples_per_problem=2",
+    "data.max_val_problems=20",
+    "trainer.val_check_interval=20",
+    "algorithm.module.warmup_steps=5",
+    "logger=none",
+    "trainer.enable_progress_bar=false",
+    "stage_cache=null",
+]
 
 
 def train(folder, overrides, kill_when=None):
@@ -53,19 +61,42 @@ def same_run(a, b):
     assert (a / "eval_records.jsonl").read_text() == (b / "eval_records.jsonl").read_text()
 
 
-@pytest.mark.parametrize("name,overrides,checkpoint", [
-    ("one_stage", ["algorithm=filtered_bc", "trainer.max_steps=60"], "checkpoints/last.ckpt"),
-    # Muon on the attention matrices: two optimisers' state in one checkpoint
-    ("muon", ["algorithm=filtered_bc", "trainer.max_steps=60", "+recipe.muon_lr=0.005"], "checkpoints/last.ckpt"),
-    ("in_the_bc_stage", ["+experiment=synthetic_fbc", "algorithm.pretrain.steps=50", "trainer.max_steps=30",
-                         "trainer.val_check_interval=10"], "stage/checkpoints/last.ckpt"),
-    # online GRPO: the rollouts (seeded by the step), the frozen reference and the optimiser all come back. An
-    # answerer that resolves anything makes every sample right, so rewards differ by the sub-question cost alone
-    # and every group with two lengths teaches (a 30-step first stage is right on nothing with the k = 1 answerer)
-    ("grpo", ["+experiment=synthetic_grpo", "algorithm.pretrain.steps=30", "trainer.max_steps=40",
-              "algorithm.module.group_size=4", "algorithm.module.max_new_tokens=32", "algorithm.module.lr=1e-3",
-              "answerer.k=100", "answerer.distraction=0", "answerer.misread=0"], "checkpoints/last.ckpt"),
-])
+@pytest.mark.parametrize(
+    "name,overrides,checkpoint",
+    [
+        ("one_stage", ["algorithm=filtered_bc", "trainer.max_steps=60"], "checkpoints/last.ckpt"),
+        # Muon on the attention matrices: two optimisers' state in one checkpoint
+        ("muon", ["algorithm=filtered_bc", "trainer.max_steps=60", "+recipe.muon_lr=0.005"], "checkpoints/last.ckpt"),
+        (
+            "in_the_bc_stage",
+            [
+                "+experiment=synthetic_fbc",
+                "algorithm.pretrain.steps=50",
+                "trainer.max_steps=30",
+                "trainer.val_check_interval=10",
+            ],
+            "stage/checkpoints/last.ckpt",
+        ),
+        # online GRPO: the rollouts (seeded by the step), the frozen reference and the optimiser all come back. An
+        # answerer that resolves anything makes every sample right, so rewards differ by the sub-question cost alone
+        # and every group with two lengths teaches (a 30-step first stage is right on nothing with the k = 1 answerer)
+        (
+            "grpo",
+            [
+                "+experiment=synthetic_grpo",
+                "algorithm.pretrain.steps=30",
+                "trainer.max_steps=40",
+                "algorithm.module.group_size=4",
+                "algorithm.module.max_new_tokens=32",
+                "algorithm.module.lr=1e-3",
+                "answerer.k=100",
+                "answerer.distraction=0",
+                "answerer.misread=0",
+            ],
+            "checkpoints/last.ckpt",
+        ),
+    ],
+)
 def test_a_killed_training_run_resumes_to_the_same_result(tmp_path, name, overrides, checkpoint):
     train(tmp_path / "full", overrides)
     train(tmp_path / "killed", overrides, kill_when=tmp_path / "killed" / checkpoint)
@@ -73,7 +104,9 @@ def test_a_killed_training_run_resumes_to_the_same_result(tmp_path, name, overri
     assert "resuming from" in out
     same_run(tmp_path / "full", tmp_path / "killed")
     if name == "grpo":  # the objective itself moved the weights: the resumed run had something to reproduce
-        stage, final = (load_file(tmp_path / "full" / part / "model.safetensors") for part in ("stage/student", "student"))
+        stage, final = (
+            load_file(tmp_path / "full" / part / "model.safetensors") for part in ("stage/student", "student")
+        )
         assert max((stage[k] - final[k]).abs().max().item() for k in stage) > 1e-3
 
 
@@ -85,8 +118,13 @@ def test_a_damaged_last_checkpoint_falls_back_to_the_one_before_and_ends_the_sam
     train(tmp_path / "killed", overrides, kill_when=[folder / "last.prev.ckpt", folder / "last.ckpt"])
     last = folder / "last.ckpt"
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # truncated (a bad copy, a full disk)
-    done = subprocess.run([sys.executable, "-m", "distill.train", *TINY, *overrides,
-                           f"hydra.run.dir={tmp_path / 'killed'}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "distill.train", *TINY, *overrides, f"hydra.run.dir={tmp_path / 'killed'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     warning = [line for line in done.stderr.splitlines() if "is damaged" in line]
     assert len(warning) == 1 and str(last) in warning[0] and "the checkpoint before it" in warning[0]

@@ -1,11 +1,10 @@
-
 import pytest
 
+from distill.core.final_answer import extract_final_answer
 from distill.synthetic.answerer import solve
 from distill.synthetic.dataset import SyntheticDataset
-from distill.synthetic.judge import misses_a_step, SyntheticJudge, useful_flags
+from distill.synthetic.judge import SyntheticJudge, misses_a_step, useful_flags
 from distill.synthetic.world import Quantity, SyntheticProblem, WorldConfig, WorldProblem, draw_split, generate_split
-from distill.core.final_answer import extract_final_answer
 
 
 def chain_problem() -> WorldProblem:
@@ -61,8 +60,12 @@ def test_paraphrases_and_case_match_the_same_quantity():
 
 def test_repeated_question_is_answered_but_not_useful():
     w = chain_problem()
-    qs = ["How many apples does Anna have?", "What is the number of apples that Anna has?",
-          "How many apples does Ben have?", "How many apples does Cara have?"]
+    qs = [
+        "How many apples does Anna have?",
+        "What is the number of apples that Anna has?",
+        "How many apples does Ben have?",
+        "How many apples does Cara have?",
+    ]
     out = solve(w, qs, k=1)
     assert "A2: Anna has 9 apples." in out
     assert useful_flags(w, qs) == [True, False, True, True]
@@ -77,7 +80,10 @@ def test_judge_votes_noise():
     w = chain_problem()
     p = SyntheticProblem("x", w.text, 9.0, w)
     qs = ["How many apples does Anna have?", "How many apples does Tom have?"]
-    assert SyntheticJudge(n_votes=5, noise=0.0, seed=0, check_missing=False).judge([p], [qs])[0].usefulness == [1.0, 0.0]
+    assert SyntheticJudge(n_votes=5, noise=0.0, seed=0, check_missing=False).judge([p], [qs])[0].usefulness == [
+        1.0,
+        0.0,
+    ]
     # with noise 0.5 and many votes, scores drift to the middle
     scores = SyntheticJudge(n_votes=400, noise=0.5, seed=0, check_missing=False).judge([p], [qs])[0].usefulness
     assert all(0.4 < s < 0.6 for s in scores)
@@ -95,8 +101,10 @@ def test_judge_notices_a_missing_step_without_touching_usefulness():
     noisy = SyntheticJudge(n_votes=3, noise=0.3, seed=0, check_missing=True).judge([p], [skip])[0]
     plain = SyntheticJudge(n_votes=3, noise=0.3, seed=0, check_missing=False).judge([p], [skip])[0]
     assert noisy.usefulness == plain.usefulness and plain.meta == {}
-    shares = [j.meta["missing_step"] for j in SyntheticJudge(n_votes=1000, noise=0.3, seed=0, check_missing=True)
-              .judge([p], [skip])]
+    shares = [
+        j.meta["missing_step"]
+        for j in SyntheticJudge(n_votes=1000, noise=0.3, seed=0, check_missing=True).judge([p], [skip])
+    ]
     assert shares[0] == pytest.approx(0.7, abs=0.05)
 
 
@@ -116,8 +124,11 @@ def test_a_kept_split_is_the_drawn_one_and_a_config_change_draws_anew():
     again = generate_split("validation", 30, 5, cfg)
     assert [p.text for p in again] == [p.text for p in draw_split("validation", 30, 5, cfg)]
     cfg.max_steps = 2  # the same object, changed: another world, so another split
-    assert [p.text for p in generate_split("validation", 30, 5, cfg)] == \
-        [p.text for p in draw_split("validation", 30, 5, cfg)] != [p.text for p in again]
+    assert (
+        [p.text for p in generate_split("validation", 30, 5, cfg)]
+        == [p.text for p in draw_split("validation", 30, 5, cfg)]
+        != [p.text for p in again]
+    )
 
 
 def test_splits_are_disjoint():

@@ -38,17 +38,26 @@ def answers(problems, decompositions, **rates):
 
 
 def test_problems_are_graphs_with_shuffled_facts_and_steps_that_look_like_steps(v2, problems):
-    assert v2.name == "synthetic-v2" and SyntheticDataset(sizes=SIZES, world=GraphWorldConfig(), seed=0).load(
-        "train")[0].text == problems[0].text  # a pure function of the seed
+    assert (
+        v2.name == "synthetic-v2"
+        and SyntheticDataset(sizes=SIZES, world=GraphWorldConfig(), seed=0).load("train")[0].text == problems[0].text
+    )  # a pure function of the seed
     assert {p.world.n_steps for p in problems} == {2, 3, 4, 5}
-    combined = [p for p in problems if any(len(p.world.quantities[i].deps) == 2 and
-                                           all(not p.world.quantities[d].given for d in p.world.quantities[i].deps)
-                                           for i in p.world.needed())]
+    combined = [
+        p
+        for p in problems
+        if any(
+            len(p.world.quantities[i].deps) == 2
+            and all(not p.world.quantities[d].given for d in p.world.quantities[i].deps)
+            for i in p.world.needed()
+        )
+    ]
     assert len(combined) > 20  # some targets need two derived branches: the order of sub-questions matters
     out_of_order = [p for p in problems if p.world.fact_order != sorted(p.world.fact_order)]
     assert len(out_of_order) > 0.9 * len(problems)
-    unneeded_derived = [p for p in problems if any(not q.given and i not in p.world.needed()
-                                                   for i, q in enumerate(p.world.quantities))]
+    unneeded_derived = [
+        p for p in problems if any(not q.given and i not in p.world.needed() for i, q in enumerate(p.world.quantities))
+    ]
     assert len(unneeded_derived) == len(problems)  # every problem has an irrelevant derived chain
     people = {q.person for p in problems for q in p.world.quantities}
     assert len(people) > 250 and people <= set(NAMES)
@@ -97,8 +106,9 @@ def test_world_v1_is_solved_by_the_text_rule():
 def test_an_irrelevant_question_that_distracts_makes_the_answer_wrong_not_unknown(problems):
     p = next(p for p in problems if p.world.n_steps >= 2)
     w = p.world
-    irrelevant = next(i for i in range(len(w.quantities)) if i not in w.ancestors(w.target) | {w.target}
-                      and w.quantities[i].given)
+    irrelevant = next(
+        i for i in range(len(w.quantities)) if i not in w.ancestors(w.target) | {w.target} and w.quantities[i].given
+    )
     questions = gold(p)
     questions.insert(len(questions) - 1, w.quantities[irrelevant].questions()[0])
     wrong = answers([p], [questions], distraction=1.0)[0]
@@ -179,8 +189,12 @@ def test_interleaved_facts_respect_dependencies_and_the_needed_ones_are_no_prefi
         w, at = p.world, _positions(p.world)
         assert sorted(w.fact_order) == list(range(len(w.quantities)))
         assert all(at[d] < at[i] for i, q in enumerate(w.quantities) for d in q.deps)
-    prefix = [p for p in problems if set(p.world.fact_order[: len(p.world.ancestors(p.world.target)) + 1])
-              == p.world.ancestors(p.world.target) | {p.world.target}]
+    prefix = [
+        p
+        for p in problems
+        if set(p.world.fact_order[: len(p.world.ancestors(p.world.target)) + 1])
+        == p.world.ancestors(p.world.target) | {p.world.target}
+    ]
     assert len(prefix) < 0.2 * len(problems)  # in dependency order (interleave off) every problem is a prefix
     in_order = SyntheticDataset(sizes=SIZES, world=GraphWorldConfig(shuffle_facts=False), seed=0).load("train")
     assert all(p.world.fact_order == sorted(p.world.fact_order) for p in in_order)
@@ -188,8 +202,9 @@ def test_interleaved_facts_respect_dependencies_and_the_needed_ones_are_no_prefi
 
 @pytest.mark.parametrize("window", [1, 3])
 def test_a_window_moves_each_fact_at_most_that_many_places(window):
-    from distill.synthetic.world_v2 import local_shuffle
     import random
+
+    from distill.synthetic.world_v2 import local_shuffle
 
     rng = random.Random(0)
     moved = 0
@@ -216,11 +231,14 @@ def test_each_surface_rule_asks_what_it_says():
     for p in problems:
         w = p.world
         derived = [i for i in w.fact_order if not w.quantities[i].given]
-        asked = {name: [w.match(q) for q in RuleTeacher(name).decompose([p], 1)[0][0].subquestions]
-                 for name in SURFACE_RULES}
+        asked = {
+            name: [w.match(q) for q in RuleTeacher(name).decompose([p], 1)[0][0].subquestions] for name in SURFACE_RULES
+        }
         assert asked["all"] == w.fact_order
-        assert asked["stop_at_question"][-1] == w.target and asked["stop_at_question"] == \
-            w.fact_order[: w.fact_order.index(w.target) + 1]
+        assert (
+            asked["stop_at_question"][-1] == w.target
+            and asked["stop_at_question"] == w.fact_order[: w.fact_order.index(w.target) + 1]
+        )
         assert asked["derived"] == derived and asked["derived_two_passes"] == derived + derived
         assert asked["derived_stop_at_question"] == derived[: derived.index(w.target) + 1]
         assert all(w.quantities[i].item == w.quantities[w.target].item for i in asked["question_item"])

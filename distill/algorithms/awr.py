@@ -29,12 +29,14 @@ from distill.students import Student
 
 def sequence_return(record: Record, correctness_weight: float, usefulness_weight: float) -> float:
     scores = record.usefulness or []
-    return (correctness_weight * (record.answer_correctness or 0.0)
-            + usefulness_weight * (sum(scores) / len(scores) if scores else 0.0))
+    return correctness_weight * (record.answer_correctness or 0.0) + usefulness_weight * (
+        sum(scores) / len(scores) if scores else 0.0
+    )
 
 
-def group_weights(records: list[Record], temperature: float, max_weight: float, correctness_weight: float,
-                  usefulness_weight: float) -> list[float]:
+def group_weights(
+    records: list[Record], temperature: float, max_weight: float, correctness_weight: float, usefulness_weight: float
+) -> list[float]:
     """exp((R - mean R of the same problem) / temperature), clipped at ``max_weight``, per record."""
     returns = [sequence_return(r, correctness_weight, usefulness_weight) for r in records]
     by_problem: dict[str, list[float]] = defaultdict(list)
@@ -50,8 +52,18 @@ class AWRModule(PolicyObjective, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/awr.yaml`` and the reward group (the one place they are
     set); ``total_steps``, the length of the cosine decay, is the stage's number of optimiser steps."""
 
-    def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int,
-                 temperature: float, max_weight: float, correctness_weight: float, usefulness_weight: float) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        lr: float,
+        weight_decay: float,
+        warmup_steps: int,
+        total_steps: int,
+        temperature: float,
+        max_weight: float,
+        correctness_weight: float,
+        usefulness_weight: float,
+    ) -> None:
         super().__init__()
         if temperature <= 0 or max_weight <= 0:
             raise ValueError(f"AWR needs temperature > 0 and max_weight > 0, got {temperature}, {max_weight}")
@@ -84,5 +96,6 @@ class AWRModule(PolicyObjective, pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return optimizer_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps,
-                                       self.trainer.precision)
+        return optimizer_with_schedule(
+            self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps, self.trainer.precision
+        )

@@ -34,8 +34,9 @@ class PolicyObjective:
         """Nothing beyond the student itself."""
 
     @classmethod
-    def saved_decoding(cls, folder: Path, student: Student, betas: list[float] | None = None,
-                       top_k: int | None = None) -> tuple[ScorerFactories, None]:
+    def saved_decoding(
+        cls, folder: Path, student: Student, betas: list[float] | None = None, top_k: int | None = None
+    ) -> tuple[ScorerFactories, None]:
         """Greedy decoding from the saved student; no critic."""
         return {"greedy": lambda: LMScorer(student.model)}, None
 
@@ -49,8 +50,16 @@ class BCModule(PolicyObjective, pl.LightningModule):
     ``total_steps``, the length of the cosine decay, is the stage's number of optimiser steps.
     ``muon_lr``: when set, the attention matrices train with Muon at this learning rate (the rest with AdamW)."""
 
-    def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int,
-                 total_steps: int, prompt_loss_weight: float, muon_lr: float | None) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        lr: float,
+        weight_decay: float,
+        warmup_steps: int,
+        total_steps: int,
+        prompt_loss_weight: float,
+        muon_lr: float | None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.save_hyperparameters(ignore=["model"])
@@ -70,8 +79,9 @@ class BCModule(PolicyObjective, pl.LightningModule):
         logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         # language modelling on the problem text too: a denser signal for learning to copy names
         prompt_mask = batch["attention_mask"] * (1 - batch["action_mask"])
-        return masked_nll(logits, batch["input_ids"], batch["action_mask"]) \
-            + self.hparams.prompt_loss_weight * masked_nll(logits, batch["input_ids"], prompt_mask)
+        return masked_nll(
+            logits, batch["input_ids"], batch["action_mask"]
+        ) + self.hparams.prompt_loss_weight * masked_nll(logits, batch["input_ids"], prompt_mask)
 
     def training_step(self, batch, batch_idx):
         loss = self.loss(batch)
@@ -83,5 +93,13 @@ class BCModule(PolicyObjective, pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return optimizer_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps,
-                                       h.total_steps, self.trainer.precision, attention_matrices(self.model), h.muon_lr)
+        return optimizer_with_schedule(
+            self.model.parameters(),
+            h.lr,
+            h.weight_decay,
+            h.warmup_steps,
+            h.total_steps,
+            self.trainer.precision,
+            attention_matrices(self.model),
+            h.muon_lr,
+        )

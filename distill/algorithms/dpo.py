@@ -46,15 +46,25 @@ def preference_pairs(records: list[Record], min_usefulness_gap: float | None) ->
                 if a.subquestions == b.subquestions:
                     continue
                 right_over_wrong = (a.answer_correctness or 0.0) > (b.answer_correctness or 0.0)
-                more_useful = (min_usefulness_gap is not None and a.answer_correctness == b.answer_correctness
-                               and mean_usefulness(a) - mean_usefulness(b) >= min_usefulness_gap)
+                more_useful = (
+                    min_usefulness_gap is not None
+                    and a.answer_correctness == b.answer_correctness
+                    and mean_usefulness(a) - mean_usefulness(b) >= min_usefulness_gap
+                )
                 if right_over_wrong or more_useful:
                     pairs.append((a, b))
     return pairs
 
 
-def dpo_loss(chosen: torch.Tensor, rejected: torch.Tensor, ref_chosen: torch.Tensor, ref_rejected: torch.Tensor,
-             beta: float, loss_type: str, label_smoothing: float) -> torch.Tensor:
+def dpo_loss(
+    chosen: torch.Tensor,
+    rejected: torch.Tensor,
+    ref_chosen: torch.Tensor,
+    ref_rejected: torch.Tensor,
+    beta: float,
+    loss_type: str,
+    label_smoothing: float,
+) -> torch.Tensor:
     """Per-pair loss from the policy's and the reference's sequence log-probabilities (TRL's formulas)."""
     h = (chosen - ref_chosen) - (rejected - ref_rejected)
     if loss_type == "sigmoid":
@@ -68,9 +78,19 @@ class DPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/dpo.yaml`` (the one place they are set); ``total_steps``,
     the length of the cosine decay, is the stage's number of optimiser steps."""
 
-    def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int,
-                 beta: float, loss_type: str, label_smoothing: float, nll_weight: float,
-                 min_usefulness_gap: float | None) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        lr: float,
+        weight_decay: float,
+        warmup_steps: int,
+        total_steps: int,
+        beta: float,
+        loss_type: str,
+        label_smoothing: float,
+        nll_weight: float,
+        min_usefulness_gap: float | None,
+    ) -> None:
         super().__init__()
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"unknown loss_type {loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
@@ -106,8 +126,14 @@ class DPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
             for side in ("chosen_", "rejected_"):
                 mask = batch[side + "attention_mask"][rows]
                 length = int(mask.sum(-1).max())  # right padding: the new rows' own longest
-                found.append(sequence_logps(self.reference, batch[side + "input_ids"][rows, :length], mask[:, :length],
-                                            batch[side + "action_mask"][rows, :length])[0].tolist())
+                found.append(
+                    sequence_logps(
+                        self.reference,
+                        batch[side + "input_ids"][rows, :length],
+                        mask[:, :length],
+                        batch[side + "action_mask"][rows, :length],
+                    )[0].tolist()
+                )
             for row, c, r in zip(new, *found):
                 self.reference_logps[ids[row]] = (c, r)
         values = torch.tensor([self.reference_logps[i] for i in ids], dtype=torch.float32, device=self.device)
@@ -115,10 +141,12 @@ class DPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
 
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         h = self.hparams
-        chosen, n_chosen = sequence_logps(self.model, batch["chosen_input_ids"], batch["chosen_attention_mask"],
-                                          batch["chosen_action_mask"])
-        rejected, n_rejected = sequence_logps(self.model, batch["rejected_input_ids"],
-                                              batch["rejected_attention_mask"], batch["rejected_action_mask"])
+        chosen, n_chosen = sequence_logps(
+            self.model, batch["chosen_input_ids"], batch["chosen_attention_mask"], batch["chosen_action_mask"]
+        )
+        rejected, n_rejected = sequence_logps(
+            self.model, batch["rejected_input_ids"], batch["rejected_attention_mask"], batch["rejected_action_mask"]
+        )
         ref_chosen, ref_rejected = self.reference_pair_logps(batch)
         if h.loss_type == "ipo":  # IPO compares mean per-token log-probabilities (as TRL)
             chosen, rejected = chosen / n_chosen, rejected / n_rejected
@@ -129,8 +157,15 @@ class DPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         total = preference + h.nll_weight * nll
         with torch.no_grad():
             margin = (chosen - ref_chosen) - (rejected - ref_rejected)
-        return {"loss": total, "preference_loss": preference, "nll": nll, "margin": margin.mean(),
-                "accuracy": (margin > 0).float().mean(), "chosen_logp": chosen.mean(), "rejected_logp": rejected.mean()}
+        return {
+            "loss": total,
+            "preference_loss": preference,
+            "nll": nll,
+            "margin": margin.mean(),
+            "accuracy": (margin > 0).float().mean(),
+            "chosen_logp": chosen.mean(),
+            "rejected_logp": rejected.mean(),
+        }
 
     def _log(self, split: str, values: dict[str, torch.Tensor], batch_size: int) -> None:
         for name, value in values.items():
@@ -146,5 +181,6 @@ class DPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return optimizer_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps,
-                                       self.trainer.precision)
+        return optimizer_with_schedule(
+            self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps, self.trainer.precision
+        )

@@ -1,29 +1,23 @@
-"""Online group-relative policy optimisation: the student samples decompositions of training problems, the
-configured answerer answers them, and samples that beat their group's other samples are pushed up.
+"""Online group-relative policy optimisation (GRPO; Shao et al. 2024, DeepSeekMath; reference implementation TRL's
+``GRPOTrainer``): the student samples decompositions of training problems, the configured answerer answers them,
+and samples that beat their group's other samples are pushed up.
 
 Each training step takes a batch of training problems (``data.batch_size``), samples ``group_size``
 decompositions of each from the current student (the project's KV-cached batched decoder, ``temperature``),
 has the answerer answer all of them in one call, and scores each: a right final answer earns 1 minus
-``subquestion_cost`` per sub-question, a wrong one 0 (the k = 1 answerer answers junk questions "unknown" at no
-cost, so an uncosted policy learns to spray them: issue 28's prototype). The cost applies to right answers only:
-charged on every sample, it decides every group in which no sample is right, and on world v2, where the first
-stage is right on 6% of problems, the student learnt within 25 steps to ask nothing (mean sub-questions 3.55 to
-0.27, test accuracy 0.000; ``experiments/grpo_v2/runs/cost_on_every_sample_seed0``). Advantages are relative to the group
-(``loss_type``: grpo, dr_grpo or rloo; ``distill.algorithms.grpo_loss``); with ``dynamic_sampling`` groups whose
-rewards are all equal are dropped (they teach nothing). The loss is the clipped surrogate with a k3 KL penalty
-(``beta``) to the student as this stage starts. With ``step_credit`` > 0 each token's advantage adds that weight
-times the removal credit of its sub-question (``distill.measurement.step_credit``: one extra answerer call per
-sub-question), so a right sample's needed questions are pushed up more than its idle ones, and a distracting
-question down. ``num_iterations`` updates per batch of rollouts (TRL's
-name): with 1 the ratio is 1 and the clip inactive; with more, each update's ratio is taken against the policy that
-sampled the batch and ``epsilon`` clips it. A batch in which every
-group is dropped takes no optimiser step at all: a zero loss would still move the weights (AdamW's momentum and
-weight decay, and Muon, whose orthogonalised update of a decaying momentum buffer has full size).
+``subquestion_cost`` per sub-question, a wrong one 0. The cost applies to right answers only: charged on every
+sample, it would decide every group in which no sample is right, in favour of asking nothing. Advantages are
+relative to the group (``loss_type``: grpo, dr_grpo or rloo; ``distill.algorithms.grpo_loss``); with
+``dynamic_sampling`` groups whose rewards are all equal are dropped (they teach nothing). The loss is the clipped
+surrogate with a k3 KL penalty (``beta``) to the student as this stage starts. With ``step_credit`` > 0 each
+token's advantage adds that weight times the removal credit of its sub-question
+(``distill.measurement.step_credit``: one extra answerer call per sub-question). ``num_iterations`` updates per
+batch of rollouts (TRL's name): with 1 the ratio is 1 and the clip inactive; with more, each update's ratio is
+taken against the policy that sampled the batch and ``epsilon`` clips it. A batch in which every group is dropped
+takes no optimiser step at all: a zero loss would still move the weights (AdamW's momentum and weight decay, and
+Muon's orthogonalised update of a decaying momentum buffer).
 
-It starts from a first stage (Filtered BC by default), like DPO. Validation accuracy (the usual callback)
-selects the checkpoint; per step it logs the reward's mean and std, the share of dropped groups, the KL, mean
-sub-questions, the garbled share of the samples (synthetic world), the sampled tokens' mean surprisal (an estimate
-of the policy's entropy at temperature 1), tokens and rollouts per second.
+It starts from a first stage (Filtered BC by default), like DPO. What it logs: docs/objectives/grpo.md.
 """
 
 from __future__ import annotations
@@ -38,13 +32,12 @@ from distill.algorithms.bc import PolicyObjective
 from distill.algorithms.grpo_loss import LOSS_TYPES, group_advantages, informative_groups, policy_loss
 from distill.algorithms.logprobs import FrozenReference, frozen_copy, grouped_action_logps
 from distill.algorithms.optim import attention_matrices, optimizer_with_schedule
-from distill.core.contracts import Answer, Answerer, Problem
+from distill.core.contracts import Answer, Answerer, Dataset, Problem
 from distill.core.final_answer import is_correct
 from distill.core.records import Record
 from distill.measurement.rows import decode_actions
 from distill.measurement.step_credit import removal_credit
 from distill.students import Student
-from distill.synthetic.decisions import world_diagnostics
 from distill.training.episodes import collate
 
 STALLED_AFTER = 50  # rollout batches in a row with every group dropped before the run says it has stopped learning
@@ -57,16 +50,30 @@ def reward(correct: bool, n_subquestions: int, subquestion_cost: float) -> float
 
 class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/grpo.yaml``; ``total_steps``, the length of the cosine decay,
-    is the stage's number of optimiser steps. :meth:`bind` gives it the student, the answerer and the training
-    problems before training (``distill.training.fitting.fit`` calls it)."""
+    is the stage's number of optimiser steps. An ``OnlineObjective``: :meth:`bind` gives it the student, the
+    answerer and the training problems before training (``distill.training.fitting.fit`` calls it)."""
 
-    online = True  # fit() binds the environment: rollouts need the student, the answerer and the problems
-
-    def __init__(self, model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int,
-                 group_size: int, temperature: float, loss_type: str, epsilon: float, beta: float,
-                 subquestion_cost: float, dynamic_sampling: bool, max_new_tokens: int, seed: int,
-                 muon_lr: float | None, num_iterations: int, step_credit: float,
-                 drop_solved_alone: bool) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        lr: float,
+        weight_decay: float,
+        warmup_steps: int,
+        total_steps: int,
+        group_size: int,
+        temperature: float,
+        loss_type: str,
+        epsilon: float,
+        beta: float,
+        subquestion_cost: float,
+        dynamic_sampling: bool,
+        max_new_tokens: int,
+        seed: int,
+        muon_lr: float | None,
+        num_iterations: int,
+        step_credit: float,
+        drop_solved_alone: bool,
+    ) -> None:
         super().__init__()
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"algorithm.module.loss_type={loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
@@ -80,20 +87,30 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         self.save_hyperparameters(ignore=["model"])
         self.student: Student | None = None
         self.answerer: Answerer | None = None
+        self.dataset: Dataset | None = None
         self.problems: list[Problem] = []
         self.ready: dict[str, torch.Tensor] | None = None  # the rollouts the next updates use (rollout_batch)
         self.dropped_in_a_row = 0  # rollout batches whose groups were all dropped, in a row
 
-    def bind(self, student: Student, answerer: Answerer, problems: list[Problem]) -> None:
-        """What rollouts need: the student (tokenizer, decoding), the answerer that scores them, the problems."""
-        self.student, self.answerer, self.problems = student, answerer, problems
+    def bind(
+        self, student: Student, answerer: Answerer, problems: list[Problem], dataset: Dataset | None = None
+    ) -> None:
+        """What rollouts need: the student (tokenizer, decoding), the answerer that scores them, the problems; and
+        the data set whose diagnostics the rollouts log (the garbled share on the synthetic world)."""
+        self.student, self.answerer, self.problems, self.dataset = student, answerer, problems, dataset
 
     def make_items(self, student: Student, records: list[Record]) -> list[dict]:
         """One item per training problem the records name: its prompt and its index among the bound problems."""
         index = {p.problem_id: i for i, p in enumerate(self.problems)}
         ids = sorted({r.problem_id for r in records if r.problem_id in index}, key=index.get)
-        return [{"input_ids": (prompt := student.prompt_ids(self.problems[index[i]].text)),
-                 "action_mask": [0] * len(prompt), "problem_index": index[i]} for i in ids]
+        return [
+            {
+                "input_ids": (prompt := student.prompt_ids(self.problems[index[i]].text)),
+                "action_mask": [0] * len(prompt),
+                "problem_index": index[i],
+            }
+            for i in ids
+        ]
 
     def rollouts(self, problems: list[Problem]) -> tuple[list[list[int]], torch.Tensor, list[list[str]], list[Answer]]:
         """``group_size`` sampled decompositions per problem (action tokens), their rewards [problems, group],
@@ -101,14 +118,24 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         h, student = self.hparams, self.student
         repeated = [p for p in problems for _ in range(h.group_size)]
         generator = torch.Generator().manual_seed(h.seed * 1_000_003 + self.global_step)
-        actions = decode_actions(student, problems, batch_size=len(repeated), max_new_tokens=h.max_new_tokens,
-                                 desc="rollouts", sample=True, temperature=h.temperature, generator=generator,
-                                 repeats=h.group_size)  # each prompt prefilled once for its group
+        actions = decode_actions(
+            student,
+            problems,
+            batch_size=len(repeated),
+            max_new_tokens=h.max_new_tokens,
+            desc="rollouts",
+            sample=True,
+            temperature=h.temperature,
+            generator=generator,
+            repeats=h.group_size,
+        )  # each prompt prefilled once for its group
         self.model.train()  # decoding switched it to eval mode
         decompositions = [student.parse(a) for a in actions]
         answers = self.answerer.answer(repeated, decompositions)
-        rewards = [reward(is_correct(a.text, p.true_answer), len(d), h.subquestion_cost)
-                   for a, p, d in zip(answers, repeated, decompositions)]
+        rewards = [
+            reward(is_correct(a.text, p.true_answer), len(d), h.subquestion_cost)
+            for a, p, d in zip(answers, repeated, decompositions)
+        ]
         return actions, torch.tensor(rewards).view(len(problems), h.group_size), decompositions, answers
 
     def rollout_batch(self, problems: list[Problem]) -> tuple[dict[str, torch.Tensor] | None, dict[str, torch.Tensor]]:
@@ -122,14 +149,18 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         if h.drop_solved_alone:  # train only where a decomposition is needed: one extra answerer call per problem
             alone = self.answerer.answer(problems, [[] for _ in problems])
             keep &= torch.tensor([not is_correct(a.text, p.true_answer) for a, p in zip(alone, problems)])
-        stats = {"reward_mean": rewards.mean(), "reward_std": rewards.std(), "dropped_groups": 1 - keep.float().mean(),
-                 "mean_subquestions": torch.tensor(sum(map(len, decompositions)) / len(decompositions)),
-                 "tokens_per_second": torch.tensor(sum(map(len, actions)) / (time.perf_counter() - start)),
-                 "rollouts_per_second": torch.tensor(len(actions) / (time.perf_counter() - start))}
+        stats = {
+            "reward_mean": rewards.mean(),
+            "reward_std": rewards.std(),
+            "dropped_groups": 1 - keep.float().mean(),
+            "mean_subquestions": torch.tensor(sum(map(len, decompositions)) / len(decompositions)),
+            "tokens_per_second": torch.tensor(sum(map(len, actions)) / (time.perf_counter() - start)),
+            "rollouts_per_second": torch.tensor(len(actions) / (time.perf_counter() - start)),
+        }
         repeated = [p for p in problems for _ in range(h.group_size)]
-        world = world_diagnostics(repeated, decompositions, [0.0] * len(repeated))  # None off the synthetic world
-        if world:  # the share of sampled decompositions that ask for a quantity the problem does not have
-            stats["garbled_share"] = torch.tensor(world["garbled_rate"])
+        found = self.dataset.diagnostics(repeated, decompositions, [0.0] * len(repeated)) if self.dataset else {}
+        if "garbled_rate" in found:  # the share of sampled decompositions that ask for a quantity the problem lacks
+            stats["garbled_share"] = torch.tensor(found["garbled_rate"])
         if not keep.any():
             return None, stats
         kept = keep.nonzero().flatten().tolist()
@@ -137,29 +168,47 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         # each kept problem's prompt once and its samples' actions apart: the prompt runs once per group
         prompts = [student.prompt_ids(problems[g].text) for g in kept]
         sampled = [actions[row][: student.max_length - len(prompts[n // h.group_size])] for n, row in enumerate(rows)]
-        prompt, action = collate([{"input_ids": p} for p in prompts], student.pad_id), \
-            collate([{"input_ids": a} for a in sampled], student.pad_id)
-        ready = {"prompt_ids": prompt["input_ids"], "prompt_mask": prompt["attention_mask"],
-                 "action_ids": action["input_ids"], "action_mask": action["attention_mask"]}
+        prompt, action = (
+            collate([{"input_ids": p} for p in prompts], student.pad_id),
+            collate([{"input_ids": a} for a in sampled], student.pad_id),
+        )
+        ready = {
+            "prompt_ids": prompt["input_ids"],
+            "prompt_mask": prompt["attention_mask"],
+            "action_ids": action["input_ids"],
+            "action_mask": action["attention_mask"],
+        }
         ready = {k: v.to(self.device) for k, v in ready.items()}
         ready["advantages"] = group_advantages(rewards[keep], h.loss_type).reshape(-1).to(self.device)
         if h.step_credit:
-            ready["advantages"], stats["credit_calls"] = self.credited(ready["advantages"], sampled, rows, repeated,
-                                                                       decompositions, answers)
+            ready["advantages"], stats["credit_calls"] = self.credited(
+                ready["advantages"], sampled, rows, repeated, decompositions, answers
+            )
         with torch.no_grad():
             # one update per batch: the ratio is 1, its denominator the update's own log-probs (detached)
             ready["old_logps"] = self.logps(self.model, ready) if h.num_iterations > 1 else None
             ready["ref_logps"] = self.logps(self.reference, ready) if self.reference is not None else None
         return ready, stats
 
-    def credited(self, advantages: torch.Tensor, sampled: list[list[int]], rows: list[int], repeated: list[Problem],
-                 decompositions: list[list[str]], answers: list[Answer]) -> tuple[torch.Tensor, torch.Tensor]:
+    def credited(
+        self,
+        advantages: torch.Tensor,
+        sampled: list[list[int]],
+        rows: list[int],
+        repeated: list[Problem],
+        decompositions: list[list[str]],
+        answers: list[Answer],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token advantages [rows, actions]: each sequence's outcome advantage plus ``step_credit`` x the
         removal credit of the sub-question a token belongs to (1 needed, 0 idle, -1 distracting;
         ``distill.measurement.step_credit``), which costs one answerer call per sub-question; and that number of
         calls."""
-        credits, calls = removal_credit([repeated[r] for r in rows], [decompositions[r] for r in rows],
-                                        self.answerer, full=[answers[r] for r in rows])
+        credits, calls = removal_credit(
+            [repeated[r] for r in rows],
+            [decompositions[r] for r in rows],
+            self.answerer,
+            full=[answers[r] for r in rows],
+        )
         per_token = advantages.reshape(-1, 1).expand(-1, max(map(len, sampled))).clone()
         for n, (tokens, credit) in enumerate(zip(sampled, credits)):
             for j, question in enumerate(self.student.subquestion_of_tokens(tokens)):
@@ -169,8 +218,14 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
 
     def logps(self, model: torch.nn.Module, ready: dict[str, torch.Tensor]) -> torch.Tensor:
         """``model``'s log-probabilities of the ready rollouts' action tokens [rows, actions]."""
-        return grouped_action_logps(model, ready["prompt_ids"], ready["prompt_mask"], ready["action_ids"],
-                                    ready["action_mask"], self.hparams.group_size)
+        return grouped_action_logps(
+            model,
+            ready["prompt_ids"],
+            ready["prompt_mask"],
+            ready["action_ids"],
+            ready["action_mask"],
+            self.hparams.group_size,
+        )
 
     def training_step(self, batch, batch_idx):
         """Fresh rollouts every ``num_iterations`` steps (the batch's problems); in between, the same rollouts
@@ -183,18 +238,22 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
                 self.log(f"train/{name}", value, prog_bar=name == "reward_mean", batch_size=len(problems))
             self.dropped_in_a_row = self.dropped_in_a_row + 1 if self.ready is None else 0
             if self.dropped_in_a_row == STALLED_AFTER:  # e.g. a policy collapsed to one answer per problem
-                warnings.warn(f"GRPO has stopped learning: every group of the last {STALLED_AFTER} rollout batches "
-                              f"was dropped (its samples all scored alike; mean sub-questions "
-                              f"{float(stats['mean_subquestions']):.2f}), so no step updates the policy and the rest "
-                              "of the run only samples; stop it, or raise algorithm.module.temperature", stacklevel=2)
+                warnings.warn(
+                    f"GRPO has stopped learning: every group of the last {STALLED_AFTER} rollout batches "
+                    f"was dropped (its samples all scored alike; mean sub-questions "
+                    f"{float(stats['mean_subquestions']):.2f}), so no step updates the policy and the rest "
+                    "of the run only samples; stop it, or raise algorithm.module.temperature",
+                    stacklevel=2,
+                )
         if self.ready is None:
             return None  # every group equal: nothing to learn, and no optimiser step (Lightning skips it on None)
         ready = self.ready
         logps = self.logps(self.model, ready)
         mask = ready["action_mask"]
         old = ready["old_logps"] if ready["old_logps"] is not None else logps.detach()
-        loss, stats = policy_loss(logps, old, ready["ref_logps"], mask, ready["advantages"], h.loss_type, h.epsilon,
-                                  h.beta, h.max_new_tokens)
+        loss, stats = policy_loss(
+            logps, old, ready["ref_logps"], mask, ready["advantages"], h.loss_type, h.epsilon, h.beta, h.max_new_tokens
+        )
         # the entropy of the policy, estimated by the sampled tokens' mean surprisal (rollouts at temperature 1)
         stats["sampled_entropy"] = -(logps.detach() * mask).sum() / mask.sum().clamp(min=1)
         for name, value in {**stats, "loss": loss}.items():
@@ -212,5 +271,13 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return optimizer_with_schedule(self.model.parameters(), h.lr, h.weight_decay, h.warmup_steps, h.total_steps,
-                                       self.trainer.precision, attention_matrices(self.model), h.muon_lr)
+        return optimizer_with_schedule(
+            self.model.parameters(),
+            h.lr,
+            h.weight_decay,
+            h.warmup_steps,
+            h.total_steps,
+            self.trainer.precision,
+            attention_matrices(self.model),
+            h.muon_lr,
+        )

@@ -42,9 +42,17 @@ def informative_groups(rewards: torch.Tensor) -> torch.Tensor:
     return (rewards.max(dim=1).values - rewards.min(dim=1).values) > 0
 
 
-def policy_loss(logps: torch.Tensor, old_logps: torch.Tensor, ref_logps: torch.Tensor | None, mask: torch.Tensor,
-                advantages: torch.Tensor, loss_type: str, epsilon: float, beta: float,
-                max_completion_length: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def policy_loss(
+    logps: torch.Tensor,
+    old_logps: torch.Tensor,
+    ref_logps: torch.Tensor | None,
+    mask: torch.Tensor,
+    advantages: torch.Tensor,
+    loss_type: str,
+    epsilon: float,
+    beta: float,
+    max_completion_length: int,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The clipped surrogate with a KL penalty, and statistics to log.
 
     Per token: ratio = exp(logp - old logp); loss = -min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A)
@@ -70,7 +78,7 @@ def policy_loss(logps: torch.Tensor, old_logps: torch.Tensor, ref_logps: torch.T
         raise ValueError(f"unknown loss_type {loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
     with torch.no_grad():
         tokens = mask.sum().clamp(min=1.0)
-        clipped_share = (((ratio < 1 - epsilon) & (advantages < 0)) | ((ratio > 1 + epsilon) & (advantages > 0)))
+        clipped_share = ((ratio < 1 - epsilon) & (advantages < 0)) | ((ratio > 1 + epsilon) & (advantages > 0))
         stats = {"clip_ratio": (clipped_share.to(mask.dtype) * mask).sum() / tokens}
         if kl is not None:
             stats["kl"] = (kl * mask).sum() / tokens

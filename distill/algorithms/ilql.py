@@ -124,8 +124,9 @@ def ilql_losses(
     return ILQLLosses(total, q_loss, v_loss, cql, mean_q, mean_v, mean_adv)
 
 
-def n_step_targets(rewards: torch.Tensor, next_v: torch.Tensor, mask: torch.Tensor, gamma: float,
-                   n_step: int | None) -> torch.Tensor:
+def n_step_targets(
+    rewards: torch.Tensor, next_v: torch.Tensor, mask: torch.Tensor, gamma: float, n_step: int | None
+) -> torch.Tensor:
     """Sum of the next ``n_step`` rewards within the episode plus the discounted value after them.
 
     ``next_v[:, t]`` is V of the state after step t (detached by the caller); ``mask`` marks actions.
@@ -139,7 +140,7 @@ def n_step_targets(rewards: torch.Tensor, next_v: torch.Tensor, mask: torch.Tens
         # alive[:, t]: step t + k is still an action of the same episode
         target = target + gamma**k * alive * rewards
         rewards = torch.cat([rewards[:, 1:], torch.zeros_like(rewards[:, :1])], dim=1)
-        shifted = torch.cat([mask[:, k + 1:], torch.zeros_like(mask[:, :k + 1])], dim=1)
+        shifted = torch.cat([mask[:, k + 1 :], torch.zeros_like(mask[:, : k + 1])], dim=1)
         alive = alive * shifted
         if k == steps - 1 and n_step is not None:
             # bootstrap from the state after step t + k, if an action follows it
@@ -148,9 +149,15 @@ def n_step_targets(rewards: torch.Tensor, next_v: torch.Tensor, mask: torch.Tens
     return target
 
 
-def token_rewards(terminators: list[int], usefulness: list[float] | None, correctness: float | None,
-                  length: int, usefulness_weight: float, correctness_weight: float,
-                  usefulness_baseline: float = 0.0) -> list[float]:
+def token_rewards(
+    terminators: list[int],
+    usefulness: list[float] | None,
+    correctness: float | None,
+    length: int,
+    usefulness_weight: float,
+    correctness_weight: float,
+    usefulness_baseline: float = 0.0,
+) -> list[float]:
     """Per-token rewards of one episode: each sub-question's usefulness minus ``usefulness_baseline`` on its
     terminator, correctness at the end. With a baseline of 0 (the paper's form) every question earns
     reward, so longer decompositions earn more; with 0.5 a useless question costs what a useful one earns."""
@@ -174,8 +181,9 @@ class ValueCritic:
     def _last_hidden(self, input_ids, attention_mask=None, position_ids=None) -> torch.Tensor:
         self.trunk.eval()
         self.heads.eval()
-        out = self.trunk(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                         output_hidden_states=True)
+        out = self.trunk(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, output_hidden_states=True
+        )
         return out.hidden_states[-1][:, -1]
 
     @torch.no_grad()
@@ -226,25 +234,43 @@ class ILQLModule(pl.LightningModule):
         items = []
         for r in records:
             e = student.episode(r.problem, r.subquestions)
-            rewards = token_rewards(e.terminators, r.usefulness, r.answer_correctness, len(e.input_ids),
-                                    self.hparams.usefulness_weight, self.hparams.correctness_weight,
-                                    self.hparams.usefulness_baseline)
+            rewards = token_rewards(
+                e.terminators,
+                r.usefulness,
+                r.answer_correctness,
+                len(e.input_ids),
+                self.hparams.usefulness_weight,
+                self.hparams.correctness_weight,
+                self.hparams.usefulness_baseline,
+            )
             items.append({"input_ids": e.input_ids, "action_mask": e.action_mask, "rewards": rewards})
         return items
 
     def scorers(self, student: Student, betas: list[float] | None = None) -> ScorerFactories:
         """Value-guided decoding over the frozen student policy, one per beta (default: the module's)."""
-        return value_guided_scorers(student.model, self.trunk, self.heads, betas or [self.hparams.beta],
-                                    self.hparams.top_k, self.hparams.normalize_advantage)
+        return value_guided_scorers(
+            student.model,
+            self.trunk,
+            self.heads,
+            betas or [self.hparams.beta],
+            self.hparams.top_k,
+            self.hparams.normalize_advantage,
+        )
 
     def save_extras(self, folder: Path) -> None:
-        torch.save({"trunk": self.trunk.state_dict(), "heads": self.heads.state_dict(),
-                    "decoding": {"top_k": self.hparams.top_k, "normalize_advantage": self.hparams.normalize_advantage}},
-                   Path(folder) / VALUE_FILE)
+        torch.save(
+            {
+                "trunk": self.trunk.state_dict(),
+                "heads": self.heads.state_dict(),
+                "decoding": {"top_k": self.hparams.top_k, "normalize_advantage": self.hparams.normalize_advantage},
+            },
+            Path(folder) / VALUE_FILE,
+        )
 
     @classmethod
-    def saved_decoding(cls, folder: Path, student: Student, betas: list[float] | None = None,
-                       top_k: int | None = None) -> tuple[ScorerFactories, ValueCritic]:
+    def saved_decoding(
+        cls, folder: Path, student: Student, betas: list[float] | None = None, top_k: int | None = None
+    ) -> tuple[ScorerFactories, ValueCritic]:
         """Value-guided decoding from the value model saved beside the student, one per beta (default 1)."""
         path = Path(folder) / VALUE_FILE
         if not path.exists():
@@ -256,9 +282,14 @@ class ILQLModule(pl.LightningModule):
         heads.load_state_dict(state["heads"])
         trunk.eval(), heads.eval()
         trained = state.get("decoding", {})
-        scorers = value_guided_scorers(student.model, trunk, heads, list(betas or [1.0]),
-                                       top_k if top_k is not None else trained.get("top_k"),
-                                       trained.get("normalize_advantage", False))
+        scorers = value_guided_scorers(
+            student.model,
+            trunk,
+            heads,
+            list(betas or [1.0]),
+            top_k if top_k is not None else trained.get("top_k"),
+            trained.get("normalize_advantage", False),
+        )
         return scorers, ValueCritic(trunk, heads)
 
     def critic(self) -> ValueCritic:
@@ -275,13 +306,27 @@ class ILQLModule(pl.LightningModule):
         actions = batch["input_ids"][:, 1:]
         mask = batch["action_mask"][:, 1:]
         rewards = batch["rewards"][:, 1:]
-        return ilql_losses([q[:, :-1] for q in qs], [q[:, :-1] for q in target_qs], v, actions, rewards, mask,
-                           self.hparams.gamma, self.hparams.tau, self.hparams.cql_weight, self.hparams.n_step)
+        return ilql_losses(
+            [q[:, :-1] for q in qs],
+            [q[:, :-1] for q in target_qs],
+            v,
+            actions,
+            rewards,
+            mask,
+            self.hparams.gamma,
+            self.hparams.tau,
+            self.hparams.cql_weight,
+            self.hparams.n_step,
+        )
 
     def _log(self, split: str, losses: ILQLLosses, batch_size: int) -> None:
         for name in ["total", "q", "v", "cql"]:
-            self.log(f"{split}/{'loss' if name == 'total' else name + '_loss'}", getattr(losses, name),
-                     prog_bar=name == "total", batch_size=batch_size)
+            self.log(
+                f"{split}/{'loss' if name == 'total' else name + '_loss'}",
+                getattr(losses, name),
+                prog_bar=name == "total",
+                batch_size=batch_size,
+            )
         self.log(f"{split}/mean_q", losses.mean_q, batch_size=batch_size)
         self.log(f"{split}/mean_v", losses.mean_v, batch_size=batch_size)
         self.log(f"{split}/advantage", losses.mean_advantage, batch_size=batch_size)
@@ -302,9 +347,14 @@ class ILQLModule(pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return optimizer_with_schedule(list(self.trunk.parameters()) + list(self.heads.parameters()), h.lr,
-                                       h.weight_decay, h.warmup_steps, h.total_steps,
-                                       self.trainer.precision)
+        return optimizer_with_schedule(
+            list(self.trunk.parameters()) + list(self.heads.parameters()),
+            h.lr,
+            h.weight_decay,
+            h.warmup_steps,
+            h.total_steps,
+            self.trainer.precision,
+        )
 
 
 def standardize(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -316,11 +366,16 @@ def standardize(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values - mean) / (std + 1e-6)
 
 
-def value_guided_scorers(policy: nn.Module, trunk: nn.Module, heads: ValueHeads, betas: list[float],
-                         top_k: int | None, normalize_advantage: bool = False) -> ScorerFactories:
+def value_guided_scorers(
+    policy: nn.Module,
+    trunk: nn.Module,
+    heads: ValueHeads,
+    betas: list[float],
+    top_k: int | None,
+    normalize_advantage: bool = False,
+) -> ScorerFactories:
     """One decoding per beta, labelled "beta=B", in the order given (the first is the main result)."""
-    return {f"beta={b:g}": (lambda b=b: ILQLScorer(policy, trunk, heads, b, top_k, normalize_advantage))
-            for b in betas}
+    return {f"beta={b:g}": (lambda b=b: ILQLScorer(policy, trunk, heads, b, top_k, normalize_advantage)) for b in betas}
 
 
 class ILQLScorer:
@@ -331,8 +386,15 @@ class ILQLScorer:
     Policy, trunk and heads decode in eval mode; the online Q heads are not computed.
     """
 
-    def __init__(self, policy: nn.Module, trunk: nn.Module, heads: ValueHeads, beta: float,
-                 top_k: int | None = None, normalize_advantage: bool = False) -> None:
+    def __init__(
+        self,
+        policy: nn.Module,
+        trunk: nn.Module,
+        heads: ValueHeads,
+        beta: float,
+        top_k: int | None = None,
+        normalize_advantage: bool = False,
+    ) -> None:
         for module in (policy, trunk, heads):
             module.eval()
         self.policy, self.value = LMScorer(policy), LMScorer(trunk, keep_hidden=True)

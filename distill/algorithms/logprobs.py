@@ -38,8 +38,9 @@ def masked_nll(logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor
     return (nll.view_as(weights) * weights).sum() / weights.sum().clamp(min=1e-8)
 
 
-def action_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 action_mask: torch.Tensor) -> torch.Tensor:
+def action_logps(
+    model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, action_mask: torch.Tensor
+) -> torch.Tensor:
     """log p(token t + 1 | tokens up to t) where token t + 1 is an action, 0 elsewhere ([batch, length - 1]).
 
     The output layer runs on those positions only: prompt and padding positions, most of a batch, never
@@ -53,8 +54,9 @@ def action_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask
     return out
 
 
-def sequence_logps(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                   action_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def sequence_logps(
+    model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, action_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum of the action tokens' log-probabilities per sequence, and their number ([B] each)."""
     return action_logps(model, input_ids, attention_mask, action_mask).sum(-1), action_mask[:, 1:].float().sum(-1)
 
@@ -68,11 +70,12 @@ def length_chunks(lengths: list[int], overhead: int = 256) -> list[list[int]]:
     best, cut = [0] + [None] * len(order), [0] * (len(order) + 1)
     for end in range(1, len(order) + 1):
         # the last chunk is order[start:end], padded to sizes[end - 1]
-        best[end], cut[end] = min((best[start] + (end - start) * sizes[end - 1] + overhead, start)
-                                  for start in range(end))
+        best[end], cut[end] = min(
+            (best[start] + (end - start) * sizes[end - 1] + overhead, start) for start in range(end)
+        )
     chunks, end = [], len(order)
     while end:
-        chunks.append(order[cut[end]:end])
+        chunks.append(order[cut[end] : end])
         end = cut[end]
     return chunks[::-1]
 
@@ -87,9 +90,15 @@ def _rows_of(cache, rows: torch.Tensor):
     return selected
 
 
-def grouped_action_logps(model: torch.nn.Module, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
-                         action_ids: torch.Tensor, action_mask: torch.Tensor, group: int,
-                         chunk_overhead: int = 256) -> torch.Tensor:
+def grouped_action_logps(
+    model: torch.nn.Module,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    action_ids: torch.Tensor,
+    action_mask: torch.Tensor,
+    group: int,
+    chunk_overhead: int = 256,
+) -> torch.Tensor:
     """log p of each action token ([prompts x group, actions], 0 where ``action_mask`` is 0) for ``group`` samples
     of each prompt, the samples of prompt i being rows i x group to (i + 1) x group - 1.
 
@@ -110,8 +119,12 @@ def grouped_action_logps(model: torch.nn.Module, prompt_ids: torch.Tensor, promp
         source, width = rows // group, max(int(lengths[rows].max()), 1)
         ids, mask = action_ids[rows, :width], action_mask[rows, :width]
         positions = prompt_lengths[source][:, None] + torch.arange(width, device=ids.device)
-        hidden = model.base_model(input_ids=ids, attention_mask=torch.cat([prompt_mask[source], mask], dim=1),
-                                  position_ids=positions, cache=_rows_of(prompt.cache, source)).last_hidden_state
+        hidden = model.base_model(
+            input_ids=ids,
+            attention_mask=torch.cat([prompt_mask[source], mask], dim=1),
+            position_ids=positions,
+            cache=_rows_of(prompt.cache, source),
+        ).last_hidden_state
         predictors = torch.cat([last[source][:, None], hidden[:, :-1]], dim=1)
         keep = mask > 0
         logits = model.get_output_embeddings()(predictors[keep]).float()

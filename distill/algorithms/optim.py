@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -40,8 +40,13 @@ class StackedMuon(torch.optim.Optimizer):
     for medium's matrices on a Xeon with AMX), float32 on other CPUs, where bfloat16 products took 22x (small) to
     40x (medium) the time of float32 ones (an AVX2 EPYC; ``experiments/bench/newton_schulz_dtype.py``)."""
 
-    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float, momentum: float = 0.95,
-                 ns_dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        params: Iterable[torch.nn.Parameter],
+        lr: float,
+        momentum: float = 0.95,
+        ns_dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(params, {"lr": lr, "momentum": momentum})
         self.ns_dtype = ns_dtype
 
@@ -61,8 +66,9 @@ class StackedMuon(torch.optim.Optimizer):
                 buffers = [self.state[p].setdefault("momentum_buffer", torch.zeros_like(p)) for p in params]
                 torch._foreach_lerp_(buffers, grads, 1 - group["momentum"])
                 nesterov = torch.stack(grads).lerp_(torch.stack(buffers), group["momentum"])
-                dtype = self.ns_dtype or (torch.bfloat16 if nesterov.device.type != "cpu" or fast_cpu_bfloat16()
-                                          else torch.float32)
+                dtype = self.ns_dtype or (
+                    torch.bfloat16 if nesterov.device.type != "cpu" or fast_cpu_bfloat16() else torch.float32
+                )
                 update = orthogonalise(nesterov, dtype=dtype).to(nesterov.dtype)
                 scale = group["lr"] * math.sqrt(max(1.0, shape[0] / shape[1]))
                 torch._foreach_add_(params, list(update.unbind()), alpha=-scale)
@@ -94,8 +100,15 @@ class MuonAdamW(torch.optim.Optimizer):
     the groups of ``adamw_groups``: one optimiser for Lightning. Its parameter groups are the two
     optimisers' own, so that a learning-rate schedule and gradient clipping reach both."""
 
-    def __init__(self, muon_params: list[torch.nn.Parameter], muon_lr: float, adamw_groups: list[dict],
-                 lr: float, betas: tuple[float, float], fused: bool) -> None:
+    def __init__(
+        self,
+        muon_params: list[torch.nn.Parameter],
+        muon_lr: float,
+        adamw_groups: list[dict],
+        lr: float,
+        betas: tuple[float, float],
+        fused: bool,
+    ) -> None:
         self.muon = StackedMuon(muon_params, lr=muon_lr)
         self.adamw = torch.optim.AdamW(adamw_groups, lr=lr, betas=betas, fused=fused)
         super().__init__(self.adamw.param_groups + self.muon.param_groups, {})
@@ -115,9 +128,16 @@ class MuonAdamW(torch.optim.Optimizer):
         self.param_groups = self.adamw.param_groups + self.muon.param_groups
 
 
-def optimizer_with_schedule(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float,
-                            warmup_steps: int, total_steps: int, precision: str = "32-true",
-                            muon_params: Iterable[torch.nn.Parameter] = (), muon_lr: float | None = None) -> dict:
+def optimizer_with_schedule(
+    params: Iterable[torch.nn.Parameter],
+    lr: float,
+    weight_decay: float,
+    warmup_steps: int,
+    total_steps: int,
+    precision: str = "32-true",
+    muon_params: Iterable[torch.nn.Parameter] = (),
+    muon_lr: float | None = None,
+) -> dict:
     """AdamW (no decay on biases and norms) with a per-step warm-up/cosine schedule, for Lightning.
     ``precision``: the trainer's; mixed precision keeps the unfused kernel (Lightning cannot clip the
     gradients of a fused optimizer under autocast). With ``muon_lr``, ``muon_params`` (among ``params``)

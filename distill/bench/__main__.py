@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
 
 import torch
 
@@ -36,22 +36,38 @@ DEFAULT_GROUPS = ("decode", "train", "teacher")  # the README's table; time_to_a
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = OneLineParser(prog="python -m distill.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="every group for a few seconds (smoke test)")
-    parser.add_argument("--student", default=None,
-                        help="a saved student or run folder to decode and train (default: train a small one first)")
+    parser.add_argument(
+        "--student",
+        default=None,
+        help="a saved student or run folder to decode and train (default: train a small one first)",
+    )
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--problems", type=positive_int, default=200, help="test problems decoded per setting")
     parser.add_argument("--repeats", type=positive_int, default=2, help="timed runs per contender (the best counts)")
     parser.add_argument("--out", type=Path, default=None, help="folder for bench.json")
-    parser.add_argument("--only", nargs="+", choices=GROUPS, default=None,
-                        help=f"benchmark groups to run (default: {' '.join(DEFAULT_GROUPS)}; --quick: all)")
-    parser.add_argument("--new-recipe", nargs="+", action="append", default=None, metavar="KEY=VALUE",
-                        help=f"time_to_accuracy: a recipe to compare, as changes to the configured one (keys: "
-                             f"{', '.join(OLD_RECIPE)}; recipe=NAME starts from conf/recipe/NAME.yaml); repeat for "
-                             f"several (default: the configured recipe and recipe=small_speedrun)")
-    parser.add_argument("--probe-every", type=positive_int, default=100,
-                        help="time_to_accuracy: steps between validations")
-    parser.add_argument("--rl-steps", type=positive_int, default=30,
-                        help="rl: optimiser steps each for ours and TRL's GRPOTrainer")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=GROUPS,
+        default=None,
+        help=f"benchmark groups to run (default: {' '.join(DEFAULT_GROUPS)}; --quick: all)",
+    )
+    parser.add_argument(
+        "--new-recipe",
+        nargs="+",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help=f"time_to_accuracy: a recipe to compare, as changes to the configured one (keys: "
+        f"{', '.join(OLD_RECIPE)}; recipe=NAME starts from conf/recipe/NAME.yaml); repeat for "
+        f"several (default: the configured recipe and recipe=small_speedrun)",
+    )
+    parser.add_argument(
+        "--probe-every", type=positive_int, default=100, help="time_to_accuracy: steps between validations"
+    )
+    parser.add_argument(
+        "--rl-steps", type=positive_int, default=30, help="rl: optimiser steps each for ours and TRL's GRPOTrainer"
+    )
     parser.add_argument("--seed", type=int, default=0, help="time_to_accuracy: the runs' seed (as distill.train seed=)")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
@@ -63,22 +79,32 @@ def rows_of(args: argparse.Namespace) -> Iterable[dict]:
     """Every row of the chosen groups, as each is measured."""
     quick, repeats = args.quick, 1 if args.quick else args.repeats
     if {"decode", "train", "rl"} & set(args.only):
-        inputs = bench_inputs(args.student, 200 if quick else 2000, 32 if quick else args.problems,
-                              0 if quick else 1000)
+        inputs = bench_inputs(
+            args.student, 200 if quick else 2000, 32 if quick else args.problems, 0 if quick else 1000
+        )
     if "decode" in args.only:
-        yield from decoding_rows(inputs.make_student(), inputs.test_problems, [1, 16] if quick else [1, 64],
-                                 24 if quick else 64, repeats)
+        yield from decoding_rows(
+            inputs.make_student(), inputs.test_problems, [1, 16] if quick else [1, 64], 24 if quick else 64, repeats
+        )
     if "train" in args.only:
         student = inputs.make_student()
-        items = [{"input_ids": e.input_ids, "action_mask": e.action_mask}
-                 for e in (student.episode(r.problem, r.subquestions) for r in inputs.records)]
+        items = [
+            {"input_ids": e.input_ids, "action_mask": e.action_mask}
+            for e in (student.episode(r.problem, r.subquestions) for r in inputs.records)
+        ]
         peak = matmul_peak_flops(256 if quick else 2048, 3 if quick else 10)
         yield from training_rows(inputs.make_student, items, 16, 10 if quick else 300, repeats, peak)
     if "rl" in args.only:  # online GRPO against TRL's GRPOTrainer, from the same trained student
         from distill.bench.rl import rl_rows  # imports TRL (the dev extra) only here
 
-        yield from rl_rows(inputs.make_student, inputs.train_problems, inputs.test_problems, inputs.answerer,
-                           2 if quick else args.rl_steps, {"group_size": 4, "problems_per_step": 2} if quick else None)
+        yield from rl_rows(
+            inputs.make_student,
+            inputs.train_problems,
+            inputs.test_problems,
+            inputs.answerer,
+            2 if quick else args.rl_steps,
+            {"group_size": 4, "problems_per_step": 2} if quick else None,
+        )
     if "teacher" in args.only:
         yield from teacher_rows(2 if quick else 16, 0.02 if quick else 0.15)
     if "time_to_accuracy" in args.only:
@@ -96,7 +122,8 @@ def run_benchmarks(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     out = args.out or Path(os.environ.get("DISTILL_OUTPUT_DIR", "outputs")) / "bench" / datetime.now().strftime(
-        "%Y-%m-%d_%H-%M-%S")
+        "%Y-%m-%d_%H-%M-%S"
+    )
     out.mkdir(parents=True, exist_ok=True)
     print(f"benchmarks: {', '.join(args.only)}; rows into {out / 'bench.json'} as they land", flush=True)
     rows = []
@@ -106,8 +133,11 @@ def run_benchmarks(args: argparse.Namespace) -> None:
         base = "" if r["baseline"] is None else f"{r['baseline']:.3f}"
         ours = "never" if r["ours"] is None else f"{r['ours']:.3f}"
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}x"
-        print(f"{r['benchmark']}: ours {ours}, baseline {base or '-'}, ratio {ratio or '-'} ({r['unit']}; "
-              f"{r['setting']})", flush=True)
+        print(
+            f"{r['benchmark']}: ours {ours}, baseline {base or '-'}, ratio {ratio or '-'} ({r['unit']}; "
+            f"{r['setting']})",
+            flush=True,
+        )
     print(f"bench.json in {out}")
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import tempfile
 import time
-from pathlib import Path
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 import torch
 from hydra import compose, initialize_config_dir
@@ -48,8 +49,14 @@ def best_time(fn: Callable[[], Any], repeats: int) -> float:
 def row(benchmark: str, ours: float, baseline: float, unit: str, setting: str, higher_is_better: bool = True) -> dict:
     """One result; ``ratio`` > 1 means ours is better."""
     ratio = ours / baseline if higher_is_better else baseline / ours
-    return {"benchmark": benchmark, "ours": round(ours, 3), "baseline": round(baseline, 3), "unit": unit,
-            "ratio": round(ratio, 2), "setting": setting}
+    return {
+        "benchmark": benchmark,
+        "ours": round(ours, 3),
+        "baseline": round(baseline, 3),
+        "unit": unit,
+        "ratio": round(ratio, 2),
+        "setting": setting,
+    }
 
 
 @dataclass
@@ -89,8 +96,16 @@ def train_small_student(steps: int) -> Path:
 
     out = Path(tempfile.mkdtemp(prefix="distill-bench-student-"))
     print(f"training a small student for the benchmarks ({steps} Filtered BC steps) into {out}", flush=True)
-    cfg = train_config(["algorithm=filtered_bc", f"trainer.max_steps={steps}",
-                        f"trainer.val_check_interval={steps}", "logger=none", "stage_cache=null",
-                        "trainer.enable_progress_bar=false", "dataset.sizes.test=50"])
+    cfg = train_config(
+        [
+            "algorithm=filtered_bc",
+            f"trainer.max_steps={steps}",
+            f"trainer.val_check_interval={steps}",
+            "logger=none",
+            "stage_cache=null",
+            "trainer.enable_progress_bar=false",
+            "dataset.sizes.test=50",
+        ]
+    )
     train.run(cfg, out)
     return out

@@ -12,7 +12,8 @@ no equal (it drops nothing), so ours runs with ``dynamic_sampling=false`` here: 
 from __future__ import annotations
 
 import tempfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
@@ -26,8 +27,16 @@ from distill.measurement.rows import decompose
 from distill.students import Student
 from distill.training.episodes import EpisodeDataModule
 
-SETTINGS = dict(problems_per_step=8, group_size=8, temperature=1.0, max_new_tokens=64, lr=1e-4, beta=0.02,
-                subquestion_cost=0.02, loss_type="grpo")
+SETTINGS = dict(
+    problems_per_step=8,
+    group_size=8,
+    temperature=1.0,
+    max_new_tokens=64,
+    lr=1e-4,
+    beta=0.02,
+    subquestion_cost=0.02,
+    loss_type="grpo",
+)
 
 
 def greedy_accuracy(student: Student, problems: list[Problem], answerer: Answerer) -> float:
@@ -38,29 +47,51 @@ def greedy_accuracy(student: Student, problems: list[Problem], answerer: Answere
 def ours(student: Student, problems: list[Problem], answerer: Answerer, steps: int, s: dict[str, Any]) -> float:
     """Seconds for ``steps`` steps of ``algorithm=grpo`` (its config's other settings, no warm-up) on ``student``."""
     cfg = train_config(["algorithm=grpo"])
-    module = instantiate(cfg.algorithm.module, model=student.model, total_steps=steps, lr=s["lr"], beta=s["beta"],
-                         group_size=s["group_size"], temperature=s["temperature"], loss_type=s["loss_type"],
-                         subquestion_cost=s["subquestion_cost"], max_new_tokens=s["max_new_tokens"], warmup_steps=0,
-                         dynamic_sampling=False, muon_lr=None, seed=0)
+    module = instantiate(
+        cfg.algorithm.module,
+        model=student.model,
+        total_steps=steps,
+        lr=s["lr"],
+        beta=s["beta"],
+        group_size=s["group_size"],
+        temperature=s["temperature"],
+        loss_type=s["loss_type"],
+        subquestion_cost=s["subquestion_cost"],
+        max_new_tokens=s["max_new_tokens"],
+        warmup_steps=0,
+        dynamic_sampling=False,
+        muon_lr=None,
+        seed=0,
+    )
     module.bind(student, answerer, problems)
     items = module.make_items(student, [Record(p.problem_id, p.text, []) for p in problems])
     # the gradient clip of every training run (conf/trainer), as TRL's max_grad_norm (1.0 by default)
-    trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         limit_val_batches=0, enable_model_summary=False, gradient_clip_val=cfg.trainer.gradient_clip_val)
+    trainer = pl.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        enable_model_summary=False,
+        gradient_clip_val=cfg.trainer.gradient_clip_val,
+    )
     student.model.train()
     data = EpisodeDataModule(items, items, student.pad_id, batch_size=s["problems_per_step"])
     return timed(lambda: trainer.fit(module, data))[1]
 
 
-def trl_reward(student: Student, problems: list[Problem], answerer: Answerer, cost: float) -> Callable[..., list[float]]:
+def trl_reward(
+    student: Student, problems: list[Problem], answerer: Answerer, cost: float
+) -> Callable[..., list[float]]:
     """A reward function in TRL's calling convention that scores exactly as ours does."""
 
     def score(prompts, completions, completion_ids, problem_index, **_) -> list[float]:
         decompositions = [student.parse(list(ids)) for ids in completion_ids]
         batch = [problems[i] for i in problem_index]
         answers = answerer.answer(batch, decompositions)
-        return [reward(is_correct(a.text, p.true_answer), len(d), cost)
-                for a, p, d in zip(answers, batch, decompositions)]
+        return [
+            reward(is_correct(a.text, p.true_answer), len(d), cost) for a, p, d in zip(answers, batch, decompositions)
+        ]
 
     return score
 
@@ -75,41 +106,82 @@ def trls(student: Student, problems: list[Problem], answerer: Answerer, steps: i
         ids = student.prompt_ids(p.text)
         text = student.tokenizer.decode(ids)
         if student.encode(text) != ids:
-            raise RuntimeError(f"the prompt of {p.problem_id} does not survive decode and encode: TRL would see another")
+            raise RuntimeError(
+                f"the prompt of {p.problem_id} does not survive decode and encode: TRL would see another"
+            )
         prompts.append(text)
     data = Dataset.from_list([{"prompt": text, "problem_index": i} for i, text in enumerate(prompts)])
     args = GRPOConfig(
-        output_dir=tempfile.mkdtemp(prefix="distill-bench-trl-"), max_steps=steps, learning_rate=s["lr"],
-        per_device_train_batch_size=s["problems_per_step"] * s["group_size"], num_generations=s["group_size"],
-        gradient_accumulation_steps=1, num_iterations=1, temperature=s["temperature"], top_p=1.0, top_k=0,
-        max_completion_length=s["max_new_tokens"], beta=s["beta"], loss_type=s["loss_type"], scale_rewards="group",
-        lr_scheduler_type="cosine", warmup_steps=0, weight_decay=0.01, use_cpu=True, bf16=False, report_to=[],
-        save_strategy="no", logging_steps=max(steps, 1), seed=0, disable_tqdm=True)
+        output_dir=tempfile.mkdtemp(prefix="distill-bench-trl-"),
+        max_steps=steps,
+        learning_rate=s["lr"],
+        per_device_train_batch_size=s["problems_per_step"] * s["group_size"],
+        num_generations=s["group_size"],
+        gradient_accumulation_steps=1,
+        num_iterations=1,
+        temperature=s["temperature"],
+        top_p=1.0,
+        top_k=0,
+        max_completion_length=s["max_new_tokens"],
+        beta=s["beta"],
+        loss_type=s["loss_type"],
+        scale_rewards="group",
+        lr_scheduler_type="cosine",
+        warmup_steps=0,
+        weight_decay=0.01,
+        use_cpu=True,
+        bf16=False,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=max(steps, 1),
+        seed=0,
+        disable_tqdm=True,
+    )
     # TRL builds its KL reference from the model's path: hand it the student saved, and take the weights back
     folder = tempfile.mkdtemp(prefix="distill-bench-trl-student-")
     student.save(folder)
-    trainer = GRPOTrainer(model=folder, reward_funcs=trl_reward(student, problems, answerer, s["subquestion_cost"]),
-                          args=args, train_dataset=data, processing_class=student.tokenizer)
+    trainer = GRPOTrainer(
+        model=folder,
+        reward_funcs=trl_reward(student, problems, answerer, s["subquestion_cost"]),
+        args=args,
+        train_dataset=data,
+        processing_class=student.tokenizer,
+    )
     seconds = timed(trainer.train)[1]
     student.model.load_state_dict(trainer.model.state_dict())
     return seconds
 
 
-def rl_rows(make_student: Callable[[], Student], train_problems: list[Problem], test_problems: list[Problem],
-            answerer: Answerer, steps: int, settings: dict[str, Any] | None = None) -> list[dict]:
+def rl_rows(
+    make_student: Callable[[], Student],
+    train_problems: list[Problem],
+    test_problems: list[Problem],
+    answerer: Answerer,
+    steps: int,
+    settings: dict[str, Any] | None = None,
+) -> list[dict]:
     """Both rows, each contender starting from its own copy of ``make_student()``."""
     s = {**SETTINGS, **(settings or {})}
     start_accuracy = greedy_accuracy(make_student(), test_problems, answerer)
     mine, theirs = make_student(), make_student()
     ours_seconds = ours(mine, train_problems, answerer, steps, s)
     trl_seconds = trls(theirs, train_problems, answerer, steps, s)
-    setting = (f"{steps} steps of {s['problems_per_step']} problems x {s['group_size']} samples, "
-               f"{s['max_new_tokens']} new tokens at most, {s['loss_type']} loss, beta {s['beta']}, lr {s['lr']}; "
-               f"student {mine.name} at {start_accuracy:.3f} greedy test accuracy before")
+    setting = (
+        f"{steps} steps of {s['problems_per_step']} problems x {s['group_size']} samples, "
+        f"{s['max_new_tokens']} new tokens at most, {s['loss_type']} loss, beta {s['beta']}, lr {s['lr']}; "
+        f"student {mine.name} at {start_accuracy:.3f} greedy test accuracy before"
+    )
     ours_accuracy = greedy_accuracy(mine, test_problems, answerer)
     trl_accuracy = greedy_accuracy(theirs, test_problems, answerer)
-    return [row("rl_vs_trl_grpo", steps / ours_seconds, steps / trl_seconds, "steps/s", setting),
-            # accuracies may be 0: the figure to read is the difference, ours - TRL's (a ratio only where defined)
-            {"benchmark": "rl_learning_vs_trl", "ours": round(ours_accuracy, 3), "baseline": round(trl_accuracy, 3),
-             "unit": "greedy test accuracy", "ratio": round(ours_accuracy / trl_accuracy, 2) if trl_accuracy else None,
-             "setting": setting}]
+    return [
+        row("rl_vs_trl_grpo", steps / ours_seconds, steps / trl_seconds, "steps/s", setting),
+        # accuracies may be 0: the figure to read is the difference, ours - TRL's (a ratio only where defined)
+        {
+            "benchmark": "rl_learning_vs_trl",
+            "ours": round(ours_accuracy, 3),
+            "baseline": round(trl_accuracy, 3),
+            "unit": "greedy test accuracy",
+            "ratio": round(ours_accuracy / trl_accuracy, 2) if trl_accuracy else None,
+            "setting": setting,
+        },
+    ]

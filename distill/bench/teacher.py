@@ -8,8 +8,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from omegaconf import OmegaConf
 
@@ -27,29 +27,55 @@ def teacher_rows(n_problems: int, latency: float) -> Iterator[dict]:
     of requests at random), adaptive concurrency against the same client with adaptation off."""
     defaults = OmegaConf.load(CONF / "client" / "anthropic.yaml")
     concurrency, max_retries = defaults.concurrency, defaults.max_retries
-    problems = [Problem(f"b{i}", f"Ann has {i + 3} apples and buys {i + 5} more. How many apples does she have?",
-                        float(2 * i + 8)) for i in range(n_problems)]
+    problems = [
+        Problem(
+            f"b{i}", f"Ann has {i + 3} apples and buys {i + 5} more. How many apples does she have?", float(2 * i + 8)
+        )
+        for i in range(n_problems)
+    ]
 
     def run(batch: list[Problem], url: str, **client) -> tuple[float, int]:
-        llm = AnthropicClient(model="claude-bench", prices={"input": 1.0, "output": 5.0}, cache_path=None,
-                              max_retries=max_retries, api_key="x", base_url=url, **client)
+        llm = AnthropicClient(
+            model="claude-bench",
+            prices={"input": 1.0, "output": 5.0},
+            cache_path=None,
+            max_retries=max_retries,
+            api_key="x",
+            base_url=url,
+            **client,
+        )
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            result = annotate(batch, LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3),
-                              LLMAnswerer(llm, max_tokens=512), LLMJudge(llm, n_votes=3, max_tokens=200), n_samples=4,
-                              records_path=Path(tmp) / "r.jsonl", batch_size=len(batch))
+            result = annotate(
+                batch,
+                LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3),
+                LLMAnswerer(llm, max_tokens=512),
+                LLMJudge(llm, n_votes=3, max_tokens=200),
+                n_samples=4,
+                records_path=Path(tmp) / "r.jsonl",
+                batch_size=len(batch),
+            )
             # problems that finished: a failed problem is not work done, however fast it failed
             return 60 * (len(batch) - len(result.failed)) / (time.perf_counter() - start), len(result.failed)
 
-    for limits, contenders in [({}, {"ours": {"concurrency": concurrency}, "sequential": {"concurrency": 1}}),
-                               ({"max_in_flight": concurrency // 2, "rate_limit_share": 0.05},
-                                {"ours": {"concurrency": concurrency},
-                                 "fixed": {"concurrency": concurrency, "adaptive_concurrency": False}})]:
+    for limits, contenders in [
+        ({}, {"ours": {"concurrency": concurrency}, "sequential": {"concurrency": 1}}),
+        (
+            {"max_in_flight": concurrency // 2, "rate_limit_share": 0.05},
+            {
+                "ours": {"concurrency": concurrency},
+                "fixed": {"concurrency": concurrency, "adaptive_concurrency": False},
+            },
+        ),
+    ]:
         # the server in its own process, as a remote API is: its work does not hold this process's interpreter
         port = free_port()
         flags = [f"--{k.replace('_', '-')}={v}" for k, v in limits.items()]
-        server = subprocess.Popen([sys.executable, "-m", "distill.llm.local_server", f"--port={port}",
-                                   f"--delay={latency}", *flags], stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "distill.llm.local_server", f"--port={port}", f"--delay={latency}", *flags],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             server.stdout.readline()  # "Messages API on ...": listening
@@ -61,9 +87,16 @@ def teacher_rows(n_problems: int, latency: float) -> Iterator[dict]:
         (ours, ours_failed), (base, base_failed) = results.values()
         setting = f"{n_problems} problems x 4 samples, {latency * 1000:.0f} ms per request, {concurrency} in flight"
         if limits:
-            yield (row("teacher_rate_limited", ours, base, "problems/min",
-                            f"{setting}; server: 429 beyond {limits['max_in_flight']} in flight and to 5% at random; "
-                            f"adaptive against fixed concurrency; failed problems {ours_failed} against {base_failed}"))
+            yield (
+                row(
+                    "teacher_rate_limited",
+                    ours,
+                    base,
+                    "problems/min",
+                    f"{setting}; server: 429 beyond {limits['max_in_flight']} in flight and to 5% at random; "
+                    f"adaptive against fixed concurrency; failed problems {ours_failed} against {base_failed}",
+                )
+            )
         else:
             yield row("teacher_vs_sequential", ours, base, "problems/min", setting)
 

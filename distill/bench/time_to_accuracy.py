@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytorch_lightning as pl
 from omegaconf import OmegaConf
@@ -41,8 +42,15 @@ class TrainClock(pl.Callback):
             self.curve.append((trainer.global_step, elapsed, float(accuracy)))
 
 
-OLD_RECIPE = {"batch_size": 16, "lr": 3e-4, "warmup_steps": 100, "steps": 1500, "precision": "32-true",
-              "prompt_loss_weight": 0.0, "muon_lr": None}
+OLD_RECIPE = {
+    "batch_size": 16,
+    "lr": 3e-4,
+    "warmup_steps": 100,
+    "steps": 1500,
+    "precision": "32-true",
+    "prompt_loss_weight": 0.0,
+    "muon_lr": None,
+}
 
 
 # DPO's first stage is the Filtered BC stage from scratch: the main job's first stage on world v1 (where these
@@ -55,9 +63,15 @@ def default_recipe(recipe: str | None = None) -> dict[str, Any]:
     with ``recipe``, what it trains with ``recipe=<that>``."""
     cfg = train_config(STAGE + ([f"recipe={recipe}"] if recipe else []))
     stage = cfg.algorithm.pretrain
-    return {"batch_size": cfg.data.batch_size, "lr": stage.module.lr, "warmup_steps": stage.module.warmup_steps,
-            "steps": stage.steps, "precision": cfg.trainer.precision,
-            "prompt_loss_weight": stage.module.prompt_loss_weight, "muon_lr": stage.module.muon_lr}
+    return {
+        "batch_size": cfg.data.batch_size,
+        "lr": stage.module.lr,
+        "warmup_steps": stage.module.warmup_steps,
+        "steps": stage.steps,
+        "precision": cfg.trainer.precision,
+        "prompt_loss_weight": stage.module.prompt_loss_weight,
+        "muon_lr": stage.module.muon_lr,
+    }
 
 
 def first_stage_inputs(overrides: list[str]) -> tuple[Any, Any, list, list]:
@@ -66,8 +80,9 @@ def first_stage_inputs(overrides: list[str]) -> tuple[Any, Any, list, list]:
     (filtered as the stage says)."""
     cfg = train_config(STAGE + overrides)
     parts = build_parts(cfg)
-    records, _ = annotate_batch(parts.dataset.load(TRAIN), parts.teacher, parts.answerer, parts.judge,
-                                cfg.data.samples_per_problem)
+    records, _ = annotate_batch(
+        parts.dataset.load(TRAIN), parts.teacher, parts.answerer, parts.judge, cfg.data.samples_per_problem
+    )
     stage = cfg.algorithm.pretrain
     selected = select_records(records, stage.min_correctness, stage.min_usefulness)
     return cfg, parts, records, selected
@@ -89,13 +104,22 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
     for name, recipe in [("old", old), *enumerate(news)]:
         pl.seed_everything(seed, workers=True)
         student = fresh_student(cfg.student, records)
-        trainer = OmegaConf.merge(cfg.trainer, {"val_check_interval": probe_every, "precision": recipe["precision"],
-                                                "enable_progress_bar": False})
-        settings = FitSettings(batch_size=recipe["batch_size"], val_fraction=cfg.data.val_fraction, seed=seed,
-                               val_problems=val_problems, answerer=parts.answerer,
-                               decode_batch_size=cfg.eval.batch_size, trainer=trainer)
-        objective = OmegaConf.merge(stage.module, {k: recipe[k] for k in ("lr", "warmup_steps", "prompt_loss_weight",
-                                                                           "muon_lr")})
+        trainer = OmegaConf.merge(
+            cfg.trainer,
+            {"val_check_interval": probe_every, "precision": recipe["precision"], "enable_progress_bar": False},
+        )
+        settings = FitSettings(
+            batch_size=recipe["batch_size"],
+            val_fraction=cfg.data.val_fraction,
+            seed=seed,
+            val_problems=val_problems,
+            answerer=parts.answerer,
+            decode_batch_size=cfg.eval.batch_size,
+            trainer=trainer,
+        )
+        objective = OmegaConf.merge(
+            stage.module, {k: recipe[k] for k in ("lr", "warmup_steps", "prompt_loss_weight", "muon_lr")}
+        )
         clock = TrainClock()
         with tempfile.TemporaryDirectory() as tmp:
             fit(objective, recipe["steps"], student, selected, settings, Path(tmp), False, callbacks=[clock])
@@ -105,16 +129,24 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
     old_time = next(t for _, t, a in curves["old"] if a >= target)
     for i, new in enumerate(news):
         new_time = next((t for _, t, a in curves[i] if a >= target), None)
-        setting = (f"seed {seed}; first stage to val accuracy {target:.3f} (the old recipe's final, "
-                   f"{len(val_problems)} problems); "
-                   f"old: {', '.join(f'{k} {v}' for k, v in old.items())}; "
-                   f"new: {', '.join(f'{k} {v}' for k, v in new.items())}; "
-                   f"test accuracy old {tests['old']:.3f}, new {tests[i]:.3f}; curves (step, s, acc): "
-                   f"old {[(s, round(t, 1), a) for s, t, a in curves['old']]}, "
-                   f"new {[(s, round(t, 1), a) for s, t, a in curves[i]]}")
+        setting = (
+            f"seed {seed}; first stage to val accuracy {target:.3f} (the old recipe's final, "
+            f"{len(val_problems)} problems); "
+            f"old: {', '.join(f'{k} {v}' for k, v in old.items())}; "
+            f"new: {', '.join(f'{k} {v}' for k, v in new.items())}; "
+            f"test accuracy old {tests['old']:.3f}, new {tests[i]:.3f}; curves (step, s, acc): "
+            f"old {[(s, round(t, 1), a) for s, t, a in curves['old']]}, "
+            f"new {[(s, round(t, 1), a) for s, t, a in curves[i]]}"
+        )
         if new_time is None:
-            yield {"benchmark": "time_to_accuracy", "ours": None, "baseline": round(old_time, 1), "unit": "s",
-                   "ratio": 0.0, "setting": "the new recipe never reached the target; " + setting}
+            yield {
+                "benchmark": "time_to_accuracy",
+                "ours": None,
+                "baseline": round(old_time, 1),
+                "unit": "s",
+                "ratio": 0.0,
+                "setting": "the new recipe never reached the target; " + setting,
+            }
         else:
             yield row("time_to_accuracy", new_time, old_time, "s", setting, higher_is_better=False)
 

@@ -32,16 +32,25 @@ def lightning_tokens_per_s(student, items, batch_size: int, steps: int, pad_to: 
                 useful["tokens"] += int(batch["attention_mask"].sum())
                 if pad_to is not None:
                     extra = pad_to - batch["input_ids"].shape[1]
-                    batch = {k: torch.nn.functional.pad(v, (0, extra), value=student.pad_id if k == "input_ids" else 0)
-                             for k, v in batch.items()}
+                    batch = {
+                        k: torch.nn.functional.pad(v, (0, extra), value=student.pad_id if k == "input_ids" else 0)
+                        for k, v in batch.items()
+                    }
                 return batch
 
             loader.collate_fn = count
             return loader
 
     module = bc_module(student, steps)
-    trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         limit_val_batches=0, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer = pl.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     data = Counted(items, items[:1], student.pad_id, batch_size=batch_size)
     start = time.perf_counter()
     trainer.fit(module, data)
@@ -64,8 +73,14 @@ def hf_trainer_tokens_per_s(student, items, batch_size: int, steps: int, strateg
     hyper-parameters (learning rate, weight decay, warm-up, cosine schedule), with its padding collator (labels
     -100 off the sub-question tokens, as our loss)."""
     bc = bc_config()
-    rows = [{"input_ids": it["input_ids"], "attention_mask": [1] * len(it["input_ids"]),
-             "labels": [t if a else -100 for t, a in zip(it["input_ids"], it["action_mask"])]} for it in items]
+    rows = [
+        {
+            "input_ids": it["input_ids"],
+            "attention_mask": [1] * len(it["input_ids"]),
+            "labels": [t if a else -100 for t, a in zip(it["input_ids"], it["action_mask"])],
+        }
+        for it in items
+    ]
     pad = DataCollatorForSeq2Seq(student.tokenizer, padding=True, label_pad_token_id=-100)
     useful = {"tokens": 0}
 
@@ -75,11 +90,25 @@ def hf_trainer_tokens_per_s(student, items, batch_size: int, steps: int, strateg
         return out
 
     with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArguments(output_dir=tmp, max_steps=steps, per_device_train_batch_size=batch_size,
-                                 learning_rate=bc.lr, weight_decay=bc.weight_decay, warmup_steps=bc.warmup_steps, lr_scheduler_type="cosine",
-                                 adam_beta2=0.95, max_grad_norm=1.0, use_cpu=True, report_to=[], save_strategy="no",
-                                 logging_strategy="no", disable_tqdm=True, dataloader_num_workers=0,
-                                 train_sampling_strategy=strategy, seed=0)
+        args = TrainingArguments(
+            output_dir=tmp,
+            max_steps=steps,
+            per_device_train_batch_size=batch_size,
+            learning_rate=bc.lr,
+            weight_decay=bc.weight_decay,
+            warmup_steps=bc.warmup_steps,
+            lr_scheduler_type="cosine",
+            adam_beta2=0.95,
+            max_grad_norm=1.0,
+            use_cpu=True,
+            report_to=[],
+            save_strategy="no",
+            logging_strategy="no",
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            train_sampling_strategy=strategy,
+            seed=0,
+        )
         student.model.train()
         trainer = Trainer(model=student.model, args=args, train_dataset=rows, data_collator=collate)
         start = time.perf_counter()
@@ -100,11 +129,12 @@ def training_rows(make_student, items, batch_size: int, steps: int, repeats: int
     longest = max(len(it["input_ids"]) for it in items)
     measured: dict[str, tuple[float, float]] = {}
     for _ in range(repeats):  # alternate the contenders; keep each one's best run
-        for name, fn in [("ours", lambda s: lightning_tokens_per_s(s, items, batch_size, steps, None)),
-                         ("pad_to_longest", lambda s: lightning_tokens_per_s(s, items, batch_size, steps, longest)),
-                         ("hf_random", lambda s: hf_trainer_tokens_per_s(s, items, batch_size, steps, "random")),
-                         ("hf_grouped", lambda s: hf_trainer_tokens_per_s(s, items, batch_size, steps,
-                                                                          "group_by_length"))]:
+        for name, fn in [
+            ("ours", lambda s: lightning_tokens_per_s(s, items, batch_size, steps, None)),
+            ("pad_to_longest", lambda s: lightning_tokens_per_s(s, items, batch_size, steps, longest)),
+            ("hf_random", lambda s: hf_trainer_tokens_per_s(s, items, batch_size, steps, "random")),
+            ("hf_grouped", lambda s: hf_trainer_tokens_per_s(s, items, batch_size, steps, "group_by_length")),
+        ]:
             result = fn(make_student())
             measured[name] = max(measured.get(name, (0.0, 0.0)), result)
     setting = f"batch {batch_size}, {steps} steps"
@@ -113,9 +143,23 @@ def training_rows(make_student, items, batch_size: int, steps: int, repeats: int
     return [
         row("train_vs_pad_to_longest", ours, measured["pad_to_longest"][0], "useful tokens/s", setting),
         row("train_vs_hf_trainer", ours, measured["hf_random"][0], "useful tokens/s", setting + ", HF random sampler"),
-        row("train_vs_hf_trainer", ours, measured["hf_grouped"][0], "useful tokens/s", setting + ", HF group_by_length"),
-        row("train_steps_per_s", measured["ours"][1], measured["hf_grouped"][1], "steps/s", setting + ", vs HF group_by_length"),
+        row(
+            "train_vs_hf_trainer", ours, measured["hf_grouped"][0], "useful tokens/s", setting + ", HF group_by_length"
+        ),
+        row(
+            "train_steps_per_s",
+            measured["ours"][1],
+            measured["hf_grouped"][1],
+            "steps/s",
+            setting + ", vs HF group_by_length",
+        ),
         # forward + backward is about 6 FLOPs per parameter per token (attention's share left out)
-        {"benchmark": "train_mfu", "ours": round(6 * params * ours / peak, 3), "baseline": None, "unit": "share of peak",
-         "ratio": None, "setting": f"{params:,} parameters, peak {peak / 1e9:.1f} GFLOP/s fp32 matmul"},
+        {
+            "benchmark": "train_mfu",
+            "ours": round(6 * params * ours / peak, 3),
+            "baseline": None,
+            "unit": "share of peak",
+            "ratio": None,
+            "setting": f"{params:,} parameters, peak {peak / 1e9:.1f} GFLOP/s fp32 matmul",
+        },
     ]

@@ -33,10 +33,11 @@ from distill.core.errors import UsageError, fail
 @dataclass(frozen=True)
 class Number:
     """A number (or an integer) within bounds; ``open_low`` excludes the low bound itself."""
+
     low: float | None = None
     high: float | None = None
     integer: bool = False
-    optional: bool = False   # null allowed
+    optional: bool = False  # null allowed
     open_low: bool = False
 
     def describe(self) -> str:
@@ -100,7 +101,7 @@ RULES: dict[str, Any] = {
     "ckpt_path": ExistingPath("run or student folder"),
     "allow_mismatch": Choice((True, False)),
     "allow_mixed_world": Choice((True, False)),
-    "answerer.k": COUNT,    # the synthetic answerer's strength and rates (the LLM answerers have no such keys)
+    "answerer.k": COUNT,  # the synthetic answerer's strength and rates (the LLM answerers have no such keys)
     "answerer.distraction": Number(0, 1),
     "answerer.misread": Number(0, 1),
     "answerer.slip": Number(0, 1),
@@ -114,7 +115,7 @@ RULES: dict[str, Any] = {
     "data.max_val_problems": COUNT,
     "trainer.max_steps": COUNT,
     "trainer.val_check_interval": COUNT,
-    "algorithm.module.group_size": Number(2, integer=True),   # online RL: a group to compare
+    "algorithm.module.group_size": Number(2, integer=True),  # online RL: a group to compare
     "algorithm.module.num_iterations": COUNT,
     "algorithm.module.max_new_tokens": COUNT,
     "algorithm.module.step_credit": Number(0),
@@ -144,14 +145,16 @@ def config_problems(cfg: DictConfig) -> list[str]:
             if fnmatch.fnmatchcase(key, pattern) and key.count(".") == pattern.count("."):
                 problem = rule.problem(value)
                 if problem:
-                    problems.append(f"{key} {problem}" if not isinstance(rule, ExistingPath)
-                                    else f"{key}={problem}")
+                    problems.append(f"{key} {problem}" if not isinstance(rule, ExistingPath) else f"{key}={problem}")
     problems += _cascade_target_problems(cfg)
     problems += _world_problems(cfg)
     named = [p.split(" ")[0].split("=")[0] for p in problems]
     # a built node's own error repeats what a rule already said of one of its keys: keep the rule's line
-    problems += [p for p in _target_problems(cfg, "")
-                 if not (p.split(" ")[0].endswith(":") and any(n.startswith(p.split(" ")[0][:-1] + ".") for n in named))]
+    problems += [
+        p
+        for p in _target_problems(cfg, "")
+        if not (p.split(" ")[0].endswith(":") and any(n.startswith(p.split(" ")[0][:-1] + ".") for n in named))
+    ]
     return problems
 
 
@@ -191,7 +194,7 @@ class _Unresolved:
 def _leaves(cfg: DictConfig, prefix: str = "") -> list[tuple[str, Any]]:
     """(dotted key, resolved value) of every leaf; a value that cannot be resolved is an :class:`_Unresolved`."""
     out = []
-    for key in cfg.keys():
+    for key in map(str, cfg.keys()):
         if prefix == "" and key == "hydra":
             continue
         full = f"{prefix}{key}"
@@ -215,7 +218,7 @@ def synthetic_world(choice: str | None, group: str = "dataset") -> str | None:
     level's; the ``rule`` and ``gold`` baselines' answerer and judge are world v2's), or None for other choices."""
     if choice == "synthetic" or (choice in ("rule", "gold") and group != "teacher"):
         return "v2"
-    return choice[len("synthetic_"):] if choice and choice.startswith("synthetic_") else None
+    return choice[len("synthetic_") :] if choice and choice.startswith("synthetic_") else None
 
 
 def world_choice(world: str) -> str:
@@ -233,9 +236,11 @@ def _world_problems(cfg: DictConfig) -> list[str]:
     for group in ("teacher", "answerer", "judge"):
         other = synthetic_world(choices.get(group), group)
         if other is not None and other != world:
-            return [f"{group}={choices.get(group)} is world {other}'s, dataset={choices.get('dataset')} world "
-                    f"{world}'s: pick both with world={world} (or {group}={world_choice(world)}; allow_mixed_world=true "
-                    f"to mix them)"]
+            return [
+                f"{group}={choices.get(group)} is world {other}'s, dataset={choices.get('dataset')} world "
+                f"{world}'s: pick both with world={world} (or {group}={world_choice(world)}; allow_mixed_world=true "
+                f"to mix them)"
+            ]
     return []
 
 
@@ -257,7 +262,7 @@ def _target_problems(node: Any, prefix: str) -> list[str]:
     problems = []
     if "_target_" in node and isinstance(node.get("_target_"), str):
         problems += _signature_problems(node, prefix)
-    for key in node.keys():
+    for key in map(str, node.keys()):
         if prefix == "" and key == "hydra":
             continue
         try:
@@ -301,7 +306,7 @@ def _signature_problems(node: DictConfig, prefix: str) -> list[str]:
     parameters = signature.parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     problems = []
-    for key in node.keys():
+    for key in map(str, node.keys()):
         if key.startswith("_") and key.endswith("_"):
             continue  # hydra's own keys (_target_, _partial_, _recursive_, _convert_)
         if key not in parameters:

@@ -8,9 +8,10 @@ Hydra configuration. Role methods take batches so that LLM clients can run reque
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
@@ -75,13 +76,15 @@ class Dataset(Protocol):
         """Decomposers that every report shows beside the teacher, through the same answerer (the synthetic
         world: its text rule and its gold decomposition); empty when the data set has none."""
 
-    def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
-                    correct: list[float]) -> dict[str, Any]:
+    def diagnostics(
+        self, problems: list[Problem], decompositions: list[list[str]], correct: list[float]
+    ) -> dict[str, Any]:
         """Metrics that the data set's own structure allows beside accuracy (the synthetic world: the
         teacher's decision points, accuracy by chain length, garbled share); empty when it has none."""
 
-    def policy_diagnostics(self, student: Student, problems: list[Problem],
-                           critic: Critic | None) -> dict[str, Any] | None:
+    def policy_diagnostics(
+        self, student: Student, problems: list[Problem], critic: Critic | None
+    ) -> dict[str, Any] | None:
         """How the student's policy (and critic, if any) score the data set's known decision points, or None
         when it knows none."""
 
@@ -119,12 +122,20 @@ ScorerFactories = dict[str, Callable[[], "Scorer"]]
 class Critic(Protocol):
     """The learned values of a value-guided student, for confidence scores and diagnostics."""
 
-    def advantages(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                   position_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def advantages(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """A(s, a) for every token a, in the state after each row's last token ([batch, vocabulary])."""
 
-    def state_values(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                     position_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def state_values(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """V(s) in the state after each row's last token ([batch])."""
 
 
@@ -151,13 +162,26 @@ class Objective(Protocol):
         """Anything beyond the student that evaluation needs later (e.g. ILQL's value model)."""
 
     @classmethod
-    def saved_decoding(cls, folder: Path, student: Student, betas: list[float] | None,
-                       top_k: int | None) -> tuple[ScorerFactories, Critic | None]:
+    def saved_decoding(
+        cls, folder: Path, student: Student, betas: list[float] | None, top_k: int | None
+    ) -> tuple[ScorerFactories, Critic | None]:
         """The decodings (as ``scorers``) and critic of a student this objective trained, rebuilt from
         ``folder`` where ``save_extras`` wrote beside it (``top_k``: None keeps the trained setting)."""
 
     def critic(self) -> Critic | None:
         """The trained critic of a value-guided objective, or None."""
+
+
+@runtime_checkable
+class OnlineObjective(Objective, Protocol):
+    """An objective that learns from the student's own samples, scored by the answerer during training (GRPO).
+    ``fit`` binds it before training: the student (tokenizer, decoding), the answerer, the training problems, and
+    the data set whose ``diagnostics`` it may log (``None`` in tests that bind bare problems)."""
+
+    def bind(
+        self, student: Student, answerer: Answerer, problems: list[Problem], dataset: Dataset | None = None
+    ) -> None:
+        """Keep what rollouts need."""
 
 
 def check_limit(limit: int | None) -> int | None:

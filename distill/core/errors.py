@@ -57,10 +57,12 @@ def one_line_errors(debug: bool = False) -> Iterator[None]:
 
 def hydra_task(task: F) -> F:
     """Decorate a Hydra task function (under ``@hydra.main``) so that user errors print one line."""
+
     @functools.wraps(task)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with one_line_errors():
             return task(*args, **kwargs)
+
     return wrapper  # type: ignore[return-value]
 
 
@@ -96,3 +98,7 @@ def _bounded(text: str, kind: type, low: float, what: str) -> Any:
     if value < low:
         raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
     return value
+
+
+class FatalCallError(RuntimeError):
+    """A call that no retry can fix (a wrong key, model or request): the run stops, with this one line."""

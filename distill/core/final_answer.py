@@ -29,7 +29,7 @@ def extract_final_answer(text: str | None) -> float | None:
     start = lowered.find(_MARKER)
     if start < 0:
         return None
-    return first_number(lowered[start + len(_MARKER):])
+    return first_number(lowered[start + len(_MARKER) :])
 
 
 def parse_true_answer(value: float | int | str | None) -> float | None:

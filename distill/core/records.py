@@ -20,9 +20,10 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from distill.core.atomic import atomic_write
 from distill.core.errors import UsageError
@@ -51,7 +52,7 @@ class Record:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Record":
+    def from_dict(cls, data: dict[str, Any]) -> Record:
         """A record from our JSON format, checked field by field (errors name the field)."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
@@ -68,12 +69,15 @@ class Record:
             if data.get(name) is not None and not isinstance(data[name], (int, float)):
                 raise ValueError(f"field {name!r} must be a number or null, got {data[name]!r}")
         if data.get("usefulness") is not None and (
-                not isinstance(data["usefulness"], list) or not all(isinstance(u, (int, float)) for u in data["usefulness"])):
+            not isinstance(data["usefulness"], list) or not all(isinstance(u, (int, float)) for u in data["usefulness"])
+        ):
             raise ValueError("field 'usefulness' must be a list of numbers or null")
         meta = data.get("meta") or {}
         if not isinstance(meta, dict):
             raise ValueError(f"field 'meta' must be an object, got {meta!r}")
-        missing = meta.get("missing_step")  # the judge's share of votes that a step is missing (the review app shows it)
+        missing = meta.get(
+            "missing_step"
+        )  # the judge's share of votes that a step is missing (the review app shows it)
         if missing is not None and (isinstance(missing, bool) or not isinstance(missing, (int, float))):
             raise ValueError(f"field 'meta.missing_step' must be a number or null, got {missing!r}")
         if not isinstance(meta.get("truncated", []), list):
@@ -213,11 +217,18 @@ def read_records(path: str | os.PathLike) -> list[Record]:
                 rows = json.loads(first + fh.read())
             except json.JSONDecodeError as err:
                 raise UsageError(f"{path}: not a valid JSON list (line {err.lineno}: {err.msg})") from None
-            records = [r for number, row in enumerate(rows, 1)
-                       for r in records_from_item(row, f"{path} (JSON list), item", number)]
+            records = [
+                r
+                for number, row in enumerate(rows, 1)
+                for r in records_from_item(row, f"{path} (JSON list), item", number)
+            ]
         else:
-            records = [record for number, line in enumerate([first, *fh], 1) if line.strip()
-                       for record in records_from_line(line, path, number)]
+            records = [
+                record
+                for number, line in enumerate([first, *fh], 1)
+                if line.strip()
+                for record in records_from_line(line, path, number)
+            ]
     if not records:
         raise UsageError(f"{path}: the records file holds no records")
     return records
@@ -250,3 +261,11 @@ def group_by_problem(records: Iterable[Record]) -> dict[str, list[Record]]:
     for r in records:
         groups.setdefault(r.problem_id, []).append(r)
     return groups
+
+
+def add_usage(total: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+    """Sum the numeric fields of ``usage`` into ``total`` (in place) and return it."""
+    for key, value in usage.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            total[key] = total.get(key, 0) + value
+    return total

@@ -26,8 +26,9 @@ SECRET_OVERRIDE = re.compile(r"((?:^|[.+~/])(?:api_?key|[a-z_]*token|[a-z_]*secr
 def redact(value: Any) -> Any:
     """A copy of ``value`` (dicts, lists, strings) with secrets replaced by ``***redacted***``."""
     if isinstance(value, dict):
-        return {k: REDACTED if SECRET_NAME.search(str(k)) and v not in (None, "") else redact(v)
-                for k, v in value.items()}
+        return {
+            k: REDACTED if SECRET_NAME.search(str(k)) and v not in (None, "") else redact(v) for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     if isinstance(value, str):

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tqdm import tqdm
 
-from distill.core.errors import UsageError
 from distill.core.contracts import Answerer, Decomposition, Judge, Problem, Teacher
-from distill.core.records import Record, append_records, group_by_problem, records_from_line
-from distill.llm.client import FatalCallError, add_usage
+from distill.core.errors import FatalCallError, UsageError
 from distill.core.final_answer import is_correct
+from distill.core.records import Record, add_usage, append_records, group_by_problem, records_from_line
 
 
 class TeacherRunStopped(UsageError):
@@ -60,13 +60,17 @@ def annotate(
     spent = usage_totals(done)["all"]
     run = TeacherRun(done)
     streak = 0  # problems failed in a row
-    with records_path.open("a") as fh, tqdm(total=len(problems), initial=len(problems) - len(todo),
-                                             desc=f"teacher {teacher.name}", unit="problem") as bar:
+    with (
+        records_path.open("a") as fh,
+        tqdm(
+            total=len(problems), initial=len(problems) - len(todo), desc=f"teacher {teacher.name}", unit="problem"
+        ) as bar,
+    ):
         for start in range(0, len(todo), batch_size):
             run.stopped = _over_budget(spent, max_usd, max_tokens)
             if run.stopped:
                 break
-            batch = todo[start:start + batch_size]
+            batch = todo[start : start + batch_size]
             try:
                 records, failed = annotate_batch(batch, teacher, answerer, judge, n_samples)
             except FatalCallError as err:
@@ -84,12 +88,20 @@ def annotate(
             bar.set_postfix(cost=f"${spent.get('cost_usd', 0.0):.4f}", failed=len(run.failed))
             for problem in batch:
                 streak = streak + 1 if problem.problem_id in failed else 0
-            if failed and len(failed) == len(batch) and all(e.startswith("APIConnectionError") for e in failed.values()):
-                run.stopped = f"endpoint unreachable: every call of the last {len(batch)} problems failed to connect " \
-                              f"({next(iter(failed.values()))})"
+            if (
+                failed
+                and len(failed) == len(batch)
+                and all(e.startswith("APIConnectionError") for e in failed.values())
+            ):
+                run.stopped = (
+                    f"endpoint unreachable: every call of the last {len(batch)} problems failed to connect "
+                    f"({next(iter(failed.values()))})"
+                )
             elif max_consecutive_failures is not None and streak >= max_consecutive_failures:
                 # a streak reaching the end of the batch: its last problem failed
-                run.stopped = f"circuit breaker: {streak} problems failed in a row (last: {failed[batch[-1].problem_id]})"
+                run.stopped = (
+                    f"circuit breaker: {streak} problems failed in a row (last: {failed[batch[-1].problem_id]})"
+                )
             if run.stopped:
                 break
     wanted = {p.problem_id for p in problems}
@@ -110,8 +122,12 @@ def resume_records(records_path: Path, n_samples: int) -> list[Record]:
     torn = bool(lines) and not lines[-1].endswith("\n")
     if torn:
         lines = lines[:-1]  # a write cut off by the crash; earlier torn lines are real corruption
-    records = [(line, record) for number, line in enumerate(lines, 1) if line.strip()
-               for record in records_from_line(line, records_path, number)]
+    records = [
+        (line, record)
+        for number, line in enumerate(lines, 1)
+        if line.strip()
+        for record in records_from_line(line, records_path, number)
+    ]
     samples: dict[str, set[int]] = {}
     for _, r in records:
         samples.setdefault(r.problem_id, set()).add(r.sample_index)
@@ -119,8 +135,10 @@ def resume_records(records_path: Path, n_samples: int) -> list[Record]:
     kept = [(line, r) for line, r in records if r.problem_id in complete]
     if torn or len(kept) < len(records):
         partial = sorted(set(samples) - complete)
-        print(f"{records_path}: removed {'a torn last line and ' if torn else ''}{len(records) - len(kept)} records "
-              f"of {len(partial)} unfinished problems; they are done again")
+        print(
+            f"{records_path}: removed {'a torn last line and ' if torn else ''}{len(records) - len(kept)} records "
+            f"of {len(partial)} unfinished problems; they are done again"
+        )
         tmp = records_path.with_suffix(records_path.suffix + ".tmp")
         tmp.write_text("".join(line for line, _ in kept))
         os.replace(tmp, records_path)
@@ -143,9 +161,15 @@ def annotate_batch(
     samples = teacher.decompose(problems, n_samples)
     failed = {p.problem_id: d.error for p, ds in zip(problems, samples) for d in ds if d.error}
     flat = [(p, i, d) for p, ds in zip(problems, samples) for i, d in enumerate(ds) if p.problem_id not in failed]
-    records = judged_records([p for p, _, _ in flat], [d.subquestions for _, _, d in flat], answerer, judge,
-                             teacher.name, sample_indices=[i for _, i, _ in flat],
-                             decompositions=[d for _, _, d in flat])
+    records = judged_records(
+        [p for p, _, _ in flat],
+        [d.subquestions for _, _, d in flat],
+        answerer,
+        judge,
+        teacher.name,
+        sample_indices=[i for _, i, _ in flat],
+        decompositions=[d for _, _, d in flat],
+    )
     failed.update({r.problem_id: r.meta["call_error"] for r in records if "call_error" in r.meta})
     return [r for r in records if r.problem_id not in failed], failed
 
@@ -173,7 +197,11 @@ def judged_records(
             "answerer": answer.usage,
             "judge": judgement.usage if judgement is not None else {},
         }
-        parts = [decomposition.meta if decomposition else {}, answer.meta, judgement.meta if judgement is not None else {}]
+        parts = [
+            decomposition.meta if decomposition else {},
+            answer.meta,
+            judgement.meta if judgement is not None else {},
+        ]
         meta = {k: v for part in parts for k, v in part.items()}
         meta["answerer"] = answerer.name
         # the roles whose reply stopped at max_tokens

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from distill.core.contracts import Problem, check_limit
-from distill.core.records import Record, problem_id_for, read_records
 from distill.core.final_answer import parse_true_answer
+from distill.core.records import Record, problem_id_for, read_records
 
 SPLITS = ("train", "validation", "test")
 
@@ -34,9 +34,9 @@ def _check_split(split: str) -> None:
 def _holdout(items: list, split: str, validation_size: int) -> list:
     """train / validation from one list: validation is its last ``validation_size`` items."""
     if split == "validation":
-        return items[len(items) - validation_size:] if validation_size else []
+        return items[len(items) - validation_size :] if validation_size else []
     if split == "train" and validation_size:
-        return items[:len(items) - validation_size]
+        return items[: len(items) - validation_size]
     return items
 
 
@@ -47,8 +47,9 @@ class NoStructure:
     def baselines(self) -> dict[str, Any]:
         return {}
 
-    def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
-                    correct: list[float]) -> dict[str, Any]:
+    def diagnostics(
+        self, problems: list[Problem], decompositions: list[list[str]], correct: list[float]
+    ) -> dict[str, Any]:
         return {}
 
     def policy_diagnostics(self, student: Any, problems: list[Problem], critic: Any) -> None:
@@ -56,9 +57,16 @@ class NoStructure:
 
 
 class GSM8KDataset(NoStructure):
-    def __init__(self, data_dir: str | None, source: str = "local", hub_name: str = "openai/gsm8k",
-                 hub_config: str = "main", split: str = "test", limit: int | None = None,
-                 validation_size: int = 200):
+    def __init__(
+        self,
+        data_dir: str | None,
+        source: str = "local",
+        hub_name: str = "openai/gsm8k",
+        hub_config: str = "main",
+        split: str = "test",
+        limit: int | None = None,
+        validation_size: int = 200,
+    ):
         if source not in ("local", "hub"):
             raise ValueError(f"dataset.source must be 'local' or 'hub', not {source!r}")
         self.data_dir = Path(data_dir) if data_dir else None
@@ -76,7 +84,8 @@ class GSM8KDataset(NoStructure):
         if not path.exists():
             raise FileNotFoundError(
                 f"{path} not found: set dataset.data_dir (or paths.data_dir / DISTILL_DATA_DIR) to a folder "
-                "with GSM8K's train.jsonl and test.jsonl, or use dataset.source=hub online")
+                "with GSM8K's train.jsonl and test.jsonl, or use dataset.source=hub online"
+            )
         with path.open() as fh:
             return [json.loads(line) for line in fh if line.strip()]
 
@@ -85,14 +94,12 @@ class GSM8KDataset(NoStructure):
         split = split or self.split
         _check_split(split)
         rows = _holdout(self._rows("test" if split == "test" else "train"), split, self.validation_size)
-        problems = [Problem(problem_id_for(r["question"]), r["question"], gsm8k_answer(r["answer"]))
-                    for r in rows]
+        problems = [Problem(problem_id_for(r["question"]), r["question"], gsm8k_answer(r["answer"])) for r in rows]
         return problems[: self.limit] if self.limit is not None else problems
 
     def records(self, split: str | None = None) -> None:
         """GSM8K has no decompositions: a teacher makes them."""
         return None
-
 
 
 class GSM8KAISubQDataset(NoStructure):
@@ -106,8 +113,15 @@ class GSM8KAISubQDataset(NoStructure):
     with ``gsm8k_dir`` set, true answers come from GSM8K's own files instead (rewards stay as released).
     """
 
-    def __init__(self, data_dir: str, gsm8k_dir: str | None, split: str = "test", limit: int | None = None,
-                 validation_size: int = 200, teacher_name: str = "gsm8k-ai-subq"):
+    def __init__(
+        self,
+        data_dir: str,
+        gsm8k_dir: str | None,
+        split: str = "test",
+        limit: int | None = None,
+        validation_size: int = 200,
+        teacher_name: str = "gsm8k-ai-subq",
+    ):
         self.data_dir = Path(data_dir)
         self.gsm8k_dir = gsm8k_dir
         self.split, self.limit, self.validation_size = split, check_limit(limit), validation_size
@@ -117,12 +131,17 @@ class GSM8KAISubQDataset(NoStructure):
 
     def _file(self, file_split: str) -> Path:
         # the dataset file when it is there and not empty, else the raw file
-        candidates = [self.data_dir / f"qg_{file_split}_dataset.jsonl", self.data_dir / f"qg_{file_split}_data_raw.jsonl"]
+        candidates = [
+            self.data_dir / f"qg_{file_split}_dataset.jsonl",
+            self.data_dir / f"qg_{file_split}_data_raw.jsonl",
+        ]
         for path in candidates:
             if path.exists() and path.stat().st_size > 0:
                 return path
-        raise FileNotFoundError(f"none of {', '.join(map(str, candidates))} exists (non-empty): download the "
-                                "paper's files (DT6A/GSM8K-AI-SubQ) into dataset.data_dir")
+        raise FileNotFoundError(
+            f"none of {', '.join(map(str, candidates))} exists (non-empty): download the "
+            "paper's files (DT6A/GSM8K-AI-SubQ) into dataset.data_dir"
+        )
 
     def records(self, split: str | None = None) -> list[Record]:
         split = split or self.split
@@ -139,7 +158,6 @@ class GSM8KAISubQDataset(NoStructure):
             r.teacher = r.teacher or self.teacher_name
             r.true_answer = truth.get(r.problem_id, r.true_answer)
         return [r for r in records if r.problem_id in keep]
-
 
     def load(self, split: str | None = None) -> list[Problem]:
         problems = {}

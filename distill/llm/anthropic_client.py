@@ -4,9 +4,9 @@ Every reply is cached by a hash of model, prompt and parameters, so a re-run nev
 transient failures (408/409/429/5xx, connection errors) are retried ``max_retries`` times (honouring
 ``retry-after-ms``), and when the retries run out the item comes back with ``error`` set and stays undone.
 The number of requests in flight adapts to the server: a 429 halves it (retries wait behind the limit
-like any request), and runs of successes raise it back to ``concurrency``. Authentication, permission and bad-request errors stop the
-run at once: retrying them cannot help. ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` are honoured,
-so any server implementing the Messages API works.
+like any request), and runs of successes raise it back to ``concurrency``. Authentication, permission and
+bad-request errors stop the run at once: retrying them cannot help. ``ANTHROPIC_API_KEY`` and
+``ANTHROPIC_BASE_URL`` are honoured, so any server implementing the Messages API works.
 """
 
 from __future__ import annotations
@@ -21,12 +21,17 @@ import anthropic
 import httpx2
 from tqdm import tqdm
 
-from distill.core.errors import UsageError
-from distill.llm.client import ChatRequest, Completion, FatalCallError, Prices, ResponseCache, fan_out, request_key
+from distill.core.errors import FatalCallError, UsageError
+from distill.llm.client import ChatRequest, Completion, Prices, ResponseCache, fan_out, request_key
 
 # failures worth a later retry (the SDK already retried them max_retries times); anything else raises
-TRANSIENT_ERRORS = (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError,
-                    anthropic.APIResponseValidationError, anthropic.ConflictError)
+TRANSIENT_ERRORS = (
+    anthropic.RateLimitError,
+    anthropic.InternalServerError,
+    anthropic.APIConnectionError,
+    anthropic.APIResponseValidationError,
+    anthropic.ConflictError,
+)
 MAX_BATCH_REQUESTS = 100_000
 # failures no retry can fix, and what to check for each
 FATAL_ERRORS = {
@@ -85,7 +90,7 @@ def retry_delay(err: Exception, attempt: int) -> float:
                 return float(headers[name]) * scale
         except ValueError:
             pass
-    return min(8.0, 0.5 * 2 ** attempt) * (1 - 0.25 * random.random())
+    return min(8.0, 0.5 * 2**attempt) * (1 - 0.25 * random.random())
 
 
 def fatal(err: anthropic.APIStatusError) -> FatalCallError:
@@ -125,8 +130,13 @@ class AnthropicClient:
         self.transport = transport
         # None lets the SDK read ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL
         self.max_retries = max_retries
-        self.client_args: dict[str, Any] = dict(api_key=api_key, base_url=base_url, max_retries=max_retries,
-                                                timeout=timeout, _strict_response_validation=strict)
+        self.client_args: dict[str, Any] = dict(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=max_retries,
+            timeout=timeout,
+            _strict_response_validation=strict,
+        )
         self.batch_errors: dict[str, str] = {}
 
     def complete(self, requests: list[ChatRequest], desc: str = "") -> list[Completion]:
@@ -178,10 +188,12 @@ class AnthropicClient:
         return Completion(text, usage, truncated=getattr(message, "stop_reason", None) == "max_tokens")
 
     def _sdk(self, asynchronous: bool):
-        if not (self.client_args["api_key"] or os.environ.get("ANTHROPIC_API_KEY")
-                or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
-            raise UsageError(f"{self.name}: no Anthropic API key; set ANTHROPIC_API_KEY (replies already in the "
-                             "cache need none)")
+        if not (
+            self.client_args["api_key"] or os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
+        ):
+            raise UsageError(
+                f"{self.name}: no Anthropic API key; set ANTHROPIC_API_KEY (replies already in the cache need none)"
+            )
         if asynchronous:  # the concurrent path retries itself, behind its adaptive limit
             http = httpx2.AsyncClient(transport=self.transport) if self.transport else None
             return anthropic.AsyncAnthropic(**{**self.client_args, "max_retries": 0}, http_client=http)
@@ -233,22 +245,25 @@ class AnthropicClient:
                     self._collect(client, batch_id, desc)
             remaining = [key for key in todo if self.cache.get(key) is None]
             for start in range(0, len(remaining), MAX_BATCH_REQUESTS):
-                chunk = remaining[start:start + MAX_BATCH_REQUESTS]
+                chunk = remaining[start : start + MAX_BATCH_REQUESTS]
                 # the key is a 64-character hex digest: a valid custom_id
                 batch = client.messages.batches.create(
-                    requests=[{"custom_id": key, "params": self._params(todo[key])} for key in chunk])
+                    requests=[{"custom_id": key, "params": self._params(todo[key])} for key in chunk]
+                )
                 self.cache.add_batch(batch.id, chunk)
                 self._collect(client, batch.id, desc)
         # fetched in this run (now in the cache), or the row's error
-        return {key: self.cache.get(key) or Completion("", {}, error=self.batch_errors.get(key, "missing from batch results"))
-                for key in todo}
+        return {
+            key: self.cache.get(key)
+            or Completion("", {}, error=self.batch_errors.get(key, "missing from batch results"))
+            for key in todo
+        }
 
     def _collect(self, client: anthropic.Anthropic, batch_id: str, desc: str) -> None:
         """Wait for a batch to end, then cache its succeeded rows and note the others' errors."""
         batch = client.messages.batches.retrieve(batch_id)
         total = sum(batch.request_counts.model_dump().values())
-        with tqdm(total=total, desc=f"{self.name} {desc} batch {batch_id}".strip(), unit="request",
-                  leave=False) as bar:
+        with tqdm(total=total, desc=f"{self.name} {desc} batch {batch_id}".strip(), unit="request", leave=False) as bar:
             while batch.processing_status != "ended":
                 counts = batch.request_counts
                 bar.n = total - counts.processing

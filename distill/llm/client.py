@@ -36,10 +36,6 @@ class Completion:
     truncated: bool = False
 
 
-class FatalCallError(RuntimeError):
-    """A call that no retry can fix (a wrong key, model or request): the run stops, with this one line."""
-
-
 def reused(completion: Completion) -> Completion:
     """The same reply used again (from the cache, or for an identical request): it costs nothing now."""
     usage = {} if completion.error else {"cached": 1}
@@ -68,10 +64,18 @@ class LLMClient(Protocol):
 
 def request_key(model: str, request: ChatRequest, **params: Any) -> str:
     """A stable hash of everything that determines a reply."""
-    payload = json.dumps({"model": model, "system": request.system, "user": request.user,
-                          "max_tokens": request.max_tokens, "stop": list(request.stop),
-                          "reply_prefix": request.reply_prefix, **params},
-                         sort_keys=True)
+    payload = json.dumps(
+        {
+            "model": model,
+            "system": request.system,
+            "user": request.user,
+            "max_tokens": request.max_tokens,
+            "stop": list(request.stop),
+            "reply_prefix": request.reply_prefix,
+            **params,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -131,16 +135,10 @@ class Prices:
     batch_discount: float = 0.5  # Message Batches cost this share of the normal price
 
     def cost(self, usage: dict[str, Any], batch: bool = False) -> float:
-        dollars = (usage.get("input_tokens", 0) * self.input
-                   + usage.get("output_tokens", 0) * self.output
-                   + (usage.get("cache_creation_input_tokens") or 0) * self.cache_write
-                   + (usage.get("cache_read_input_tokens") or 0) * self.cache_read) / 1e6
+        dollars = (
+            usage.get("input_tokens", 0) * self.input
+            + usage.get("output_tokens", 0) * self.output
+            + (usage.get("cache_creation_input_tokens") or 0) * self.cache_write
+            + (usage.get("cache_read_input_tokens") or 0) * self.cache_read
+        ) / 1e6
         return dollars * (self.batch_discount if batch else 1.0)
-
-
-def add_usage(total: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
-    """Sum the numeric fields of ``usage`` into ``total`` (in place) and return it."""
-    for key, value in usage.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            total[key] = total.get(key, 0) + value
-    return total

@@ -30,8 +30,16 @@ def load_model(model: str, device: str) -> tuple[Any, Any]:
 
 
 class HFClient:
-    def __init__(self, model: str, temperature: float, cache_path: str | None, batch_size: int = 8, seed: int = 0,
-                 device: str = "cpu", name: str | None = None):
+    def __init__(
+        self,
+        model: str,
+        temperature: float,
+        cache_path: str | None,
+        batch_size: int = 8,
+        seed: int = 0,
+        device: str = "cpu",
+        name: str | None = None,
+    ):
         self.model, self.batch_size, self.temperature, self.seed = model, batch_size, temperature, seed
         self.device = device
         self.cache = ResponseCache(cache_path)
@@ -49,9 +57,10 @@ class HFClient:
         # similar lengths share a batch: less padding
         todo.sort(key=lambda i: len(requests[i].system) + len(requests[i].user))
         torch.manual_seed(self.seed)
-        for start in tqdm(range(0, len(todo), self.batch_size), desc=f"{self.name} {desc}".strip(),
-                          unit="batch", leave=False):
-            rows = todo[start:start + self.batch_size]
+        for start in tqdm(
+            range(0, len(todo), self.batch_size), desc=f"{self.name} {desc}".strip(), unit="batch", leave=False
+        ):
+            rows = todo[start : start + self.batch_size]
             for i, completion in zip(rows, self._generate(tokenizer, lm, [requests[i] for i in rows])):
                 self.cache.put(keys[i], completion)
                 fresh[keys[i]] = completion
@@ -60,18 +69,26 @@ class HFClient:
     @torch.no_grad()
     def _generate(self, tokenizer, lm, requests: list[ChatRequest]) -> list[Completion]:
         # the reply starts with the request's prefix: small models then keep to the "Q1: ..." format
-        prompts = [tokenizer.apply_chat_template(
-            [{"role": "system", "content": r.system}, {"role": "user", "content": r.user}],
-            add_generation_prompt=True, tokenize=False) + r.reply_prefix for r in requests]
+        prompts = [
+            tokenizer.apply_chat_template(
+                [{"role": "system", "content": r.system}, {"role": "user", "content": r.user}],
+                add_generation_prompt=True,
+                tokenize=False,
+            )
+            + r.reply_prefix
+            for r in requests
+        ]
         batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        options: dict[str, Any] = ({"do_sample": True, "temperature": self.temperature} if self.temperature > 0
-                                   else {"do_sample": False})
+        options: dict[str, Any] = (
+            {"do_sample": True, "temperature": self.temperature} if self.temperature > 0 else {"do_sample": False}
+        )
         stops = sorted({s for r in requests for s in r.stop})
         if stops:  # generation ends once every row has hit one (each reply is cut at its own below)
             options.update(stop_strings=stops, tokenizer=tokenizer)
-        generated = lm.generate(**batch, max_new_tokens=max(r.max_tokens for r in requests),
-                                pad_token_id=tokenizer.pad_token_id, **options)
-        new = generated[:, batch["input_ids"].shape[1]:]
+        generated = lm.generate(
+            **batch, max_new_tokens=max(r.max_tokens for r in requests), pad_token_id=tokenizer.pad_token_id, **options
+        )
+        new = generated[:, batch["input_ids"].shape[1] :]
         completions = []
         for request, tokens, prompt_len in zip(requests, new, batch["attention_mask"].sum(1).tolist()):
             tokens = tokens[: request.max_tokens]
@@ -81,7 +98,11 @@ class HFClient:
                 text = text.split(stop)[0]
             # used every token it may: the reply was cut (a stop string reached exactly there is not told apart)
             cut = n_out >= request.max_tokens
-            completions.append(Completion(request.reply_prefix + text.rstrip(),
-                                          {"input_tokens": prompt_len, "output_tokens": n_out, "requests": 1, "cost_usd": 0.0},
-                                          truncated=cut))
+            completions.append(
+                Completion(
+                    request.reply_prefix + text.rstrip(),
+                    {"input_tokens": prompt_len, "output_tokens": n_out, "requests": 1, "cost_usd": 0.0},
+                    truncated=cut,
+                )
+            )
         return completions

@@ -41,8 +41,15 @@ def reply_text(system: str, user: str) -> str:
 class MessagesState:
     """Shared by the handler threads: which system blocks were seen (prompt caching) and the log."""
 
-    def __init__(self, log_path: Path | None, delay: float, status: int = 200, max_in_flight: int | None = None,
-                 rate_limit_share: float = 0.0, seed: int = 0):
+    def __init__(
+        self,
+        log_path: Path | None,
+        delay: float,
+        status: int = 200,
+        max_in_flight: int | None = None,
+        rate_limit_share: float = 0.0,
+        seed: int = 0,
+    ):
         self.lock = threading.Lock()
         self.seen_systems: set[str] = set()
         self.log_path, self.delay = log_path, delay
@@ -54,8 +61,9 @@ class MessagesState:
     def admit(self) -> bool:
         """Whether a request arriving now is served (else: 429), counting it in flight if so."""
         with self.lock:
-            refused = (self.max_in_flight is not None and self.in_flight >= self.max_in_flight) \
-                or self.rng.random() < self.rate_limit_share
+            refused = (
+                self.max_in_flight is not None and self.in_flight >= self.max_in_flight
+            ) or self.rng.random() < self.rate_limit_share
             if refused:
                 self.rate_limited += 1
             else:
@@ -75,12 +83,19 @@ class MessagesState:
             self.seen_systems.add(system)
         system_tokens, user_tokens = len(system) // 4, len(user) // 4
         return {
-            "id": f"msg_{abs(hash((system, user))) % 10**12}", "type": "message", "role": "assistant",
-            "model": body["model"], "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+            "id": f"msg_{abs(hash((system, user))) % 10**12}",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
             "stop_sequence": None,
-            "usage": {"input_tokens": user_tokens, "output_tokens": max(1, len(text) // 4),
-                      "cache_creation_input_tokens": 0 if cached else system_tokens,
-                      "cache_read_input_tokens": system_tokens if cached else 0},
+            "usage": {
+                "input_tokens": user_tokens,
+                "output_tokens": max(1, len(text) // 4),
+                "cache_creation_input_tokens": 0 if cached else system_tokens,
+                "cache_read_input_tokens": system_tokens if cached else 0,
+            },
         }
 
     def log(self, body: dict) -> None:
@@ -104,10 +119,16 @@ def make_handler(state: MessagesState):
                 if status == 200:
                     state.done()
             if status != 200:
-                kinds = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-                         429: "rate_limit_error", 529: "overloaded_error"}
-                payload = json.dumps({"type": "error", "error": {"type": kinds.get(status, "api_error"),
-                                                                 "message": "injected fault"}}).encode()
+                kinds = {
+                    400: "invalid_request_error",
+                    401: "authentication_error",
+                    404: "not_found_error",
+                    429: "rate_limit_error",
+                    529: "overloaded_error",
+                }
+                payload = json.dumps(
+                    {"type": "error", "error": {"type": kinds.get(status, "api_error"), "message": "injected fault"}}
+                ).encode()
             else:
                 payload = json.dumps(state.message(body)).encode()
             self.send_response(status)
@@ -131,8 +152,14 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 1024
 
 
-def serve(port: int = 0, log_path: Path | None = None, delay: float = 0.0, status: int = 200,
-          max_in_flight: int | None = None, rate_limit_share: float = 0.0) -> Server:
+def serve(
+    port: int = 0,
+    log_path: Path | None = None,
+    delay: float = 0.0,
+    status: int = 200,
+    max_in_flight: int | None = None,
+    rate_limit_share: float = 0.0,
+) -> Server:
     """Start the server on a thread; ``server.server_address[1]`` is its port, ``server.state`` its state;
     ``status`` other than 200 answers every request with that error."""
     state = MessagesState(log_path, delay, status, max_in_flight, rate_limit_share)

@@ -29,6 +29,9 @@ class ReplayAnswerer:
         out = []
         for problem, questions in zip(problems, decompositions):
             text = self.answers.get(_key(problem.problem_id, questions))
-            out.append(Answer(text) if text is not None
-                       else Answer("", error="replay: no answer for these sub-questions in the replay files"))
+            out.append(
+                Answer(text)
+                if text is not None
+                else Answer("", error="replay: no answer for these sub-questions in the replay files")
+            )
         return out

@@ -19,12 +19,13 @@ TARGETS = ("deferred", "budget", "accuracy")
 @dataclass
 class Split:
     """One split's per-problem ingredients of a cascade."""
-    scores: np.ndarray           # the student's confidence (higher = surer)
+
+    scores: np.ndarray  # the student's confidence (higher = surer)
     student_correct: np.ndarray  # 0/1
-    llm_correct: np.ndarray      # 0/1: the LLM's own decomposition of the same problem, same answerer
-    llm_cost: np.ndarray         # dollars for the LLM to decompose each problem
-    student_cost: float          # dollars per problem for the student and its confidence score
-    kept_cost: float = 0.0       # dollars per problem the cascade keeps (answering the student's decomposition)
+    llm_correct: np.ndarray  # 0/1: the LLM's own decomposition of the same problem, same answerer
+    llm_cost: np.ndarray  # dollars for the LLM to decompose each problem
+    student_cost: float  # dollars per problem for the student and its confidence score
+    kept_cost: float = 0.0  # dollars per problem the cascade keeps (answering the student's decomposition)
 
     def __post_init__(self) -> None:
         n = len(self.scores)
@@ -36,9 +37,9 @@ class Split:
 @dataclass
 class Point:
     threshold: float  # problems scoring below it are deferred
-    deferred: float   # share of problems deferred
+    deferred: float  # share of problems deferred
     accuracy: float
-    cost: float       # dollars per problem
+    cost: float  # dollars per problem
 
 
 def apply(split: Split, threshold: float) -> Point:
@@ -110,5 +111,10 @@ def share_for_llm_fraction(validation: Split, test: Split, fraction: float = 0.9
     share of problems it sends to the LLM there, and the accuracy it reaches (a validation-chosen point)."""
     threshold, reached = choose_threshold(validation, "accuracy", fraction * float(validation.llm_correct.mean()))
     point = apply(test, threshold)
-    return {"fraction": fraction, "llm_share": point.deferred, "accuracy": point.accuracy,
-            "llm_accuracy": float(test.llm_correct.mean()), "reached_on_validation": reached}
+    return {
+        "fraction": fraction,
+        "llm_share": point.deferred,
+        "accuracy": point.accuracy,
+        "llm_accuracy": float(test.llm_correct.mean()),
+        "reached_on_validation": reached,
+    }

@@ -29,23 +29,26 @@ from distill.students import Student
 
 
 @torch.no_grad()
-def action_logprobs(model: torch.nn.Module, prompts: list[list[int]], actions: list[list[int]], pad_id: int,
-                    batch_size: int = 64) -> list[np.ndarray]:
+def action_logprobs(
+    model: torch.nn.Module, prompts: list[list[int]], actions: list[list[int]], pad_id: int, batch_size: int = 64
+) -> list[np.ndarray]:
     """The log-probability under ``model`` of each action token after its prompt (teacher-forced)."""
     model.eval()
     out: list[np.ndarray] = []
     for start in range(0, len(prompts), batch_size):
-        seqs = [p + a for p, a in zip(prompts[start:start + batch_size], actions[start:start + batch_size])]
+        seqs = [p + a for p, a in zip(prompts[start : start + batch_size], actions[start : start + batch_size])]
         width = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
         for row, seq in enumerate(seqs):  # right-padded: positions count from 0 in every row
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
         logps = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), -1)
         token_logps = logps.gather(-1, ids[:, 1:, None]).squeeze(-1)
-        for row, (prompt, action) in enumerate(zip(prompts[start:start + batch_size], actions[start:start + batch_size])):
-            out.append(token_logps[row, len(prompt) - 1:len(prompt) - 1 + len(action)].numpy())
+        for row, (prompt, action) in enumerate(
+            zip(prompts[start : start + batch_size], actions[start : start + batch_size])
+        ):
+            out.append(token_logps[row, len(prompt) - 1 : len(prompt) - 1 + len(action)].numpy())
     return out
 
 
@@ -54,7 +57,7 @@ def prompt_values(student: Student, critic: Critic, problems: list[Problem], bat
     """The critic's V(s) after the last prompt token of each problem."""
     values: list[float] = []
     for start in range(0, len(problems), batch_size):
-        ids, mask = left_pad([student.prompt_ids(p.text) for p in problems[start:start + batch_size]], student.pad_id)
+        ids, mask = left_pad([student.prompt_ids(p.text) for p in problems[start : start + batch_size]], student.pad_id)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         values += critic.state_values(ids, mask, positions).tolist()
     return values
@@ -84,11 +87,13 @@ def confidence_scores(
     start = time.perf_counter()
     prompts = [student.prompt_ids(p.text) for p in problems]
     token_logps = action_logprobs(student.model, prompts, actions, student.pad_id, batch_size)
-    c = Confidence({
-        "sequence_prob": [float(np.exp(lp.sum())) for lp in token_logps],
-        "min_token_prob": [float(np.exp(lp.min())) if len(lp) else 1.0 for lp in token_logps],
-        "mean_token_prob": [float(np.exp(lp.mean())) if len(lp) else 1.0 for lp in token_logps],
-    })
+    c = Confidence(
+        {
+            "sequence_prob": [float(np.exp(lp.sum())) for lp in token_logps],
+            "min_token_prob": [float(np.exp(lp.min())) if len(lp) else 1.0 for lp in token_logps],
+            "mean_token_prob": [float(np.exp(lp.mean())) if len(lp) else 1.0 for lp in token_logps],
+        }
+    )
     c.seconds = dict.fromkeys(c.scores, time.perf_counter() - start)  # one pass serves the three
     greedy = [extract_final_answer(text) for text in answerer_outputs]
     c.scores["answered"] = [float(a is not None) for a in greedy]
@@ -99,8 +104,15 @@ def confidence_scores(
         agree = np.zeros(len(problems))
         c.answerer_usage["agreement"] = []
         for i in range(n_samples):
-            sample = decode_actions(student, problems, batch_size, sample=True, temperature=temperature,
-                                    generator=generator, desc=f"sample {i + 1}/{n_samples}")
+            sample = decode_actions(
+                student,
+                problems,
+                batch_size,
+                sample=True,
+                temperature=temperature,
+                generator=generator,
+                desc=f"sample {i + 1}/{n_samples}",
+            )
             answers = answerer.answer(problems, [student.parse(a) for a in sample])
             c.answerer_usage["agreement"] += [a.usage for a in answers]
             agree += [g is not None and extract_final_answer(a.text) == g for g, a in zip(greedy, answers)]
@@ -123,8 +135,14 @@ def reliability(scores: list[float], correct: list[float], n_bins: int = 10) -> 
         while 0 < end < len(s) and s[end] == s[end - 1]:  # never split a run of equal scores
             end += 1
         if end > start:
-            bins.append({"score_low": float(s[start]), "score_high": float(s[end - 1]),
-                         "score_mean": float(s[start:end].mean()), "accuracy": float(y[start:end].mean()),
-                         "n": int(end - start)})
+            bins.append(
+                {
+                    "score_low": float(s[start]),
+                    "score_high": float(s[end - 1]),
+                    "score_mean": float(s[start:end].mean()),
+                    "accuracy": float(y[start:end].mean()),
+                    "n": int(end - start),
+                }
+            )
             start = end
     return bins

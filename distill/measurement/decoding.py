@@ -17,8 +17,9 @@ from distill.measurement.llama_decoder import LlamaDecoder, supports
 class Scorer(Protocol):
     """Built over a model's current weights; decodes one batch after another (weights fixed meanwhile)."""
 
-    def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                position_ids: torch.Tensor) -> torch.Tensor:
+    def prefill(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor
+    ) -> torch.Tensor:
         """Scores over the vocabulary for the token after each (left-padded) prompt: [batch, vocab]; starts a
         new batch (the previous one's caches are dropped)."""
 
@@ -93,8 +94,8 @@ def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(prompts), width), dtype=torch.long)
     for row, prompt in enumerate(prompts):
-        ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
-        mask[row, width - len(prompt):] = 1
+        ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+        mask[row, width - len(prompt) :] = 1
     return ids, mask
 
 
@@ -125,8 +126,8 @@ def decode_tokens(
     next_position = positions[:, -1] + 1
     # finished rows leave the batch (and the caches) once they are an eighth of it: copying the caches costs about
     # a step's attention, so one copy per finished row would cost more than decoding a few dead rows along
-    batch = torch.arange(rows)       # the rows in the batch, in order
-    going = list(range(rows))        # the batch's rows that have not reached EOS
+    batch = torch.arange(rows)  # the rows in the batch, in order
+    going = list(range(rows))  # the batch's rows that have not reached EOS
     outputs: list[list[int]] = [[] for _ in range(rows)]
     for step in range(max_new_tokens):
         if sample:
@@ -154,5 +155,5 @@ def decode_tokens(
             scorer.keep(index)
             batch, tokens, mask, next_position = batch[index], tokens[index], mask[index], next_position[index]
             going = list(range(len(going)))
-        scores = scorer.step(tokens, mask[:, :width + step + 1], next_position + step)
+        scores = scorer.step(tokens, mask[:, : width + step + 1], next_position + step)
     return outputs

@@ -44,33 +44,61 @@ class LlamaDecoder:
         self.dtype, self.device = model.dtype, model.device
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
-        self.scale = self.head_dim ** -0.5
+        self.scale = self.head_dim**-0.5
         self.eps = config.rms_norm_eps
         self.layers = []
         for layer in model.model.layers:
             attn, mlp = layer.self_attn, layer.mlp
             q, k, v = attn.q_proj, attn.k_proj, attn.v_proj
             # one matmul gives [q | k | rotate_half(q) | rotate_half(k) | v]
-            qkv = torch.cat([q.weight, k.weight, _rotate_half_rows(q.weight, self.head_dim),
-                             _rotate_half_rows(k.weight, self.head_dim), v.weight]).t()
-            qkv_bias = None if q.bias is None else torch.cat([
-                q.bias, k.bias, _rotate_half_rows(q.bias, self.head_dim), _rotate_half_rows(k.bias, self.head_dim),
-                v.bias])
+            qkv = torch.cat(
+                [
+                    q.weight,
+                    k.weight,
+                    _rotate_half_rows(q.weight, self.head_dim),
+                    _rotate_half_rows(k.weight, self.head_dim),
+                    v.weight,
+                ]
+            ).t()
+            qkv_bias = (
+                None
+                if q.bias is None
+                else torch.cat(
+                    [
+                        q.bias,
+                        k.bias,
+                        _rotate_half_rows(q.bias, self.head_dim),
+                        _rotate_half_rows(k.bias, self.head_dim),
+                        v.bias,
+                    ]
+                )
+            )
             gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).t()
             gate_up_bias = None if mlp.gate_proj.bias is None else torch.cat([mlp.gate_proj.bias, mlp.up_proj.bias])
-            self.layers.append((layer.input_layernorm.weight, qkv, qkv_bias, attn.o_proj.weight.t(), attn.o_proj.bias,
-                                layer.post_attention_layernorm.weight, gate_up, gate_up_bias,
-                                mlp.down_proj.weight.t(), mlp.down_proj.bias))
+            self.layers.append(
+                (
+                    layer.input_layernorm.weight,
+                    qkv,
+                    qkv_bias,
+                    attn.o_proj.weight.t(),
+                    attn.o_proj.bias,
+                    layer.post_attention_layernorm.weight,
+                    gate_up,
+                    gate_up_bias,
+                    mlp.down_proj.weight.t(),
+                    mlp.down_proj.bias,
+                )
+            )
         self.embed, self.norm = model.model.embed_tokens.weight, model.model.norm.weight
         self.head, self.head_bias = model.lm_head.weight.t(), model.lm_head.bias
         rotary = model.model.rotary_emb
         self.inv_freq, self.rope_scale = rotary.inv_freq.float(), rotary.attention_scaling
-        self.rope_table = torch.empty(0)   # [position, 2 * head_dim]: cos then sin
+        self.rope_table = torch.empty(0)  # [position, 2 * head_dim]: cos then sin
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
-        self.length = 0          # cache columns in use (left padding included)
+        self.length = 0  # cache columns in use (left padding included)
         self.max_position = 0
-        self.padded = False      # whether any cached column is padding (else attention needs no mask)
+        self.padded = False  # whether any cached column is padding (else attention needs no mask)
         self.last_hidden: torch.Tensor | None = None
 
     def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -88,7 +116,7 @@ class LlamaDecoder:
             self.rope_table = (torch.cat((emb.cos(), emb.sin()), dim=-1) * self.rope_scale).to(self.dtype)
         # one lookup per call; [batch * seq, 1, head_dim] views broadcast over heads
         rows = self.rope_table[position_ids.reshape(-1)][:, None]
-        return rows[..., :self.head_dim], rows[..., self.head_dim:]
+        return rows[..., : self.head_dim], rows[..., self.head_dim :]
 
     def _reserve(self, columns: int) -> None:
         capacity = self.keys[0].shape[2]
@@ -99,8 +127,9 @@ class LlamaDecoder:
         self.keys = [pad(k) for k in self.keys]
         self.values = [pad(v) for v in self.values]
 
-    def _forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor, mask: torch.Tensor | None,
-                 causal: bool = False) -> torch.Tensor:
+    def _forward(
+        self, input_ids: torch.Tensor, position_ids: torch.Tensor, mask: torch.Tensor | None, causal: bool = False
+    ) -> torch.Tensor:
         """Runs ``input_ids`` [batch, seq] written at cache columns ``length..length+seq``; ``mask`` [batch, 1,
         seq, columns] says which cached columns each new position may attend to (None: all of them, or the
         causal ones when ``causal``: an unpadded prefill)."""
@@ -109,18 +138,26 @@ class LlamaDecoder:
         n_qk = (heads + kv_heads) * head_dim
         cos, sin = self._rope(position_ids)
         start, end = self.length, self.length + seq
-        x = F.embedding(input_ids.reshape(-1), self.embed)            # [batch * seq, hidden]
+        x = F.embedding(input_ids.reshape(-1), self.embed)  # [batch * seq, hidden]
         for (norm1, qkv, qkv_bias, out, out_bias, norm2, gate_up, gate_up_bias, down, down_bias), keys, values in zip(
-                self.layers, self.keys, self.values):
+            self.layers, self.keys, self.values
+        ):
             h = self._rms_norm(x, norm1)
             y = h @ qkv if qkv_bias is None else torch.addmm(qkv_bias, h, qkv)
             qk = y[:, :n_qk].view(-1, heads + kv_heads, head_dim)
-            qk = torch.addcmul(qk * cos, y[:, n_qk:2 * n_qk].view_as(qk), sin)   # rotary embedding
+            qk = torch.addcmul(qk * cos, y[:, n_qk : 2 * n_qk].view_as(qk), sin)  # rotary embedding
             q = qk[:, :heads].view(batch, seq, heads, head_dim).transpose(1, 2)
             keys[:, :, start:end] = qk[:, heads:].view(batch, seq, kv_heads, head_dim).transpose(1, 2)
-            values[:, :, start:end] = y[:, 2 * n_qk:].view(batch, seq, kv_heads, head_dim).transpose(1, 2)
-            a = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end], attn_mask=mask,
-                                               is_causal=causal, scale=self.scale, enable_gqa=kv_heads != heads)
+            values[:, :, start:end] = y[:, 2 * n_qk :].view(batch, seq, kv_heads, head_dim).transpose(1, 2)
+            a = F.scaled_dot_product_attention(
+                q,
+                keys[:, :, :end],
+                values[:, :, :end],
+                attn_mask=mask,
+                is_causal=causal,
+                scale=self.scale,
+                enable_gqa=kv_heads != heads,
+            )
             a = a.transpose(1, 2).reshape(batch * seq, heads * head_dim)
             x = torch.addmm(x, a, out) if out_bias is None else x + torch.addmm(out_bias, a, out)
             h = self._rms_norm(x, norm2)
@@ -130,11 +167,15 @@ class LlamaDecoder:
             x = torch.addmm(x, g, down) if down_bias is None else x + torch.addmm(down_bias, g, down)
         self.length = end
         self.last_hidden = self._rms_norm(x.view(batch, seq, -1)[:, -1], self.norm)
-        return self.last_hidden @ self.head if self.head_bias is None else torch.addmm(
-            self.head_bias, self.last_hidden, self.head)
+        return (
+            self.last_hidden @ self.head
+            if self.head_bias is None
+            else torch.addmm(self.head_bias, self.last_hidden, self.head)
+        )
 
-    def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                position_ids: torch.Tensor) -> torch.Tensor:
+    def prefill(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor
+    ) -> torch.Tensor:
         batch, width = input_ids.shape
         shape = (batch, self.kv_heads, width + 64, self.head_dim)
         self.keys = [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in self.layers]

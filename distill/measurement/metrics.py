@@ -9,9 +9,38 @@ from dataclasses import dataclass
 import numpy as np
 
 # two-sided 95% quantiles of Student's t for 1..30 degrees of freedom; the normal 1.96 beyond
-T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-       2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-       2.045, 2.042]
+T95 = [
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+]
 
 
 def bootstrap_ci(values: list[float], n_resamples: int = 2000, seed: int = 0) -> list[float]:
@@ -39,7 +68,7 @@ def roc_auc(scores: list[float], labels: list[bool]) -> float | None:
         end = start  # [start, end] is a run of tied scores; each gets their average rank
         while end + 1 < len(order) and scores[order[end + 1]] == scores[order[start]]:
             end += 1
-        rank_sum += sum(1 for i in order[start:end + 1] if labels[i]) * ((start + end) / 2 + 1)
+        rank_sum += sum(1 for i in order[start : end + 1] if labels[i]) * ((start + end) / 2 + 1)
         start = end + 1
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
@@ -76,5 +105,4 @@ def accuracy_interval(accuracies: list[float], n_problems: int, n_resamples: int
     rng = np.random.default_rng(seed)
     drawn = rates[rng.integers(0, len(rates), size=(n_resamples, len(rates)))]
     means = (rng.binomial(n_problems, drawn) / n_problems).mean(axis=1)
-    return Interval(float(rates.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)),
-                    len(rates))
+    return Interval(float(rates.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)), len(rates))

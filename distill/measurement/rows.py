@@ -9,7 +9,8 @@ from __future__ import annotations
 import resource
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,7 +45,7 @@ class DecodeMemory:
         self.interval_s = interval_s
         self.peak_mb = 0.0
 
-    def __enter__(self) -> "DecodeMemory":
+    def __enter__(self) -> DecodeMemory:
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         self.base = _rss_mb()
@@ -94,13 +95,22 @@ def decode_actions(
     results: list[list[int]] = [[] for _ in range(len(problems) * repeats)]
     per_batch = max(1, batch_size // repeats)
     for start in tqdm(range(0, len(order), per_batch), desc=desc, unit="batch", leave=False):
-        rows = order[start:start + per_batch]
+        rows = order[start : start + per_batch]
         prompts = [student.prompt_ids(problems[i].text) for i in rows]
         budget = min(max_new_tokens, student.max_length - max(len(p) for p in prompts))
-        outputs = decode_tokens(scorer, prompts, student.eos_id, student.pad_id, max_new_tokens=budget,
-                                sample=sample, temperature=temperature, generator=generator, repeats=repeats)
+        outputs = decode_tokens(
+            scorer,
+            prompts,
+            student.eos_id,
+            student.pad_id,
+            max_new_tokens=budget,
+            sample=sample,
+            temperature=temperature,
+            generator=generator,
+            repeats=repeats,
+        )
         for n, i in enumerate(rows):
-            results[i * repeats:(i + 1) * repeats] = outputs[n * repeats:(n + 1) * repeats]
+            results[i * repeats : (i + 1) * repeats] = outputs[n * repeats : (n + 1) * repeats]
     return results
 
 
@@ -113,8 +123,10 @@ def decompose(
     desc: str = "student decomposes",
 ) -> list[list[str]]:
     """Greedy decompositions of each problem: the sub-questions of :func:`decode_actions`."""
-    return [student.parse(out) for out in
-            decode_actions(student, problems, batch_size, max_new_tokens, scorer_factory, desc)]
+    return [
+        student.parse(out)
+        for out in decode_actions(student, problems, batch_size, max_new_tokens, scorer_factory, desc)
+    ]
 
 
 def score_decompositions(
@@ -170,15 +182,23 @@ def evaluate_student(
     return metrics, records
 
 
-def student_selectors(student: Student, problems: list[Problem], answerer: Answerer, sampling: Sampling,
-                      batch_size: int = 64) -> dict[str, Any]:
+def student_selectors(
+    student: Student, problems: list[Problem], answerer: Answerer, sampling: Sampling, batch_size: int = 64
+) -> dict[str, Any]:
     """The student's rows over ``sampling.student`` decompositions sampled per problem (the selectors of
     ``distill.measurement.selectors``), to set beside the teacher's over as many of its samples."""
     generator = torch.Generator().manual_seed(sampling.seed)
     per_problem: list[list[Record]] = [[] for _ in problems]
     for i in range(sampling.student):
-        actions = decode_actions(student, problems, batch_size, sample=True, temperature=sampling.temperature,
-                                 generator=generator, desc=f"student sample {i + 1}/{sampling.student}")
+        actions = decode_actions(
+            student,
+            problems,
+            batch_size,
+            sample=True,
+            temperature=sampling.temperature,
+            generator=generator,
+            desc=f"student sample {i + 1}/{sampling.student}",
+        )
         records = judged_records(problems, [student.parse(a) for a in actions], answerer, None, student.name)
         for samples, record in zip(per_problem, records):
             samples.append(record)
@@ -186,8 +206,13 @@ def student_selectors(student: Student, problems: list[Problem], answerer: Answe
 
 
 def evaluate_teacher(
-    teacher: Teacher, problems: list[Problem], answerer: Answerer, judge: Judge | None,
-    given: list[Record] | None = None, dataset: Dataset | None = None, n_samples: int = 1,
+    teacher: Teacher,
+    problems: list[Problem],
+    answerer: Answerer,
+    judge: Judge | None,
+    given: list[Record] | None = None,
+    dataset: Dataset | None = None,
+    n_samples: int = 1,
 ) -> tuple[dict[str, Any], list[Record]]:
     """The LLM row: the teacher's own first-sample decompositions through the same answerer (teacher@1), and
     with ``n_samples`` > 1 its rows over that many samples per problem (``selectors``: mean, label-free
@@ -203,8 +228,9 @@ def evaluate_teacher(
     else:
         samples = teacher.decompose(problems, n_samples)
         source = teacher.name
-    metrics, records = score_decompositions(problems, [s[0].subquestions for s in samples], answerer, judge,
-                                            source, dataset)
+    metrics, records = score_decompositions(
+        problems, [s[0].subquestions for s in samples], answerer, judge, source, dataset
+    )
     usage = [s[0].usage for s in samples if s[0].usage]
     if usage:
         metrics["usage_per_problem"] = {
@@ -214,6 +240,7 @@ def evaluate_teacher(
     if n_samples > 1:
         rest = [(p, d) for p, s in zip(problems, samples) for d in s[1:]]
         more = iter(judged_records([p for p, _ in rest], [d.subquestions for _, d in rest], answerer, None, source))
-        metrics["selectors"] = selector_rows([[first, *(next(more) for _ in s[1:])]
-                                              for first, s in zip(records, samples)])
+        metrics["selectors"] = selector_rows(
+            [[first, *(next(more) for _ in s[1:])] for first, s in zip(records, samples)]
+        )
     return metrics, records

@@ -36,8 +36,12 @@ def select(samples: list[Record]) -> dict[str, float]:
         vote = next(i for i in answered if counts[answers[i]] == top)  # ties: the one answered first
     else:
         vote = 0
-    return {"first": correct[0], "mean": sum(correct) / len(correct), "best_of_n": correct[first_answered],
-            "majority": correct[vote]}
+    return {
+        "first": correct[0],
+        "mean": sum(correct) / len(correct),
+        "best_of_n": correct[first_answered],
+        "majority": correct[vote],
+    }
 
 
 def selector_rows(samples_per_problem: list[list[Record]]) -> dict[str, Any]:
@@ -46,8 +50,10 @@ def selector_rows(samples_per_problem: list[list[Record]]) -> dict[str, Any]:
     out: dict[str, Any] = {"n": min((len(s) for s in samples_per_problem), default=0)}
     for name in SELECTORS:
         values = [p[name] for p in per_problem]
-        out[name] = {"accuracy": sum(values) / len(values) if values else float("nan"),
-                     "accuracy_ci95": bootstrap_ci(values)}
+        out[name] = {
+            "accuracy": sum(values) / len(values) if values else float("nan"),
+            "accuracy_ci95": bootstrap_ci(values),
+        }
     return out
 
 

@@ -16,8 +16,9 @@ from distill.core.final_answer import is_correct
 from distill.core.records import Record
 
 
-def removal_credit(problems: list[Problem], decompositions: list[list[str]], answerer: Answerer,
-                   full: list[Answer] | None = None) -> tuple[list[list[float]], int]:
+def removal_credit(
+    problems: list[Problem], decompositions: list[list[str]], answerer: Answerer, full: list[Answer] | None = None
+) -> tuple[list[list[float]], int]:
     """Per decomposition, each sub-question's credit; and the number of extra answerer calls it took. ``full``:
     the answers to the whole decompositions where the caller has them already (an online objective's rollouts)."""
     full = full if full is not None else answerer.answer(problems, decompositions)
@@ -25,7 +26,7 @@ def removal_credit(problems: list[Problem], decompositions: list[list[str]], ans
     for problem, questions in zip(problems, decompositions):
         for i in range(len(questions)):
             ablated_problems.append(problem)
-            ablated.append(questions[:i] + questions[i + 1:])
+            ablated.append(questions[:i] + questions[i + 1 :])
     answers = iter(answerer.answer(ablated_problems, ablated))
     credits = []
     for problem, questions, answer in zip(problems, decompositions, full):
@@ -34,8 +35,9 @@ def removal_credit(problems: list[Problem], decompositions: list[list[str]], ans
     return credits, len(ablated)
 
 
-def credit_as_usefulness(records: list[Record], problems: dict[str, Problem],
-                         answerer: Answerer) -> tuple[list[Record], int]:
+def credit_as_usefulness(
+    records: list[Record], problems: dict[str, Problem], answerer: Answerer
+) -> tuple[list[Record], int]:
     """The records with each sub-question's usefulness replaced by its removal credit mapped to [0, 1]
     ((credit + 1) / 2: needed 1, neutral 0.5, distracting 0), so every reward that reads usefulness reads the
     answerer's own dependence on the question (``reward=counterfactual``); and the extra answerer calls.
@@ -43,5 +45,7 @@ def credit_as_usefulness(records: list[Record], problems: dict[str, Problem],
     answered from its own text."""
     owned = [problems.get(r.problem_id) or Problem(r.problem_id, r.problem, r.true_answer) for r in records]
     credits, calls = removal_credit(owned, [r.subquestions for r in records], answerer)
-    return [dataclasses.replace(r, usefulness=[(c + 1) / 2 for c in cs], meta={**r.meta, "usefulness": "counterfactual"})
-            for r, cs in zip(records, credits)], calls
+    return [
+        dataclasses.replace(r, usefulness=[(c + 1) / 2 for c in cs], meta={**r.meta, "usefulness": "counterfactual"})
+        for r, cs in zip(records, credits)
+    ], calls

@@ -4,7 +4,8 @@ answer (the paper's feedback check)."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from distill.core.records import Record, group_by_problem
 from distill.core.teacher_runs import usage_totals
@@ -55,9 +56,8 @@ def summarize(records: Iterable[Record]) -> dict[str, Any]:
         # share of decompositions whose final answer is right
         "teacher_accuracy": sum(bool(r.answer_correctness) for r in records) / n,
         # share of problems with at least one right decomposition (what filtering can keep)
-        "problems_with_correct_sample": sum(
-            any(r.answer_correctness for r in group) for group in by_problem.values()
-        ) / max(len(by_problem), 1),
+        "problems_with_correct_sample": sum(any(r.answer_correctness for r in group) for group in by_problem.values())
+        / max(len(by_problem), 1),
         "mean_subquestions": sum(len(r.subquestions) for r in records) / n,
         "usefulness_rate": sum(scores) / len(scores) if scores else None,
         "teacher_errors_per_record": {k: v / n for k, v in sorted(errors.items())},

@@ -44,8 +44,14 @@ def serve(args: argparse.Namespace) -> None:
     token = args.token
     if not is_loopback(args.host) and not token:
         token = secrets.token_urlsafe(16)  # never open to a network without one
-    state = ReviewApp(records, build_queue(records, args.random_share, seed=args.seed), store, args.reviewer, token,
-                      served_hosts(args.host, args.allow_host))
+    state = ReviewApp(
+        records,
+        build_queue(records, args.random_share, seed=args.seed),
+        store,
+        args.reviewer,
+        token,
+        served_hosts(args.host, args.allow_host),
+    )
     url = f"http://{args.host}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"reviewing {len(records)} records of {records_path} as {args.reviewer}; labels in {store.path}\nopen {url}")
     uvicorn.run(build_app(state), host=args.host, port=args.port, log_level="warning")
@@ -57,10 +63,19 @@ def export(args: argparse.Namespace) -> None:
     with out.open("w") as fh:
         for (key, reviewer), label in sorted(store.labels().items()):
             problem_id, sample = key.rsplit("/", 1)
-            fh.write(json.dumps({"record_key": key, "problem_id": problem_id, "sample_index": int(sample.split("#")[0]),
-                                 "reviewer": reviewer, **label,
-                                 "useful": [label["useful"].get(i) for i in range(max(label["useful"], default=-1) + 1)]})
-                     + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "record_key": key,
+                        "problem_id": problem_id,
+                        "sample_index": int(sample.split("#")[0]),
+                        "reviewer": reviewer,
+                        **label,
+                        "useful": [label["useful"].get(i) for i in range(max(label["useful"], default=-1) + 1)],
+                    }
+                )
+                + "\n"
+            )
     print(f"labels of {len({k for k, _ in store.labels()})} records written to {out}")
 
 
@@ -73,22 +88,32 @@ def stats(args: argparse.Namespace) -> None:
     write_json(out, result)
     r = result["random_stratum"]
     fmt = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
-    print(f"reviewers {', '.join(result['reviewers']) or 'none'}: {result['records_reviewed']} records reviewed, "
-          f"{result['records_rejected']} rejected, {result['records_edited']} edited")
-    print(f"AI judge against people on {result['subquestions_labelled']} sub-questions: kappa {fmt(result['kappa'])}; "
-          f"judge's 'not useful': precision {fmt(result['judge_not_useful_precision'])}, "
-          f"recall {fmt(result['judge_not_useful_recall'])}")
+    print(
+        f"reviewers {', '.join(result['reviewers']) or 'none'}: {result['records_reviewed']} records reviewed, "
+        f"{result['records_rejected']} rejected, {result['records_edited']} edited"
+    )
+    print(
+        f"AI judge against people on {result['subquestions_labelled']} sub-questions: kappa {fmt(result['kappa'])}; "
+        f"judge's 'not useful': precision {fmt(result['judge_not_useful_precision'])}, "
+        f"recall {fmt(result['judge_not_useful_recall'])}"
+    )
     for name, count in result["confusion"].items():
         print(f"  {name:28s} {count}")
     between = result["between_reviewers"]
     for pair, row in between["pairs"].items():
-        print(f"{pair}: kappa on usefulness {fmt(row['useful']['kappa'])} (n {row['useful']['n']}), "
-              f"on decisions {fmt(row['decision']['kappa'])} (n {row['decision']['n']})")
-    print(f"Krippendorff's alpha over reviewers: usefulness {fmt(between['alpha']['useful'])}, "
-          f"decisions {fmt(between['alpha']['decision'])}")
+        print(
+            f"{pair}: kappa on usefulness {fmt(row['useful']['kappa'])} (n {row['useful']['n']}), "
+            f"on decisions {fmt(row['decision']['kappa'])} (n {row['decision']['n']})"
+        )
+    print(
+        f"Krippendorff's alpha over reviewers: usefulness {fmt(between['alpha']['useful'])}, "
+        f"decisions {fmt(between['alpha']['decision'])}"
+    )
     ci = r["wrong_or_useless_ci95"]
-    print(f"random stratum ({r['n']} records): wrong or useless {fmt(r['wrong_or_useless_share'])}"
-          + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""))
+    print(
+        f"random stratum ({r['n']} records): wrong or useless {fmt(r['wrong_or_useless_share'])}"
+        + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+    )
     print(f"labels of {records_path} ({store.path}); written to {out}")
 
 
@@ -116,19 +141,27 @@ def simulate(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "serve"
-    parser = OneLineParser(prog=f"python -m distill.review{'' if command == 'serve' else ' ' + command}",
-                                     description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(
+        prog=f"python -m distill.review{'' if command == 'serve' else ' ' + command}",
+        description=__doc__.split("\n\n")[0],
+    )
     parser.add_argument("run", help="a run folder (teacher_records.jsonl) or a records file")
-    parser.add_argument("--random-share", type=fraction, default=0.2,
-                        help="share of the queue drawn uniformly, in [0, 1] (default 0.2)")
+    parser.add_argument(
+        "--random-share", type=fraction, default=0.2, help="share of the queue drawn uniformly, in [0, 1] (default 0.2)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the queue's random stratum")
     if command == "serve":
         parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; others need a token)")
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--reviewer", default=getpass.getuser(), help="your name on the labels")
         parser.add_argument("--token", default=None, help="access token (generated when binding beyond loopback)")
-        parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                            help="another Host header value to answer (a proxy's or DNS alias); repeatable")
+        parser.add_argument(
+            "--allow-host",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="another Host header value to answer (a proxy's or DNS alias); repeatable",
+        )
     elif command == "export":
         parser.add_argument("--out", default=None, help="JSONL file (default review_labels.jsonl beside the records)")
     elif command == "simulate":

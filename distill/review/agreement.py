@@ -68,11 +68,15 @@ def between_reviewers(labels: dict[tuple[str, str], dict[str, Any]]) -> dict[str
     for x, y in combinations(reviewers, 2):
         row = {}
         for name, items, positive in (("useful", useful, 1), ("decision", decision, "reject")):
-            both = [(votes[x] == positive, votes[y] == positive) for votes in items.values() if x in votes and y in votes]
+            both = [
+                (votes[x] == positive, votes[y] == positive) for votes in items.values() if x in votes and y in votes
+            ]
             row[name] = {"n": len(both), "kappa": cohens_kappa([a for a, _ in both], [b for _, b in both])}
         out["pairs"][f"{x} vs {y}"] = row
-    out["alpha"] = {name: krippendorff_alpha([list(votes.values()) for votes in items.values()])
-                    for name, items in (("useful", useful), ("decision", decision))}
+    out["alpha"] = {
+        name: krippendorff_alpha([list(votes.values()) for votes in items.values()])
+        for name, items in (("useful", useful), ("decision", decision))
+    }
     return out
 
 
@@ -98,10 +102,12 @@ def review_stats(records: list[Record], store: LabelStore) -> dict[str, Any]:
                 judge.append(record.usefulness[position] >= 0.5)
                 human.append(share >= 0.5)
     pairs = list(zip(judge, human))
-    confusion = {"judge useful, human useful": sum(j and h for j, h in pairs),
-                 "judge useful, human not": sum(j and not h for j, h in pairs),
-                 "judge not, human useful": sum(not j and h for j, h in pairs),
-                 "judge not, human not": sum(not j and not h for j, h in pairs)}
+    confusion = {
+        "judge useful, human useful": sum(j and h for j, h in pairs),
+        "judge useful, human not": sum(j and not h for j, h in pairs),
+        "judge not, human useful": sum(not j and h for j, h in pairs),
+        "judge not, human not": sum(not j and not h for j, h in pairs),
+    }
     flagged = confusion["judge not, human useful"] + confusion["judge not, human not"]
     useless = confusion["judge useful, human not"] + confusion["judge not, human not"]
 

@@ -29,9 +29,18 @@ from distill.core.records import Record
 from distill.review.queue import STRATA, QueueItem
 from distill.review.store import RUN_RECORDS, LabelStore, record_keys
 
-KEYS = [("1-9", "sub-question N useful"), ("Shift+1-9", "sub-question N not useful"), ("a", "accept"),
-        ("r", "reject"), ("e", "edit the sub-questions"), ("Ctrl+Enter", "save the edit"), ("u", "undo"),
-        ("n / →", "next"), ("p / ←", "previous"), ("g", "next not yet decided")]
+KEYS = [
+    ("1-9", "sub-question N useful"),
+    ("Shift+1-9", "sub-question N not useful"),
+    ("a", "accept"),
+    ("r", "reject"),
+    ("e", "edit the sub-questions"),
+    ("Ctrl+Enter", "save the edit"),
+    ("u", "undo"),
+    ("n / →", "next"),
+    ("p / ←", "previous"),
+    ("g", "next not yet decided"),
+]
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#222}
@@ -91,8 +100,15 @@ def esc(value: object) -> str:
 class ReviewApp:
     """The state behind the pages: the records, their queue, the store, who is reviewing, the secrets."""
 
-    def __init__(self, records: list[Record], queue: list[QueueItem], store: LabelStore, reviewer: str,
-                 token: str | None = None, hosts: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        records: list[Record],
+        queue: list[QueueItem],
+        store: LabelStore,
+        reviewer: str,
+        token: str | None = None,
+        hosts: list[str] | None = None,
+    ) -> None:
         self.records, self.queue, self.store, self.reviewer = records, queue, store, reviewer
         self.token = token
         self.hosts = hosts or list(LOOPBACK_NAMES)  # Host header values this server answers
@@ -125,9 +141,13 @@ class ReviewApp:
 
     def progress(self, mine: dict[str, dict]) -> dict[str, tuple[int, int]]:
         decided = {k for k, label in mine.items() if label["decision"]}
-        total, done = Counter(i.stratum for i in self.queue), Counter(
-            i.stratum for i, k in zip(self.queue, self.keys) if k in decided)
-        return {s: (done[s], total[s]) for s in STRATA if total[s]} | {"all": (len(decided & set(self.keys)), len(self.queue))}
+        total, done = (
+            Counter(i.stratum for i in self.queue),
+            Counter(i.stratum for i, k in zip(self.queue, self.keys) if k in decided),
+        )
+        return {s: (done[s], total[s]) for s in STRATA if total[s]} | {
+            "all": (len(decided & set(self.keys)), len(self.queue))
+        }
 
     def first_undecided(self) -> int | None:
         mine = self.mine()
@@ -155,22 +175,29 @@ reviewers and the AI judge.</p></body></html>"""
         bars = []
         for stratum, (done, total) in self.progress(mine).items():
             width = 100 * done / total if total else 0
-            bars.append(f'<tr><td>{esc(stratum)}</td><td style="width:60%"><div class="bar"><div style="width:{width:.1f}%">'
-                        f'</div></div></td><td id="progress-{esc(stratum)}">{done} / {total}</td></tr>')
+            bars.append(
+                f'<tr><td>{esc(stratum)}</td><td style="width:60%"><div class="bar"><div style="width:{width:.1f}%">'
+                f'</div></div></td><td id="progress-{esc(stratum)}">{done} / {total}</td></tr>'
+            )
         rows = []
         for i, question in enumerate(record.subquestions):
             ai = record.usefulness[i] if record.usefulness and i < len(record.usefulness) else None
             mark = label["useful"].get(i)
             human = {1: '<span class="yes">useful</span>', 0: '<span class="no">not useful</span>'}.get(mark, "—")
-            rows.append(f'<tr class="subq" data-i="{i}"><td>{i + 1}</td><td>{esc(question)}</td>'
-                        f'<td>{"" if ai is None else f"{ai:.2f}"}</td><td class="human">{human}</td>'
-                        f'<td><button onclick="label(\'useful\',1,{i})">useful</button>'
-                        f'<button onclick="label(\'useful\',0,{i})">not</button></td></tr>')
+            rows.append(
+                f'<tr class="subq" data-i="{i}"><td>{i + 1}</td><td>{esc(question)}</td>'
+                f'<td>{"" if ai is None else f"{ai:.2f}"}</td><td class="human">{human}</td>'
+                f"<td><button onclick=\"label('useful',1,{i})\">useful</button>"
+                f"<button onclick=\"label('useful',0,{i})\">not</button></td></tr>"
+            )
         missing = record.meta.get("missing_step")
         predicted = extract_final_answer(record.answerer_output)
         decision = label["decision"]
-        decided = (f'<span id="decision" class="decision {esc(decision)}">{esc(decision)}ed</span>'
-                   if decision else '<span id="decision">undecided</span>')
+        decided = (
+            f'<span id="decision" class="decision {esc(decision)}">{esc(decision)}ed</span>'
+            if decision
+            else '<span id="decision">undecided</span>'
+        )
         edit = label["edit"]
         keys = " · ".join(f"<kbd>{esc(k)}</kbd> {esc(v)}" for k, v in KEYS)
         return f"""<!doctype html><html><head><meta charset="utf-8"><meta name="csrf" content="{self.csrf}">
@@ -178,21 +205,21 @@ reviewers and the AI judge.</p></body></html>"""
 <body data-pos="{pos}" data-total="{len(self.queue)}"><div id="banner" role="alert"></div>
 <h2>Record {pos + 1} of {len(self.queue)} <small>stratum: <b id="stratum">{esc(item.stratum)}</b> · {esc(self.keys[pos])}
  · teacher {esc(record.teacher)} · reviewer {esc(self.reviewer)}</small></h2>
-<table>{''.join(bars)}</table>
+<table>{"".join(bars)}</table>
 <h3>Problem</h3><p id="problem">{esc(record.problem)}</p>
 <p>True answer <b>{esc(record.true_answer)}</b> · predicted <b>{esc(predicted)}</b> ·
  {'<span class="yes">right</span>' if record.answer_correctness else '<span class="no">wrong</span>'}
- {f'· judge: a needed step is missing ({missing:.2f} of votes)' if missing is not None else ''}</p>
+ {f"· judge: a needed step is missing ({missing:.2f} of votes)" if missing is not None else ""}</p>
 <h3>Sub-questions</h3>
-<table><tr><th>#</th><th>sub-question</th><th>AI votes useful</th><th>you</th><th></th></tr>{''.join(rows)}</table>
-{f'<p>Your edit: <span id="edit">{esc(" | ".join(edit))}</span></p>' if edit else ''}
+<table><tr><th>#</th><th>sub-question</th><th>AI votes useful</th><th>you</th><th></th></tr>{"".join(rows)}</table>
+{f'<p>Your edit: <span id="edit">{esc(" | ".join(edit))}</span></p>' if edit else ""}
 <p>{decided} <button onclick="label('decision','accept')">accept (a)</button>
 <button onclick="label('decision','reject')">reject (r)</button> <button onclick="edit()">edit (e)</button>
 <button onclick="undo()">undo (u)</button> <button onclick="go({pos - 1})">← prev</button>
 <button onclick="go({pos + 1})">next →</button></p>
 <div id="editor" style="display:none"><textarea id="edit-text" rows="6">{esc(chr(10).join(edit or record.subquestions))}</textarea>
 <button onclick="saveEdit()">save edit (Ctrl+Enter)</button></div>
-<h3>Answerer's transcript</h3><pre id="transcript">{esc(record.answerer_output or '')}</pre>
+<h3>Answerer's transcript</h3><pre id="transcript">{esc(record.answerer_output or "")}</pre>
 <p><small>{keys}</small></p>
 <script>{_SCRIPT}</script></body></html>"""
 
@@ -237,9 +264,14 @@ def build_app(state: ReviewApp) -> Starlette:
                 record = state.records[state.queue[pos].index]
                 if not 0 <= int(body.get("position", -1)) < len(record.subquestions):
                     raise ValueError(f"record {pos} has {len(record.subquestions)} sub-questions")
-            action = state.store.add(state.keys[pos], state.reviewer, kind, value,
-                                     position=body.get("position") if kind == "useful" else None,
-                                     stratum=state.queue[pos].stratum)
+            action = state.store.add(
+                state.keys[pos],
+                state.reviewer,
+                kind,
+                value,
+                position=body.get("position") if kind == "useful" else None,
+                stratum=state.queue[pos].stratum,
+            )
         except (KeyError, TypeError, ValueError, json.JSONDecodeError) as err:
             return Response(f"400: {err}", status_code=400)
         return JSONResponse({"id": action, "progress": state.progress(state.mine())})
@@ -258,10 +290,16 @@ def build_app(state: ReviewApp) -> Starlette:
             return denied()
         return JSONResponse(state.progress(state.mine()))
 
-    return Starlette(routes=[
-        Route("/", home), Route("/item/{pos:int}", item), Route("/api/progress", progress),
-        Route("/api/label", label, methods=["POST"]), Route("/api/undo", undo, methods=["POST"]),
-    ], middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=state.hosts)])
+    return Starlette(
+        routes=[
+            Route("/", home),
+            Route("/item/{pos:int}", item),
+            Route("/api/progress", progress),
+            Route("/api/label", label, methods=["POST"]),
+            Route("/api/undo", undo, methods=["POST"]),
+        ],
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=state.hosts)],
+    )
 
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -297,4 +335,3 @@ def records_file(path: str | Path) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such run folder or records file")
     return path
-

@@ -12,7 +12,6 @@ import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
-
 from typing import Any
 
 from omegaconf import DictConfig
@@ -36,9 +35,15 @@ def store_path(review_path: str | None, records_path: str | None) -> Path | None
     return None
 
 
-def apply_reviews(records: list[Record], reviews: dict[str, Review], problems: dict[str, Problem],
-                  answerer: Answerer, judge: Judge | None, human_usefulness: bool = False,
-                  human_only: bool = False) -> tuple[list[Record], dict[str, int]]:
+def apply_reviews(
+    records: list[Record],
+    reviews: dict[str, Review],
+    problems: dict[str, Problem],
+    answerer: Answerer,
+    judge: Judge | None,
+    human_usefulness: bool = False,
+    human_only: bool = False,
+) -> tuple[list[Record], dict[str, int]]:
     """The records to train on after the reviews, and counts of what the reviews changed."""
     kept, edits = [], []
     counts = {"reviewed": 0, "rejected": 0, "edited": 0, "human_usefulness_labels": 0, "left_unreviewed": 0}
@@ -64,24 +69,38 @@ def apply_reviews(records: list[Record], reviews: dict[str, Review], problems: d
     if edits:
         originals = [r for r, _, _ in edits]
         # records of data sets without problem objects (the paper's files) answer from the record's text
-        edit_problems = [problems.get(r.problem_id) or Problem(r.problem_id, r.problem, r.true_answer) for r in originals]
-        for (_, _, key), new in zip(edits, judged_records(edit_problems, [e for _, e, _ in edits], answerer, judge,
-                                                          "human", sample_indices=[r.sample_index for r in originals])):
+        edit_problems = [
+            problems.get(r.problem_id) or Problem(r.problem_id, r.problem, r.true_answer) for r in originals
+        ]
+        for (_, _, key), new in zip(
+            edits,
+            judged_records(
+                edit_problems,
+                [e for _, e, _ in edits],
+                answerer,
+                judge,
+                "human",
+                sample_indices=[r.sample_index for r in originals],
+            ),
+        ):
             new.meta["edited_from"] = key
             kept.append(new)
         counts["edited"] = len(edits)
     return kept, counts
 
 
-def human_review(records: list[Record], parts: Parts, review_path: str | None, records_path: str | None,
-                 reward: DictConfig) -> tuple[list[Record], dict[str, Any] | None]:
+def human_review(
+    records: list[Record], parts: Parts, review_path: str | None, records_path: str | None, reward: DictConfig
+) -> tuple[list[Record], dict[str, Any] | None]:
     """A run's records after its label store's reviews (if it has one), and what they changed (with a
     digest of the reviews, part of a cached first stage's identity)."""
     path = store_path(review_path, records_path)
     human_usefulness, human_only = reward.get("human_usefulness", False), reward.get("human_only", False)
     if human_usefulness and path is None:
-        raise UsageError(f"reward={reward.name} needs human labels: no {store_file(records_path or 'records').name} beside data.records_path="
-                         f"{records_path} and no data.review_path (label a run with python -m distill.review)")
+        raise UsageError(
+            f"reward={reward.name} needs human labels: no {store_file(records_path or 'records').name} beside "
+            f"data.records_path={records_path} and no data.review_path (label a run with python -m distill.review)"
+        )
     if path is None:
         return records, None
     store = LabelStore(path)
@@ -92,9 +111,14 @@ def human_review(records: list[Record], parts: Parts, review_path: str | None, r
     if not reviews:
         return records, None
     problems = {p.problem_id: p for p in parts.dataset.load("train")}
-    records, counts = apply_reviews(records, reviews, problems, parts.answerer, parts.judge, human_usefulness, human_only)
+    records, counts = apply_reviews(
+        records, reviews, problems, parts.answerer, parts.judge, human_usefulness, human_only
+    )
     print(f"human review ({path}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    plain = [human_usefulness, human_only, {k: [sorted(v.useful.items()), v.decision, v.edit]
-                                            for k, v in sorted(reviews.items())}]
+    plain = [
+        human_usefulness,
+        human_only,
+        {k: [sorted(v.useful.items()), v.decision, v.edit] for k, v in sorted(reviews.items())},
+    ]
     digest = hashlib.sha256(json.dumps(plain).encode()).hexdigest()[:16]
     return records, {"store": str(path), "digest": digest, **counts}

@@ -25,8 +25,15 @@ def oracle_labels(problem: Problem, record: Record) -> tuple[list[int], str]:
     return [int(f) for f in flags], "accept" if all(flags) else "reject"
 
 
-def simulate_review(store: LabelStore, records: list[Record], items: list[QueueItem], problems: dict[str, Problem],
-                    reviewer: str = "oracle", noise: float = 0.0, seed: int = 0) -> int:
+def simulate_review(
+    store: LabelStore,
+    records: list[Record],
+    items: list[QueueItem],
+    problems: dict[str, Problem],
+    reviewer: str = "oracle",
+    noise: float = 0.0,
+    seed: int = 0,
+) -> int:
     """Label ``items`` (in order) as the oracle; the number of records labelled."""
     rng = random.Random(seed)
     keys = record_keys(records)

@@ -27,7 +27,7 @@ _FLAGS = ("unparsed_decomposition", "no_final_answer", "truncated", "call_error"
 
 @dataclass
 class QueueItem:
-    index: int    # into the run's records
+    index: int  # into the run's records
     stratum: str
 
 
@@ -42,8 +42,9 @@ def vote_split(record: Record) -> float:
     return max((1 - abs(2 * s - 1) for s in shares), default=0.0)
 
 
-def build_queue(records: list[Record], random_share: float = 0.2, top_patterns: int = 3,
-                seed: int = 0) -> list[QueueItem]:
+def build_queue(
+    records: list[Record], random_share: float = 0.2, top_patterns: int = 3, seed: int = 0
+) -> list[QueueItem]:
     """Every record once, in review order (see the module's docstring)."""
     if not 0.0 <= random_share <= 1.0:
         raise ValueError(f"random_share is a share of the records in [0, 1], got {random_share}")

@@ -65,6 +65,7 @@ def record_keys(records: list[Record]) -> list[str]:
 @dataclass
 class Review:
     """What people said of one record, merged over reviewers."""
+
     useful: dict[int, float] = field(default_factory=dict)  # sub-question -> share of reviewers saying useful
     decision: str | None = None  # reject when at least half of the reviewers who decided rejected
     edit: list[str] | None = None  # the latest edit by anyone
@@ -83,8 +84,9 @@ class LabelStore:
     def close(self) -> None:
         self._db.close()
 
-    def add(self, key: str, reviewer: str, kind: str, value: Any, position: int | None = None,
-            stratum: str | None = None) -> int:
+    def add(
+        self, key: str, reviewer: str, kind: str, value: Any, position: int | None = None, stratum: str | None = None
+    ) -> int:
         """Record one action (committed before returning); its id."""
         if kind not in KINDS:
             raise ValueError(f"unknown label kind {kind!r}; valid: {', '.join(KINDS)}")
@@ -98,8 +100,10 @@ class LabelStore:
             raise ValueError("a label needs a reviewer name")
         with self._lock, self._db:
             cursor = self._db.execute(
-                "INSERT INTO actions (record_key, reviewer, kind, position, value, stratum, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, reviewer, kind, position, json.dumps(value), stratum, time.time()))
+                "INSERT INTO actions (record_key, reviewer, kind, position, value, stratum, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, reviewer, kind, position, json.dumps(value), stratum, time.time()),
+            )
         return int(cursor.lastrowid)
 
     def undo(self, reviewer: str) -> dict[str, Any] | None:
@@ -107,7 +111,9 @@ class LabelStore:
         with self._lock, self._db:
             row = self._db.execute(
                 "SELECT id, record_key, kind, position, value FROM actions WHERE reviewer = ? AND undone = 0 "
-                "ORDER BY id DESC LIMIT 1", (reviewer,)).fetchone()
+                "ORDER BY id DESC LIMIT 1",
+                (reviewer,),
+            ).fetchone()
             if row is None:
                 return None
             self._db.execute("UPDATE actions SET undone = 1 WHERE id = ?", (row[0],))
@@ -118,7 +124,9 @@ class LabelStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, record_key, reviewer, kind, position, value, stratum, created, undone FROM actions "
-                + ("" if include_undone else "WHERE undone = 0 ") + "ORDER BY id").fetchall()
+                + ("" if include_undone else "WHERE undone = 0 ")
+                + "ORDER BY id"
+            ).fetchall()
         names = ("id", "record_key", "reviewer", "kind", "position", "value", "stratum", "created", "undone")
         return [{**dict(zip(names, row)), "value": json.loads(row[5]), "undone": bool(row[8])} for row in rows]
 
@@ -127,8 +135,10 @@ class LabelStore:
         stratum, updated}; the latest action of each kind (and position) wins."""
         current: dict[tuple[str, str], dict[str, Any]] = {}
         for a in self.actions():
-            label = current.setdefault((a["record_key"], a["reviewer"]),
-                                       {"useful": {}, "decision": None, "edit": None, "stratum": a["stratum"]})
+            label = current.setdefault(
+                (a["record_key"], a["reviewer"]),
+                {"useful": {}, "decision": None, "edit": None, "stratum": a["stratum"]},
+            )
             if a["kind"] == "useful":
                 label["useful"][a["position"]] = a["value"]
             else:

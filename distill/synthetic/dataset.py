@@ -61,12 +61,14 @@ class SyntheticDataset:
         rules = {f"rule_{name}": RuleTeacher(name, name=f"rule_{name}") for name in SURFACE_RULES}
         return {**rules, "gold": GoldTeacher(), "none": NoQuestions()}
 
-    def diagnostics(self, problems: list[Problem], decompositions: list[list[str]],
-                    correct: list[float]) -> dict[str, Any]:
+    def diagnostics(
+        self, problems: list[Problem], decompositions: list[list[str]], correct: list[float]
+    ) -> dict[str, Any]:
         """Decision points per habit, accuracy by chain length, garbled share (``synthetic.decisions``)."""
         return world_diagnostics(problems, decompositions, correct) or {}
 
-    def policy_diagnostics(self, student: Student, problems: list[Problem],
-                           critic: Critic | None) -> dict[str, Any] | None:
+    def policy_diagnostics(
+        self, student: Student, problems: list[Problem], critic: Critic | None
+    ) -> dict[str, Any] | None:
         """The policy's (and critic's) preference for the gold branch at each habit's decision token."""
         return decision_token_margins(student, problems, critic)

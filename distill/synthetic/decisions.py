@@ -67,8 +67,9 @@ def gold_branch(world: WorldProblem, asked: list[int | None], cut_long_min_steps
     return out
 
 
-def world_diagnostics(problems: list[Problem], decompositions: list[list[str]],
-                      correct: list[float]) -> dict[str, Any] | None:
+def world_diagnostics(
+    problems: list[Problem], decompositions: list[list[str]], correct: list[float]
+) -> dict[str, Any] | None:
     """Decision-point gold rates per habit, accuracy by chain length (and the problems of each length), and the
     garbled share; None when the problems are not synthetic."""
     if not problems or not all(isinstance(p, SyntheticProblem) for p in problems):
@@ -96,16 +97,21 @@ def habit_branches(world: WorldProblem, cut_long_min_steps: int = 4) -> dict[str
     paraphrase of every question), which part ways at that decision."""
     gold = world.gold_order()
     ask = lambda order: [world.quantities[i].questions()[0] for i in order]  # noqa: E731
-    habit_orders = {"merge_division": lambda q: [i for i in gold if i != q],
-                    "cut_long": lambda q: gold[:-2],
-                    "ask_starts_with": lambda q: [q, *gold]}
-    return {habit: (ask(gold), ask(habit_orders[habit](quantity)))
-            for habit, quantity in decision_points(world, cut_long_min_steps).items()}
+    habit_orders = {
+        "merge_division": lambda q: [i for i in gold if i != q],
+        "cut_long": lambda q: gold[:-2],
+        "ask_starts_with": lambda q: [q, *gold],
+    }
+    return {
+        habit: (ask(gold), ask(habit_orders[habit](quantity)))
+        for habit, quantity in decision_points(world, cut_long_min_steps).items()
+    }
 
 
 @torch.no_grad()
-def decision_token_margins(student: Student, problems: list[Problem],
-                           critic: Critic | None = None, batch_size: int = 64) -> dict[str, Any] | None:
+def decision_token_margins(
+    student: Student, problems: list[Problem], critic: Critic | None = None, batch_size: int = 64
+) -> dict[str, Any] | None:
     """At each habit's decision token (the first token where the gold and the habit's decompositions
     differ, after the common prefix), the policy's log-probability margin log pi(gold) - log pi(habit),
     and for a value-guided student the advantage gap A(gold) - A(habit) of its critic. Means per habit;
@@ -128,14 +134,14 @@ def decision_token_margins(student: Student, problems: list[Problem],
                 gold_ids = a
                 decisions.append((habit, at - 1, a[at], b[at]))
         if critic is None and decisions:
-            inputs.append((gold_ids[:max(d[1] for d in decisions) + 1], decisions))
+            inputs.append((gold_ids[: max(d[1] for d in decisions) + 1], decisions))
         else:
-            inputs.extend((gold_ids[:d[1] + 1], [d]) for d in decisions)
+            inputs.extend((gold_ids[: d[1] + 1], [d]) for d in decisions)
     margins: dict[str, list[float]] = defaultdict(list)
     gaps: dict[str, list[float]] = defaultdict(list)
     head = student.model.get_output_embeddings()
     for start in range(0, len(inputs), batch_size):
-        chunk = inputs[start:start + batch_size]
+        chunk = inputs[start : start + batch_size]
         ids, mask = left_pad([prefix for prefix, _ in chunk], student.pad_id)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         hidden = student.model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
@@ -150,8 +156,11 @@ def decision_token_margins(student: Student, problems: list[Problem],
     out: dict[str, Any] = {}
     for habit in HABITS:
         if margins[habit]:
-            out[habit] = {"n": len(margins[habit]), "policy_margin": sum(margins[habit]) / len(margins[habit]),
-                          "gold_preferred": sum(m > 0 for m in margins[habit]) / len(margins[habit])}
+            out[habit] = {
+                "n": len(margins[habit]),
+                "policy_margin": sum(margins[habit]) / len(margins[habit]),
+                "gold_preferred": sum(m > 0 for m in margins[habit]) / len(margins[habit]),
+            }
             if gaps[habit]:
                 out[habit]["advantage_gap"] = sum(gaps[habit]) / len(gaps[habit])
     return out

@@ -27,7 +27,7 @@ is a pure function of its configuration. Each decomposition's ``meta["errors"]``
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from distill.core.contracts import Decomposition, Problem
 from distill.synthetic.world import WorldProblem, world_of
@@ -53,9 +53,17 @@ class SyntheticTeacher:
         *,
         distractor_scale: float,  # no default: world v2's teacher and v1's (0) set it in their YAML files
     ) -> None:
-        rates = dict(habit_merge_division=habit_merge_division, habit_cut_long=habit_cut_long,
-                     habit_ask_starts_with=habit_ask_starts_with, skip=skip, swap=swap,
-                     stop_early=stop_early, repeat=repeat, distractor=distractor, ask_given=ask_given)
+        rates = dict(
+            habit_merge_division=habit_merge_division,
+            habit_cut_long=habit_cut_long,
+            habit_ask_starts_with=habit_ask_starts_with,
+            skip=skip,
+            swap=swap,
+            stop_early=stop_early,
+            repeat=repeat,
+            distractor=distractor,
+            ask_given=ask_given,
+        )
         bad = {k: v for k, v in rates.items() if not 0.0 <= v <= 1.0}
         if bad:
             raise ValueError(f"teacher rates must lie in [0, 1]: {bad}")
@@ -141,8 +149,9 @@ class SyntheticTeacher:
         return order, errors
 
 
-def fixed_decompositions(problems: list[Problem], n_samples: int,
-                         order: Callable[[WorldProblem], list[int]]) -> list[list[Decomposition]]:
+def fixed_decompositions(
+    problems: list[Problem], n_samples: int, order: Callable[[WorldProblem], list[int]]
+) -> list[list[Decomposition]]:
     """The same decomposition for every sample: the first question form of each quantity in ``order(world)``."""
     out = []
     for problem in problems:
@@ -186,13 +195,16 @@ def _up_to_question(world: WorldProblem, order: list[int]) -> list[int]:
 # Surface rules: each reads only the text's sentences in order, which of them state a number (given) or a relation
 # (derived), and the question's own sentence and item; none traces which facts the question depends on.
 SURFACE_RULES: dict[str, Callable[[WorldProblem], list[int]]] = {
-    "all": lambda w: list(w.fact_order),                                  # every fact, in text order
+    "all": lambda w: list(w.fact_order),  # every fact, in text order
     "stop_at_question": lambda w: _up_to_question(w, list(w.fact_order)),  # ... up to the question's own fact
-    "derived": lambda w: _derived(w, w.fact_order),                       # relations only, in text order
-    "derived_two_passes": lambda w: _derived(w, w.fact_order) * 2,        # ... twice (inputs stated later)
+    "derived": lambda w: _derived(w, w.fact_order),  # relations only, in text order
+    "derived_two_passes": lambda w: _derived(w, w.fact_order) * 2,  # ... twice (inputs stated later)
     "derived_stop_at_question": lambda w: _up_to_question(w, _derived(w, w.fact_order)),
-    "question_item": lambda w: [i for i in _derived(w, w.fact_order)      # relations about the question's item
-                                if w.quantities[i].item == w.quantities[w.target].item],
+    "question_item": lambda w: [
+        i
+        for i in _derived(w, w.fact_order)  # relations about the question's item
+        if w.quantities[i].item == w.quantities[w.target].item
+    ],
 }
 
 

@@ -22,8 +22,30 @@ from typing import Any, ClassVar
 from distill.core.contracts import Problem
 
 NAMES = [
-    "Tom", "Anna", "Ben", "Cara", "Dan", "Eve", "Finn", "Gia", "Hugo", "Iris", "Jack", "Kim",
-    "Leo", "Mia", "Nora", "Omar", "Pia", "Ravi", "Sara", "Theo", "Uma", "Vic", "Wes", "Zoe",
+    "Tom",
+    "Anna",
+    "Ben",
+    "Cara",
+    "Dan",
+    "Eve",
+    "Finn",
+    "Gia",
+    "Hugo",
+    "Iris",
+    "Jack",
+    "Kim",
+    "Leo",
+    "Mia",
+    "Nora",
+    "Omar",
+    "Pia",
+    "Ravi",
+    "Sara",
+    "Theo",
+    "Uma",
+    "Vic",
+    "Wes",
+    "Zoe",
 ]
 ITEMS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "shells", "cards", "stamps", "cookies"]
 FRACTIONS = {2: "half", 3: "a third", 4: "a quarter"}
@@ -33,23 +55,45 @@ MAX_VALUE = 500
 # step is made from, ``{c}`` its constant ("twice", "half" as ``{times}``, ``{frac}``), ``{v}`` a given value.
 FACT_FORMS = {
     "given": ["{p} has {v} {item}.", "{p} owns {v} {item}.", "{p} holds {v} {item}."],
-    "add": ["{p} has {c} more {item} than {r0}.", "{p} has {c} {item} more than {r0}.",
-            "Compared with {r0}, {p} has {c} extra {item}."],
-    "sub": ["{p} has {c} fewer {item} than {r0}.", "{p} has {c} {item} less than {r0}.",
-            "Compared with {r0}, {p} has {c} fewer {item}."],
-    "mul": ["{p} has {times} as many {item} as {r0}.", "{p} owns {times} as many {item} as {r0}.",
-            "The number of {item} of {p} is {times} that of {r0}."],
-    "div": ["{p} has {frac} as many {item} as {r0}.", "{p} owns {frac} as many {item} as {r0}.",
-            "The number of {item} of {p} is {frac} that of {r0}."],
-    "sum": ["{p} has as many {item} as {r0} and {r1} together.", "{p} has as many {item} as {r0} and {r1} combined.",
-            "The number of {item} of {p} is the total of {r0} and {r1}."],
-    "diff": ["{p} has as many {item} as the difference between {r0} and {r1}.",
-             "{p} has as many {item} as {r0} has more than {r1}.",
-             "The number of {item} of {p} is what {r0} has beyond {r1}."],
+    "add": [
+        "{p} has {c} more {item} than {r0}.",
+        "{p} has {c} {item} more than {r0}.",
+        "Compared with {r0}, {p} has {c} extra {item}.",
+    ],
+    "sub": [
+        "{p} has {c} fewer {item} than {r0}.",
+        "{p} has {c} {item} less than {r0}.",
+        "Compared with {r0}, {p} has {c} fewer {item}.",
+    ],
+    "mul": [
+        "{p} has {times} as many {item} as {r0}.",
+        "{p} owns {times} as many {item} as {r0}.",
+        "The number of {item} of {p} is {times} that of {r0}.",
+    ],
+    "div": [
+        "{p} has {frac} as many {item} as {r0}.",
+        "{p} owns {frac} as many {item} as {r0}.",
+        "The number of {item} of {p} is {frac} that of {r0}.",
+    ],
+    "sum": [
+        "{p} has as many {item} as {r0} and {r1} together.",
+        "{p} has as many {item} as {r0} and {r1} combined.",
+        "The number of {item} of {p} is the total of {r0} and {r1}.",
+    ],
+    "diff": [
+        "{p} has as many {item} as the difference between {r0} and {r1}.",
+        "{p} has as many {item} as {r0} has more than {r1}.",
+        "The number of {item} of {p} is what {r0} has beyond {r1}.",
+    ],
 }
-QUESTION_FORMS = ["How many {item} does {p} have?", "What is the number of {item} that {p} has?",
-                  "How many {item} does {p} end up with?", "How many {item} does {p} own?",
-                  "What is the count of {item} that {p} holds?", "How many {item} are with {p}?"]
+QUESTION_FORMS = [
+    "How many {item} does {p} have?",
+    "What is the number of {item} that {p} has?",
+    "How many {item} does {p} end up with?",
+    "How many {item} does {p} own?",
+    "What is the count of {item} that {p} holds?",
+    "How many {item} are with {p}?",
+]
 
 # Hash buckets (of 100) per split: membership is decided by the problem text, so splits are disjoint.
 SPLIT_BUCKETS = {
@@ -95,9 +139,7 @@ class WorldProblem:
         facts = [self.fact(i) for i in self.fact_order]
         question = self.quantities[self.target].questions()[self.question_form]
         self.text = " ".join(facts + [question])
-        self._lookup = {
-            normalize(q): i for i, quantity in enumerate(self.quantities) for q in quantity.questions()
-        }
+        self._lookup = {normalize(q): i for i, quantity in enumerate(self.quantities) for q in quantity.questions()}
 
     @property
     def answer(self) -> int:
@@ -151,8 +193,16 @@ class WorldProblem:
             return f"{q.person} starts with {q.value} {q.item}."
         refs = [self._reference(q, d) for d in q.deps] + ["", ""]
         times = "twice" if q.const == 2 else f"{q.const} times"
-        return FACT_FORMS[q.op][q.fact_form].format(p=q.person, v=q.value, item=q.item, c=q.const, times=times,
-                                                    frac=FRACTIONS.get(q.const, ""), r0=refs[0], r1=refs[1])
+        return FACT_FORMS[q.op][q.fact_form].format(
+            p=q.person,
+            v=q.value,
+            item=q.item,
+            c=q.const,
+            times=times,
+            frac=FRACTIONS.get(q.const, ""),
+            r0=refs[0],
+            r1=refs[1],
+        )
 
     def _reference(self, q: Quantity, dep: int) -> str:
         d = self.quantities[dep]
@@ -245,8 +295,13 @@ def generate_problem(rng: random.Random, config: WorldConfig, n_steps: int) -> W
     def add_derived(base: int) -> int | None:
         for _ in range(20):
             op = rng.choices(ops, weights)[0]
-            const = {"add": rng.randint(2, 9), "sub": rng.randint(1, 9), "mul": rng.randint(2, 3),
-                     "div": rng.choice([2, 2, 3, 4]), "sum": 0}[op]
+            const = {
+                "add": rng.randint(2, 9),
+                "sub": rng.randint(1, 9),
+                "mul": rng.randint(2, 3),
+                "div": rng.choice([2, 2, 3, 4]),
+                "sum": 0,
+            }[op]
             item = quantities[base].item
             if op != "sum" and rng.random() < config.item_change_rate:
                 item = rng.choice([i for i in ITEMS if i != item])

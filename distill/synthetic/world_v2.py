@@ -24,14 +24,74 @@ from typing import ClassVar
 from distill.synthetic.world import FACT_FORMS, QUESTION_FORMS, Quantity, WorldProblem, apply_op
 
 # 20 x 16 = 320 names, made up so that no pretrained prior tells them apart: copying them is learnt
-_HEADS = ["Al", "Be", "Ca", "Da", "El", "Fa", "Ga", "Ha", "Is", "Jo", "Ka", "Li", "Ma", "Ne", "Ol", "Pe", "Ra",
-          "Sa", "Te", "Vi"]
+_HEADS = [
+    "Al",
+    "Be",
+    "Ca",
+    "Da",
+    "El",
+    "Fa",
+    "Ga",
+    "Ha",
+    "Is",
+    "Jo",
+    "Ka",
+    "Li",
+    "Ma",
+    "Ne",
+    "Ol",
+    "Pe",
+    "Ra",
+    "Sa",
+    "Te",
+    "Vi",
+]
 _TAILS = ["n", "ra", "ko", "lia", "mon", "ny", "sa", "to", "vin", "der", "ric", "na", "lo", "ria", "th", "bel"]
 NAMES = [h + t for h in _HEADS for t in _TAILS]
-ITEMS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "shells", "cards", "stamps", "cookies",
-         "buttons", "candles", "crayons", "cups", "dolls", "erasers", "feathers", "flowers", "gloves", "hats",
-         "jars", "keys", "kites", "lemons", "magnets", "maps", "mugs", "nails", "notebooks", "oranges", "pebbles",
-         "pens", "plates", "puzzles", "ribbons", "rings", "rocks", "seeds", "socks", "spoons", "tickets", "toys"]
+ITEMS = [
+    "apples",
+    "marbles",
+    "stickers",
+    "books",
+    "coins",
+    "pencils",
+    "shells",
+    "cards",
+    "stamps",
+    "cookies",
+    "buttons",
+    "candles",
+    "crayons",
+    "cups",
+    "dolls",
+    "erasers",
+    "feathers",
+    "flowers",
+    "gloves",
+    "hats",
+    "jars",
+    "keys",
+    "kites",
+    "lemons",
+    "magnets",
+    "maps",
+    "mugs",
+    "nails",
+    "notebooks",
+    "oranges",
+    "pebbles",
+    "pens",
+    "plates",
+    "puzzles",
+    "ribbons",
+    "rings",
+    "rocks",
+    "seeds",
+    "socks",
+    "spoons",
+    "tickets",
+    "toys",
+]
 
 
 @dataclass
@@ -40,26 +100,29 @@ class GraphWorldConfig:
 
     name: ClassVar[str] = "synthetic-v2"  # the data set's name in results
 
-    min_steps: int = 2                 # operations the target needs (derived quantities), drawn from [min, max]
+    min_steps: int = 2  # operations the target needs (derived quantities), drawn from [min, max]
     max_steps: int = 5
-    combine_rate: float = 0.4          # chance that a step combines the chain with a new side branch (2 steps)
-    min_given_distractors: int = 1     # stated facts the answer does not need
+    combine_rate: float = 0.4  # chance that a step combines the chain with a new side branch (2 steps)
+    min_given_distractors: int = 1  # stated facts the answer does not need
     max_given_distractors: int = 2
-    min_distractor_chains: int = 1     # irrelevant derived chains (each 1..max_chain_length steps)
+    min_distractor_chains: int = 1  # irrelevant derived chains (each 1..max_chain_length steps)
     max_distractor_chains: int = 2
     max_chain_length: int = 2
-    shuffle_facts: bool = True         # facts in random order (False: dependency order, then interleave and window)
-    interleave: bool = False           # with shuffle_facts false: distractor facts placed among the needed ones (a
-                                       #   random order that respects dependencies), so the needed facts are no prefix
-    window: int = 0                    # with shuffle_facts false: each fact moves up to this many places from that
-                                       #   order (0: dependencies always come first; large: close to shuffled)
-    templates: int = 3                 # surface templates in use per relation and per question (1..3 facts, 1..6 questions: twice this)
-    n_names: int = 320                 # size of the name pool (at most 320)
-    n_items: int = 42                  # size of the item pool (at most 42)
+    shuffle_facts: bool = True  # facts in random order (False: dependency order, then interleave and window)
+    interleave: bool = False  # with shuffle_facts false: distractor facts placed among the needed ones (a
+    #   random order that respects dependencies), so the needed facts are no prefix
+    window: int = 0  # with shuffle_facts false: each fact moves up to this many places from that
+    #   order (0: dependencies always come first; large: close to shuffled)
+    templates: int = (
+        3  # surface templates in use per relation and per question (1..3 facts, 1..6 questions: twice this)
+    )
+    n_names: int = 320  # size of the name pool (at most 320)
+    n_items: int = 42  # size of the item pool (at most 42)
     op_weights: dict[str, float] = field(
-        default_factory=lambda: {"add": 1.0, "sub": 1.0, "mul": 1.0, "div": 0.6, "sum": 0.5, "diff": 0.5})
-    item_change_rate: float = 0.3      # share of one-input steps whose item differs from their source's
-    starts_with_rate: float = 0.3      # share of given facts phrased "X starts with N ..." (a teacher habit's cue)
+        default_factory=lambda: {"add": 1.0, "sub": 1.0, "mul": 1.0, "div": 0.6, "sum": 0.5, "diff": 0.5}
+    )
+    item_change_rate: float = 0.3  # share of one-input steps whose item differs from their source's
+    starts_with_rate: float = 0.3  # share of given facts phrased "X starts with N ..." (a teacher habit's cue)
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_steps <= self.max_steps <= 10:
@@ -67,11 +130,14 @@ class GraphWorldConfig:
         if not 1 <= self.templates <= len(FACT_FORMS["add"]):
             raise ValueError(f"templates must lie in 1..{len(FACT_FORMS['add'])}, got {self.templates}")
         if not 2 <= self.n_names <= len(NAMES) or not 2 <= self.n_items <= len(ITEMS):
-            raise ValueError(f"n_names in 2..{len(NAMES)} and n_items in 2..{len(ITEMS)}, got "
-                             f"{self.n_names}, {self.n_items}")
+            raise ValueError(
+                f"n_names in 2..{len(NAMES)} and n_items in 2..{len(ITEMS)}, got {self.n_names}, {self.n_items}"
+            )
         unknown = set(self.op_weights) - set(FACT_FORMS) - {"given"} or set(self.op_weights) & {"given"}
         if unknown:
-            raise ValueError(f"unknown operations {sorted(unknown)}; valid: {', '.join(k for k in FACT_FORMS if k != 'given')}")
+            raise ValueError(
+                f"unknown operations {sorted(unknown)}; valid: {', '.join(k for k in FACT_FORMS if k != 'given')}"
+            )
         if self.window < 0:
             raise ValueError(f"window must be >= 0, got {self.window}")
         if self.shuffle_facts and (self.interleave or self.window):
@@ -104,8 +170,19 @@ def generate_graph_problem(rng: random.Random, config: GraphWorldConfig, n_steps
         if person is None:
             return None
         phrasing = "starts with" if op == "given" and rng.random() < config.starts_with_rate else "has"
-        quantities.append(Quantity(person, item, value, op, deps, const, phrasing,
-                                   fact_form=rng.randrange(config.templates), n_questions=n_questions))
+        quantities.append(
+            Quantity(
+                person,
+                item,
+                value,
+                op,
+                deps,
+                const,
+                phrasing,
+                fact_form=rng.randrange(config.templates),
+                n_questions=n_questions,
+            )
+        )
         return len(quantities) - 1
 
     def given(item: str | None = None) -> int | None:
@@ -114,8 +191,12 @@ def generate_graph_problem(rng: random.Random, config: GraphWorldConfig, n_steps
     def step(base: int, op: str) -> int | None:
         """A one-input step from ``base`` (a few tries at constants that keep values in range)."""
         for _ in range(20):
-            const = {"add": rng.randint(2, 9), "sub": rng.randint(1, 9), "mul": rng.randint(2, 3),
-                     "div": rng.choice([2, 2, 3, 4])}[op]
+            const = {
+                "add": rng.randint(2, 9),
+                "sub": rng.randint(1, 9),
+                "mul": rng.randint(2, 3),
+                "div": rng.choice([2, 2, 3, 4]),
+            }[op]
             value = apply_op(op, const, [quantities[base].value])
             if value is not None:
                 item = quantities[base].item
@@ -179,8 +260,11 @@ def random_topological_order(rng: random.Random, quantities: list[Quantity]) -> 
         i = ready.pop(rng.randrange(len(ready)))
         order.append(i)
         placed.add(i)
-        ready += [j for j, q in enumerate(quantities)
-                  if j not in placed and j not in ready and q.deps and all(d in placed for d in q.deps)]
+        ready += [
+            j
+            for j, q in enumerate(quantities)
+            if j not in placed and j not in ready and q.deps and all(d in placed for d in q.deps)
+        ]
     return order
 
 

@@ -70,10 +70,16 @@ def resume_point(folder: Path) -> Path | None:
         problem = checkpoint_problem(path)
         if problem is None:
             return path
-        fallback = "the checkpoint before it" if path.name == LAST and (folder / PREVIOUS).exists() \
+        fallback = (
+            "the checkpoint before it"
+            if path.name == LAST and (folder / PREVIOUS).exists()
             else "training this stage afresh"
-        print(f"warning: {path} is damaged ({problem}); set aside as {path.name}.damaged, {fallback}",
-              file=sys.stderr, flush=True)
+        )
+        print(
+            f"warning: {path} is damaged ({problem}); set aside as {path.name}.damaged, {fallback}",
+            file=sys.stderr,
+            flush=True,
+        )
         os.replace(path, path.with_name(path.name + ".damaged"))
     for stale in folder.glob("best*.ckpt"):  # chosen by a run that cannot be resumed
         stale.unlink()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -35,8 +36,18 @@ class LengthBucketSampler(Sampler[list[int]]):
     ``world_size``-th batch of that sequence, and ``start`` counts this process's batches.
     """
 
-    def __init__(self, lengths: list[int], batch_size: int, shuffle: bool = True, seed: int = 0,
-                 pool: int = 50, endless: bool = False, start: int = 0, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        lengths: list[int],
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        pool: int = 50,
+        endless: bool = False,
+        start: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         self.lengths, self.batch_size, self.shuffle, self.seed, self.pool = lengths, batch_size, shuffle, seed, pool
         self.endless, self.start, self.rank, self.world_size = endless, start, rank, world_size
         self.epoch = 0
@@ -65,8 +76,8 @@ class LengthBucketSampler(Sampler[list[int]]):
         window = self.batch_size * self.pool
         batches = []
         for start in range(0, len(order), window):
-            chunk = sorted(order[start:start + window], key=self.lengths.__getitem__)
-            batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+            chunk = sorted(order[start : start + window], key=self.lengths.__getitem__)
+            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
         if self.shuffle:
             rng.shuffle(batches)
         return batches
@@ -91,8 +102,13 @@ def collate(items: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]
         batch[prefix + "attention_mask"] = torch.tensor(
             [[1] * len(item[prefix + "input_ids"]) + [0] * (width - len(item[prefix + "input_ids"])) for item in items]
         )
-        for key in [k for k in items[0] if k.startswith(prefix) and isinstance(items[0][k], list)
-                    and not any(k.startswith(other) for other in prefixes if len(other) > len(prefix))]:
+        for key in [
+            k
+            for k in items[0]
+            if k.startswith(prefix)
+            and isinstance(items[0][k], list)
+            and not any(k.startswith(other) for other in prefixes if len(other) > len(prefix))
+        ]:
             fill = pad_id if key.endswith("input_ids") else 0
             dtype = torch.long if key.endswith(("input_ids", "action_mask")) else torch.float
             batch[key] = torch.tensor([item[key] + [fill] * (width - len(item[key])) for item in items], dtype=dtype)
@@ -117,8 +133,9 @@ class _Endless:
 
 
 class EpisodeDataModule(pl.LightningDataModule):
-    def __init__(self, train: list[dict[str, list]], val: list[dict[str, list]], pad_id: int,
-                 batch_size: int = 16, seed: int = 0) -> None:
+    def __init__(
+        self, train: list[dict[str, list]], val: list[dict[str, list]], pad_id: int, batch_size: int = 16, seed: int = 0
+    ) -> None:
         super().__init__()
         if batch_size < 1:
             raise UsageError(f"data.batch_size must be at least 1, got {batch_size}")
@@ -129,10 +146,21 @@ class EpisodeDataModule(pl.LightningDataModule):
         lengths = [item_length(item) for item in dataset.items]
         # training batches are shared out among data-parallel processes; each validates on all of val
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer and endless else (0, 1)
-        sampler = LengthBucketSampler(lengths, self.batch_size, shuffle=shuffle, seed=self.seed, endless=endless,
-                                      start=start, rank=rank, world_size=world)
-        return DataLoader(dataset, batch_sampler=_Endless(sampler) if endless else sampler,
-                          collate_fn=lambda b: collate(b, self.pad_id))
+        sampler = LengthBucketSampler(
+            lengths,
+            self.batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            endless=endless,
+            start=start,
+            rank=rank,
+            world_size=world,
+        )
+        return DataLoader(
+            dataset,
+            batch_sampler=_Endless(sampler) if endless else sampler,
+            collate_fn=lambda b: collate(b, self.pad_id),
+        )
 
     def train_dataloader(self) -> DataLoader:
         """Endless, training stops by steps; a run resumed from a checkpoint continues with the next batch."""

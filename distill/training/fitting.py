@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 
-from distill.core.contracts import TRAIN, VALIDATION, Answerer, Dataset, Objective, Problem, require
+from distill.core.contracts import TRAIN, VALIDATION, Answerer, Dataset, Objective, OnlineObjective, Problem, require
 from distill.core.parts import Parts
 from distill.core.records import Record
 from distill.students import Student
@@ -44,37 +44,71 @@ class FitSettings:
     @classmethod
     def from_config(cls, cfg: DictConfig, parts: Parts) -> FitSettings:
         """From a run's config (``data``, ``eval``, ``trainer``, ``seed``) and its data set and answerer."""
-        return cls(batch_size=cfg.data.batch_size, val_fraction=cfg.data.val_fraction, seed=cfg.seed,
-                   val_problems=parts.dataset.load(VALIDATION)[: cfg.data.max_val_problems], answerer=parts.answerer,
-                   decode_batch_size=cfg.eval.batch_size, trainer=cfg.trainer, keep_truncated=cfg.data.keep_truncated,
-                   dataset=parts.dataset)
+        return cls(
+            batch_size=cfg.data.batch_size,
+            val_fraction=cfg.data.val_fraction,
+            seed=cfg.seed,
+            val_problems=parts.dataset.load(VALIDATION)[: cfg.data.max_val_problems],
+            answerer=parts.answerer,
+            decode_batch_size=cfg.eval.batch_size,
+            trainer=cfg.trainer,
+            keep_truncated=cfg.data.keep_truncated,
+            dataset=parts.dataset,
+        )
 
 
-def fit(objective: DictConfig, max_steps: int, student: Student, records: list[Record], settings: FitSettings,
-        out_dir: Path, logger: Logger | bool, callbacks: list[pl.Callback] | None = None) -> tuple[Objective, dict[str, Any]]:
+def fit(
+    objective: DictConfig,
+    max_steps: int,
+    student: Student,
+    records: list[Record],
+    settings: FitSettings,
+    out_dir: Path,
+    logger: Logger | bool,
+    callbacks: list[pl.Callback] | None = None,
+) -> tuple[Objective, dict[str, Any]]:
     """Train ``student`` with the objective config ``objective`` (a ``_target_`` LightningModule) for
     ``max_steps``; restore the weights of the best validation accuracy. Whole problems are held out.
     ``callbacks``: more Lightning callbacks (the benchmark's clock)."""
-    module = require(instantiate(objective, model=student.model, total_steps=max_steps), Objective,
-                     "algorithm.module")
-    if getattr(module, "online", False):  # it samples from the student and has the answerer score its samples
-        module.bind(student, settings.answerer, settings.dataset.load(TRAIN))
+    module = build_objective(objective, student, max_steps)
+    assert isinstance(module, pl.LightningModule)  # an Objective is a LightningModule (core/contracts.py)
+    if isinstance(module, OnlineObjective):  # it samples from the student and has the answerer score its samples
+        if settings.dataset is None:
+            raise ValueError("an online objective needs the data set its training problems come from")
+        module.bind(student, settings.answerer, settings.dataset.load(TRAIN), settings.dataset)
     train, val = split_by_problem(records, settings.val_fraction, settings.seed)
-    data = EpisodeDataModule(module.make_items(student, train), module.make_items(student, val), student.pad_id,
-                             batch_size=settings.batch_size, seed=settings.seed)
-    checkpoint = ModelCheckpoint(dirpath=out_dir / "checkpoints", monitor="val/accuracy", mode="max",
-                                 save_top_k=1, save_weights_only=True, filename="best")
+    data = EpisodeDataModule(
+        module.make_items(student, train),
+        module.make_items(student, val),
+        student.pad_id,
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+    )
+    checkpoint = ModelCheckpoint(
+        dirpath=out_dir / "checkpoints",
+        monitor="val/accuracy",
+        mode="max",
+        save_top_k=1,
+        save_weights_only=True,
+        filename="best",
+    )
     # the whole training state (weights, optimiser, schedule, loops, the best score so far) after every
     # validation: a killed run resumes from it when the same command runs again into the same folder
     resumable = ResumableCheckpoint(out_dir / "checkpoints")
     last = resume_point(out_dir / "checkpoints")
     main_decoding = next(iter(module.scorers(student).values()))
-    validation = GenerationValidation(student, settings.val_problems, settings.answerer, settings.decode_batch_size,
-                                      scorer_factory=main_decoding)
+    validation = GenerationValidation(
+        student, settings.val_problems, settings.answerer, settings.decode_batch_size, scorer_factory=main_decoding
+    )
     curve = TrainCurve()
-    trainer: pl.Trainer = instantiate(settings.trainer, max_steps=max_steps, logger=logger,
-                                      callbacks=[validation, curve, checkpoint, resumable, *(callbacks or [])],
-                                      plugins=[AtomicCheckpointIO()], default_root_dir=str(out_dir))
+    trainer: pl.Trainer = instantiate(
+        settings.trainer,
+        max_steps=max_steps,
+        logger=logger,
+        callbacks=[validation, curve, checkpoint, resumable, *(callbacks or [])],
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=str(out_dir),
+    )
     module.train()  # pretrained weights load in eval mode; Lightning keeps submodules' modes as found
     start = time.perf_counter()
     if last:
@@ -82,8 +116,10 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
     trainer.fit(module, datamodule=data, ckpt_path=last)
     if trainer.interrupted:
         written = out_dir / "checkpoints" / LAST
-        raise KeyboardInterrupt(f"training interrupted; resume with the same command and hydra.run.dir "
-                                f"(checkpoint {written if written.exists() else 'not yet written'})")
+        raise KeyboardInterrupt(
+            f"training interrupted; resume with the same command and hydra.run.dir "
+            f"(checkpoint {written if written.exists() else 'not yet written'})"
+        )
     seconds = time.perf_counter() - start
     if checkpoint.best_model_path:
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
@@ -100,6 +136,12 @@ def fit(objective: DictConfig, max_steps: int, student: Student, records: list[R
         "val_loss_curve": validation.loss_curve,  # [step, held-out loss]: is it overfitting? (objectives with one)
         "train_curve": curve.curve,  # [step, train loss, gradient norm before clipping], means over 50 steps
     }
+
+
+def build_objective(objective: DictConfig, student: Student, total_steps: int) -> Objective:
+    """The objective of a ``_target_`` config for ``student``, checked against the ``Objective`` contract: the one
+    place an objective is built (training, and rebuilding a shared first stage's)."""
+    return require(instantiate(objective, model=student.model, total_steps=total_steps), Objective, "algorithm.module")
 
 
 def fresh_student(student_cfg: DictConfig, records: list[Record]) -> Student:

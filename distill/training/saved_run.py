@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from hydra.utils import get_class
@@ -28,8 +28,9 @@ def save_trained(folder: Path, student: Student, module: Objective) -> None:
     write_json(folder / OBJECTIVE_FILE, {"_target_": f"{type(module).__module__}.{type(module).__qualname__}"})
 
 
-def load_trained(path: str | Path, betas: list[float] | None = None,
-                 top_k: int | None = None) -> tuple[Student, ScorerFactories, Critic | None, Path]:
+def load_trained(
+    path: str | Path, betas: list[float] | None = None, top_k: int | None = None
+) -> tuple[Student, ScorerFactories, Critic | None, Path]:
     """A saved student (a run folder or a student folder), its decodings (the main one first; ``betas`` and
     ``top_k`` for value-guided objectives), its critic if it has one, and the folder it was read from. A
     student saved without ``objective.json`` (a first stage) decodes greedily."""
@@ -38,7 +39,7 @@ def load_trained(path: str | Path, betas: list[float] | None = None,
     saved = folder / OBJECTIVE_FILE
     if not saved.exists():
         return student, {"greedy": lambda: LMScorer(student.model)}, None, folder
-    objective = get_class(json.loads(saved.read_text())["_target_"])
+    objective: type[Objective] = get_class(json.loads(saved.read_text())["_target_"])
     scorers, critic = objective.saved_decoding(folder, student, betas, top_k)
     return student, scorers, critic, folder
 
@@ -47,8 +48,20 @@ def load_trained(path: str | Path, betas: list[float] | None = None,
 SETTING_KEYS = ("dataset", "answerer")
 # keys of those groups that change where, how fast or how many, not what: the split is the command's own choice,
 # and a split's problems do not depend on the sizes of the others and its first n are the same for any size
-FREE_KEYS = {"split", "limit", "sizes", "cache_path", "concurrency", "adaptive_concurrency", "max_retries", "timeout",
-             "poll_seconds", "batch_size", "api_key", "base_url"}
+FREE_KEYS = {
+    "split",
+    "limit",
+    "sizes",
+    "cache_path",
+    "concurrency",
+    "adaptive_concurrency",
+    "max_retries",
+    "timeout",
+    "poll_seconds",
+    "batch_size",
+    "api_key",
+    "base_url",
+}
 
 
 def run_config(student_dir: Path) -> dict[str, Any] | None:
@@ -64,7 +77,7 @@ def run_config(student_dir: Path) -> dict[str, Any] | None:
 
 def setting_differences(trained: dict[str, Any], cfg: DictConfig) -> list[str]:
     """``key: run value -> this value`` for each data set or answerer setting that differs from the run's."""
-    now = OmegaConf.to_container(cfg, resolve=True)
+    now = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     differences: list[str] = []
 
     def compare(a: Any, b: Any, key: str) -> None:
@@ -90,6 +103,8 @@ def check_same_setting(student_dir: Path, cfg: DictConfig) -> list[str]:
         return []
     differences = setting_differences(trained, cfg)
     if differences and not cfg.get("allow_mismatch"):
-        raise UsageError(f"{student_dir.parent}: this command's settings differ from the run's ({'; '.join(differences)})"
-                         f"; pass the run's settings, or allow_mismatch=true to measure it anyway (recorded in results)")
+        raise UsageError(
+            f"{student_dir.parent}: this command's settings differ from the run's ({'; '.join(differences)})"
+            f"; pass the run's settings, or allow_mismatch=true to measure it anyway (recorded in results)"
+        )
     return differences

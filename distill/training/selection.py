@@ -22,8 +22,8 @@ from distill.training.spec import AlgorithmSpec
 
 @dataclass
 class TrainingData:
-    records: list[Record]        # the run's training records (teacher run or file), after human review
-    selected: list[Record]       # those the objective trains on (its filter)
+    records: list[Record]  # the run's training records (teacher run or file), after human review
+    selected: list[Record]  # those the objective trains on (its filter)
     review: dict[str, Any] | None  # the human review applied (labels' digest and counts), if any
 
 
@@ -35,16 +35,19 @@ def training_data(cfg: DictConfig, parts: Parts, spec: AlgorithmSpec, teacher_ru
     if cfg.reward.get("counterfactual_usefulness", False):
         problems = {p.problem_id: p for p in parts.dataset.load(TRAIN)}
         records, calls = credit_as_usefulness(records, problems, parts.answerer)
-        print(f"reward={cfg.reward.name}: usefulness from removal credit, {calls} extra answerer calls "
-              f"({calls / max(len(records), 1):.2f} per record)")
+        print(
+            f"reward={cfg.reward.name}: usefulness from removal credit, {calls} extra answerer calls "
+            f"({calls / max(len(records), 1):.2f} per record)"
+        )
     selected = select_records(records, spec.min_correctness, spec.min_usefulness, cfg.data.keep_truncated)
     if not selected:
         raise UsageError(f"algorithm={spec.name} kept none of {len(records)} records: loosen its filter")
     return TrainingData(records, selected, review)
 
 
-def training_records(records_path: str | None, parts: Parts, samples_per_problem: int,
-                     teacher_run_path: Path) -> list[Record]:
+def training_records(
+    records_path: str | None, parts: Parts, samples_per_problem: int, teacher_run_path: Path
+) -> list[Record]:
     """A records file if one is given, the data set's own decompositions if it has them (the paper's
     files), else a teacher run on the training split (written to ``teacher_run_path``, resumable)."""
     if records_path:
@@ -55,15 +58,18 @@ def training_records(records_path: str | None, parts: Parts, samples_per_problem
     problems = parts.dataset.load(TRAIN)
     run = annotate(problems, parts.teacher, parts.answerer, parts.judge, samples_per_problem, teacher_run_path)
     if run.stopped:
-        raise TeacherRunStopped(f"the teacher run stopped: {run.stopped}. Finished problems are kept in "
-                           f"{teacher_run_path}: re-run the same command with the same hydra.run.dir to resume")
+        raise TeacherRunStopped(
+            f"the teacher run stopped: {run.stopped}. Finished problems are kept in "
+            f"{teacher_run_path}: re-run the same command with the same hydra.run.dir to resume"
+        )
     if run.failed:
         print(f"{len(run.failed)} problems failed in the teacher run (re-run into the same folder to retry)")
     return run.records
 
 
-def select_records(records: list[Record], min_correctness: float | None, min_usefulness: float | None,
-                   keep_truncated: bool = False) -> list[Record]:
+def select_records(
+    records: list[Record], min_correctness: float | None, min_usefulness: float | None, keep_truncated: bool = False
+) -> list[Record]:
     """The records an objective trains on: all (BC), or those passing its filter (Filtered BC); a
     decomposition cut at the teacher's max_tokens (``meta.truncated``) is left out unless ``keep_truncated``."""
     kept = []

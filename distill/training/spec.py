@@ -22,16 +22,16 @@ FIRST_STAGE = "stage"  # init_from value: train the `pretrain` stage first
 
 @dataclass(frozen=True)
 class AlgorithmSpec:
-    name: str                        # the objective's name in results and reports (bc, filtered_bc, dpo, ...)
-    module: DictConfig               # the LightningModule: ``_target_`` (an Objective) and its hyper-parameters
-    min_correctness: float | None    # train on records with answer_correctness >= this (None: all)
-    min_usefulness: float | None     # train on records whose mean usefulness >= this (None: all)
-    init_from: str | None            # None: a fresh student | "stage": train `pretrain` first | a saved student/run folder
-    pretrain: AlgorithmSpec | None   # the first stage, used when init_from="stage" (its own `steps` set)
-    steps: int | None = None         # a first stage's optimiser steps (an objective's come from the trainer or data budget)
-    batch_size: int | None = None    # the objective's own batch (DPO's pairs); None: the student size's recipe
+    name: str  # the objective's name in results and reports (bc, filtered_bc, dpo, ...)
+    module: DictConfig  # the LightningModule: ``_target_`` (an Objective) and its hyper-parameters
+    min_correctness: float | None  # train on records with answer_correctness >= this (None: all)
+    min_usefulness: float | None  # train on records whose mean usefulness >= this (None: all)
+    init_from: str | None  # None: a fresh student | "stage": train `pretrain` first | a saved student/run folder
+    pretrain: AlgorithmSpec | None  # the first stage, used when init_from="stage" (its own `steps` set)
+    steps: int | None = None  # a first stage's optimiser steps (an objective's come from the trainer or data budget)
+    batch_size: int | None = None  # the objective's own batch (DPO's pairs); None: the student size's recipe
     val_check_interval: int | None = None  # a first stage's validation interval; None: the run's trainer's
-    key: str = "algorithm"           # where the config came from, for error messages
+    key: str = "algorithm"  # where the config came from, for error messages
 
     def __post_init__(self) -> None:
         def fail(field: str, what: str) -> None:
@@ -41,14 +41,15 @@ class AlgorithmSpec:
             fail("name", f"must be a non-empty name, got {self.name!r}")
         for field in ("min_correctness", "min_usefulness"):
             value = getattr(self, field)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not 0.0 <= value <= 1.0):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0
+            ):
                 fail(field, f"must be a number in [0, 1] or null (keep all), got {value!r}")
         if self.init_from is not None and not (isinstance(self.init_from, str) and self.init_from):
             fail("init_from", f"must be null, {FIRST_STAGE!r} or a saved student/run folder, got {self.init_from!r}")
         if self.init_from == FIRST_STAGE and self.pretrain is None:
             fail("init_from", f"is {FIRST_STAGE!r} but no `pretrain` stage is configured (e.g. /stage@pretrain: bc)")
-        if self.init_from == FIRST_STAGE and self.pretrain.steps is None:
+        if self.init_from == FIRST_STAGE and self.pretrain is not None and self.pretrain.steps is None:
             fail("pretrain.steps", "a first stage needs its number of optimiser steps")
         for field in ("steps", "batch_size", "val_check_interval"):
             value = getattr(self, field)
@@ -57,7 +58,7 @@ class AlgorithmSpec:
         self.objective_class  # noqa: B018  (resolves the module's _target_ now, so a typo fails here)
 
     @property
-    def objective_class(self) -> type:
+    def objective_class(self) -> type[Objective]:
         """The class ``module._target_`` names, checked to be an Objective."""
         target = self.module.get("_target_") if isinstance(self.module, DictConfig) else None
         if not target:
@@ -66,11 +67,15 @@ class AlgorithmSpec:
             cls = get_class(target)
         except Exception as err:  # Hydra raises ImportError or ValueError with its own wording
             raise UsageError(f"{self.key}.module._target_={target!r} cannot be imported: {err}") from None
-        missing = [m for m in ("student_only", "make_items", "scorers", "save_extras", "saved_decoding", "critic")
-                   if not hasattr(cls, m)]
+        missing = [
+            m
+            for m in ("student_only", "make_items", "scorers", "save_extras", "saved_decoding", "critic")
+            if not hasattr(cls, m)
+        ]
         if missing:
-            raise UsageError(f"{self.key}.module._target_={target!r} is not an {Objective.__name__}: "
-                             f"missing {', '.join(missing)}")
+            raise UsageError(
+                f"{self.key}.module._target_={target!r} is not an {Objective.__name__}: missing {', '.join(missing)}"
+            )
         return cls
 
     @property
@@ -82,19 +87,33 @@ class AlgorithmSpec:
     def stage_key(self, steps: int) -> dict[str, Any]:
         """What identifies this config trained as a stage for ``steps`` steps (the stage cache's key): a
         from-scratch BC run and a BC first stage with the same steps are the same key."""
-        key = {"name": self.name, "min_correctness": self.min_correctness, "min_usefulness": self.min_usefulness,
-               "init_from": self.init_from, "module": OmegaConf.to_container(self.module, resolve=True),
-               "steps": steps}
-        if self.init_from == FIRST_STAGE:
+        key = {
+            "name": self.name,
+            "min_correctness": self.min_correctness,
+            "min_usefulness": self.min_usefulness,
+            "init_from": self.init_from,
+            "module": OmegaConf.to_container(self.module, resolve=True),
+            "steps": steps,
+        }
+        if self.init_from == FIRST_STAGE and self.pretrain is not None and self.pretrain.steps is not None:
             key["pretrain"] = self.pretrain.stage_key(self.pretrain.steps)
         return key
 
     @classmethod
     def from_config(cls, cfg: DictConfig, key: str = "algorithm") -> AlgorithmSpec:
         """The spec of an ``algorithm`` (or first-stage) config; unknown keys are refused."""
-        known = {"name", "module", "min_correctness", "min_usefulness", "init_from", "pretrain", "steps",
-                 "batch_size", "val_check_interval"}
-        unknown = sorted(set(cfg.keys()) - known)
+        known = {
+            "name",
+            "module",
+            "min_correctness",
+            "min_usefulness",
+            "init_from",
+            "pretrain",
+            "steps",
+            "batch_size",
+            "val_check_interval",
+        }
+        unknown = sorted({str(k) for k in cfg.keys()} - known)
         if unknown:
             raise UsageError(f"{key}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
         for required in ("name", "module"):
@@ -102,8 +121,14 @@ class AlgorithmSpec:
                 raise UsageError(f"{key}.{required} is required")
         pretrain = cfg.get("pretrain")
         return cls(
-            name=cfg.name, module=cfg.module, min_correctness=cfg.get("min_correctness"),
-            min_usefulness=cfg.get("min_usefulness"), init_from=cfg.get("init_from"),
+            name=cfg.name,
+            module=cfg.module,
+            min_correctness=cfg.get("min_correctness"),
+            min_usefulness=cfg.get("min_usefulness"),
+            init_from=cfg.get("init_from"),
             pretrain=cls.from_config(pretrain, f"{key}.pretrain") if pretrain is not None else None,
-            steps=cfg.get("steps"), batch_size=cfg.get("batch_size"),
-            val_check_interval=cfg.get("val_check_interval"), key=key)
+            steps=cfg.get("steps"),
+            batch_size=cfg.get("batch_size"),
+            val_check_interval=cfg.get("val_check_interval"),
+            key=key,
+        )

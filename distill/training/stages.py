@@ -13,19 +13,19 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
 import pytorch_lightning as pl
-from hydra.utils import instantiate
 from omegaconf import Container, DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger
 
 from distill.core.contracts import Objective
 from distill.core.records import Record, write_json
 from distill.students import Student, student_folder
-from distill.training.fitting import FitSettings, fit, fresh_student
+from distill.training.fitting import FitSettings, build_objective, fit, fresh_student
 from distill.training.selection import select_records
 from distill.training.spec import FIRST_STAGE, AlgorithmSpec
 
@@ -33,25 +33,41 @@ from distill.training.spec import FIRST_STAGE, AlgorithmSpec
 @dataclass
 class TrainedStudent:
     student: Student
-    module: Objective                    # the objective, holding what it trained beside the student (ILQL's critic)
-    training: dict[str, Any]             # the objective's fit: steps, seconds, best val accuracy, val curve
-    first_stage: dict[str, Any] | None   # the first stage's fit, when the run trained or loaded one
+    module: Objective  # the objective, holding what it trained beside the student (ILQL's critic)
+    training: dict[str, Any]  # the objective's fit: steps, seconds, best val accuracy, val curve
+    first_stage: dict[str, Any] | None  # the first stage's fit, when the run trained or loaded one
 
 
 def stage_identity(cfg: DictConfig, review_digest: str | None) -> dict[str, Any]:
     """Everything that determines a first stage besides its own config and its trainer (``train_student`` adds
     the trainer the stage trains with): the student, data, seed, data set (not the split evaluated on), roles,
     validation decoding and human review."""
-    config = OmegaConf.to_container(cfg, resolve=True)
-    return dict(student=cfg.student, data=cfg.data, seed=cfg.seed,
-                dataset={k: v for k, v in config["dataset"].items() if k != "split"},
-                teacher=cfg.teacher, answerer=cfg.answerer, judge=cfg.get("judge"),
-                decode_batch_size=cfg.eval.batch_size, review=review_digest)
+    config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
+    return dict(
+        student=cfg.student,
+        data=cfg.data,
+        seed=cfg.seed,
+        dataset={k: v for k, v in config["dataset"].items() if k != "split"},
+        teacher=cfg.teacher,
+        answerer=cfg.answerer,
+        judge=cfg.get("judge"),
+        decode_batch_size=cfg.eval.batch_size,
+        review=review_digest,
+    )
 
 
-def train_student(spec: AlgorithmSpec, student_cfg: DictConfig, records: list[Record], selected: list[Record],
-                  settings: FitSettings, episodes: int | None, out_dir: Path, logger: Logger | bool,
-                  identity: dict[str, Any], cache_root: str | None) -> TrainedStudent:
+def train_student(
+    spec: AlgorithmSpec,
+    student_cfg: DictConfig,
+    records: list[Record],
+    selected: list[Record],
+    settings: FitSettings,
+    episodes: int | None,
+    out_dir: Path,
+    logger: Logger | bool,
+    identity: dict[str, Any],
+    cache_root: str | None,
+) -> TrainedStudent:
     """Train the objective of ``spec`` on ``selected`` (``records``: the whole teacher run, for a fresh
     student's tokenizer and a first stage's own filter). ``episodes``: a budget in episodes that sets the
     objective's steps (recipe searches compare batch sizes at equal data; None: ``settings.trainer.max_steps``).
@@ -67,38 +83,43 @@ def train_student(spec: AlgorithmSpec, student_cfg: DictConfig, records: list[Re
     def cache(stage: AlgorithmSpec, stage_steps: int, trained_with: FitSettings) -> Path | None:
         # the trainer the stage trains with (not the objective's steps): a first stage with its own validation
         # interval is the same stage as a from-scratch run validating at that interval
-        trainer = {k: v for k, v in OmegaConf.to_container(trained_with.trainer, resolve=True).items()
-                   if k != "max_steps"}
+        container = cast(dict[str, Any], OmegaConf.to_container(trained_with.trainer, resolve=True))
+        trainer = {k: v for k, v in container.items() if k != "max_steps"}
         return stage_cache_dir(cache_root, stage=stage.stage_key(stage_steps), trainer=trainer, **identity)
 
     if spec.shares_stage:
+
         def train_run() -> tuple[Student, dict[str, Any]]:
             student = fresh_student(student_cfg, records)
             return student, fit(spec.module, steps, student, selected, settings, out_dir, logger)[1]
 
         student, training = shared_stage(cache(spec, steps, settings), train_run, wait)
-        module = instantiate(spec.module, model=student.model, total_steps=steps)
+        module = build_objective(spec.module, student, steps)
         return TrainedStudent(student, module, training, None)
 
     first_stage = None
     if spec.init_from == FIRST_STAGE:
-        stage = spec.pretrain
+        stage, stage_steps = spec.pretrain, spec.pretrain.steps if spec.pretrain else None
+        assert stage is not None and stage_steps is not None  # AlgorithmSpec checks both for a first stage
         if stage.val_check_interval:
-            trainer = OmegaConf.merge(stage_settings.trainer, {"val_check_interval": stage.val_check_interval})
+            trainer = cast(
+                DictConfig, OmegaConf.merge(stage_settings.trainer, {"val_check_interval": stage.val_check_interval})
+            )
             stage_settings = dataclasses.replace(stage_settings, trainer=trainer)
 
         def train_stage() -> tuple[Student, dict[str, Any]]:
             student = fresh_student(student_cfg, records)
-            stage_records = select_records(records, stage.min_correctness, stage.min_usefulness,
-                                           stage_settings.keep_truncated)
+            stage_records = select_records(
+                records, stage.min_correctness, stage.min_usefulness, stage_settings.keep_truncated
+            )
             # no logger for this stage: its step counter restarts, which W&B would reject; results.json has it
             folder = out_dir / "stage"
-            _, info = fit(stage.module, stage.steps, student, stage_records, stage_settings, folder, False)
+            _, info = fit(stage.module, stage_steps, student, stage_records, stage_settings, folder, False)
             student.save(folder / "student")
             write_json(folder / "stage.json", info)
             return student, info
 
-        student, first_stage = shared_stage(cache(stage, stage.steps, stage_settings), train_stage, wait)
+        student, first_stage = shared_stage(cache(stage, stage_steps, stage_settings), train_stage, wait)
         # the objective starts from the same random state whether the first stage was trained or loaded
         pl.seed_everything(settings.seed, workers=True)
     elif spec.init_from:
@@ -109,8 +130,9 @@ def train_student(spec: AlgorithmSpec, student_cfg: DictConfig, records: list[Re
     return TrainedStudent(student, module, training, first_stage)
 
 
-def shared_stage(cache: Path | None, train: Callable[[], tuple[Student, dict[str, Any]]],
-                 wait: bool = True) -> tuple[Student, dict[str, Any]]:
+def shared_stage(
+    cache: Path | None, train: Callable[[], tuple[Student, dict[str, Any]]], wait: bool = True
+) -> tuple[Student, dict[str, Any]]:
     """A first stage loaded from ``cache``, or trained by ``train()`` (the student and its training info) and
     kept there. Runs of the same stage that start together (a parallel sweep, a job array) train it once: the
     others wait on a lock beside the cache, which the system releases when its holder ends, crash included.
@@ -143,8 +165,12 @@ def load_stage(cache: Path) -> tuple[Student, dict[str, Any]] | None:
         return Student.load(cache / "student"), info
     except Exception as error:  # noqa: BLE001  (any damage: unreadable JSON, truncated weights, missing files)
         aside = cache.with_name(f"{cache.name}.damaged-{int(time.time())}")
-        print(f"warning: stage cache entry {cache} is damaged ({type(error).__name__}: {str(error).splitlines()[0]}); "
-              f"set aside as {aside.name}, training the stage afresh", file=sys.stderr, flush=True)
+        print(
+            f"warning: stage cache entry {cache} is damaged ({type(error).__name__}: {str(error).splitlines()[0]}); "
+            f"set aside as {aside.name}, training the stage afresh",
+            file=sys.stderr,
+            flush=True,
+        )
         cache.rename(aside)
         return None
 

@@ -16,7 +16,7 @@ class TrainCurve(pl.Callback):
 
     def __init__(self, every: int = 50) -> None:
         self.every = every
-        self.curve: list[list[float]] = []
+        self.curve: list[list[Any]] = []  # [step, mean loss, mean gradient norm (None: not logged)]
         self._losses: list[float] = []
         self._norms: list[float] = []
 
@@ -26,14 +26,16 @@ class TrainCurve(pl.Callback):
     def load_state_dict(self, state_dict: dict) -> None:
         self.curve, self._losses, self._norms = state_dict["curve"], state_dict["losses"], state_dict["norms"]
 
-    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                                 optimizer: torch.optim.Optimizer) -> None:
+    def on_before_optimizer_step(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
+    ) -> None:
         grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
         if grads:
             self._norms.append(torch.nn.utils.get_total_norm(grads).item())
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if loss is not None:
             self._losses.append(float(loss))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 
+from distill.core.contracts import Answerer, Problem
 from distill.measurement.decoding import Scorer
 from distill.measurement.rows import decompose, score_decompositions
-from distill.core.contracts import Answerer, Problem
 from distill.students import Student
 
 
@@ -17,8 +17,14 @@ class GenerationValidation(pl.Callback):
     ``curve`` keeps [step, accuracy] of every validation and ``loss_curve`` [step, val/loss] where the objective
     logs a held-out loss (both kept in checkpoints, so a resumed run has them whole)."""
 
-    def __init__(self, student: Student, problems: list[Problem], answerer: Answerer, batch_size: int = 64,
-                 scorer_factory: Callable[[], Scorer] | None = None) -> None:
+    def __init__(
+        self,
+        student: Student,
+        problems: list[Problem],
+        answerer: Answerer,
+        batch_size: int = 64,
+        scorer_factory: Callable[[], Scorer] | None = None,
+    ) -> None:
         self.student, self.problems, self.answerer = student, problems, answerer
         self.batch_size, self.scorer_factory = batch_size, scorer_factory
         self.curve: list[list[float]] = []
@@ -34,8 +40,13 @@ class GenerationValidation(pl.Callback):
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not self.problems:
             return
-        decompositions = decompose(self.student, self.problems, batch_size=self.batch_size,
-                                   scorer_factory=self.scorer_factory, desc="validation decodes")
+        decompositions = decompose(
+            self.student,
+            self.problems,
+            batch_size=self.batch_size,
+            scorer_factory=self.scorer_factory,
+            desc="validation decodes",
+        )
         metrics, _ = score_decompositions(self.problems, decompositions, self.answerer, None, "student")
         pl_module.log("val/accuracy", metrics["accuracy"], prog_bar=True)
         self.curve.append([trainer.global_step, metrics["accuracy"]])

@@ -31,12 +31,25 @@ val_problems, test_problems = parts.dataset.load("validation"), parts.dataset.lo
 pl.seed_everything(seed, workers=True)
 student = fresh_student(cfg.student, records)
 trainer = OmegaConf.merge(cfg.trainer, {"val_check_interval": args.get("every", 100), "enable_progress_bar": False})
-settings = FitSettings(batch_size=args["batch_size"], val_fraction=cfg.data.val_fraction, seed=seed,
-                       val_problems=val_problems, answerer=parts.answerer, decode_batch_size=cfg.eval.batch_size,
-                       trainer=trainer)
-objective = OmegaConf.merge(stage.module, {"lr": args["lr"], "warmup_steps": args["warmup"], "prompt_loss_weight": 0.0,
-                                           "muon_lr": args.get("muon_lr"),
-                                           **({"pack_samples": True} if args.get("pack") else {})})
+settings = FitSettings(
+    batch_size=args["batch_size"],
+    val_fraction=cfg.data.val_fraction,
+    seed=seed,
+    val_problems=val_problems,
+    answerer=parts.answerer,
+    decode_batch_size=cfg.eval.batch_size,
+    trainer=trainer,
+)
+objective = OmegaConf.merge(
+    stage.module,
+    {
+        "lr": args["lr"],
+        "warmup_steps": args["warmup"],
+        "prompt_loss_weight": 0.0,
+        "muon_lr": args.get("muon_lr"),
+        **({"pack_samples": True} if args.get("pack") else {}),
+    },
+)
 clock = TrainClock()
 with tempfile.TemporaryDirectory() as tmp:
     fit(objective, args["steps"], student, selected, settings, Path(tmp), False, callbacks=[clock])

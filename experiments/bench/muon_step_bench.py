@@ -20,8 +20,9 @@ for p in model.parameters():
 muon = attention_matrices(model)
 rest = [p for p in model.parameters() if all(p is not m for m in muon)]
 adamw = optimizer_with_schedule(model.parameters(), 4e-4, 0.01, 50, 1000)["optimizer"]
-stacked = optimizer_with_schedule(model.parameters(), 4e-4, 0.01, 50, 1000, muon_params=muon,
-                                  muon_lr=0.005)["optimizer"]
+stacked = optimizer_with_schedule(model.parameters(), 4e-4, 0.01, 50, 1000, muon_params=muon, muon_lr=0.005)[
+    "optimizer"
+]
 torch_muon = torch.optim.Muon(muon, lr=0.005, weight_decay=0.0, adjust_lr_fn="original")
 torch_rest = torch.optim.AdamW(rest, lr=4e-4, fused=True)
 
@@ -37,5 +38,8 @@ def ms_per_step(*optimizers, steps: int = 200) -> float:
 
 
 for _ in range(3):
-    print("ms per step: AdamW %.2f, AdamW + torch.optim.Muon %.2f, MuonAdamW (StackedMuon) %.2f"
-          % (ms_per_step(adamw), ms_per_step(torch_rest, torch_muon), ms_per_step(stacked)), flush=True)
+    print(
+        "ms per step: AdamW %.2f, AdamW + torch.optim.Muon %.2f, MuonAdamW (StackedMuon) %.2f"
+        % (ms_per_step(adamw), ms_per_step(torch_rest, torch_muon), ms_per_step(stacked)),
+        flush=True,
+    )

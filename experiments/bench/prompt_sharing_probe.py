@@ -48,8 +48,8 @@ def padded(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     ids = torch.full((len(rows), max(map(len, rows))), student.pad_id)
     mask = torch.zeros_like(ids)
     for i, row in enumerate(rows):
-        ids[i, :len(row)] = torch.tensor(row)
-        mask[i, :len(row)] = 1
+        ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
     return ids, mask
 
 
@@ -63,7 +63,7 @@ def plain_loss(episodes) -> tuple[torch.Tensor, int]:
 def shared_loss(groups) -> tuple[torch.Tensor, int]:
     prompts, owner, actions = [], [], []
     for g, episodes in enumerate(groups):
-        first = episodes[0].action_mask.index(1)   # the prompt: the tokens before the first action
+        first = episodes[0].action_mask.index(1)  # the prompt: the tokens before the first action
         prompts.append(episodes[0].input_ids[:first])
         for e in episodes:
             assert e.input_ids[:first] == prompts[-1]
@@ -74,12 +74,17 @@ def shared_loss(groups) -> tuple[torch.Tensor, int]:
     owner_t, lengths = torch.tensor(owner), p_mask.sum(1)
     last = out.last_hidden_state[torch.arange(len(prompts)), lengths - 1][owner_t]  # predicts each first action
     cache = out.cache
-    cache.reorder_cache(owner_t)                     # each sample gets its problem's prompt keys and values
+    cache.reorder_cache(owner_t)  # each sample gets its problem's prompt keys and values
     a_ids, a_mask = padded(actions)
     mask = torch.cat([p_mask[owner_t], a_mask], dim=1)
     positions = lengths[owner_t][:, None] + torch.arange(a_ids.shape[1])[None]
-    hidden = model.model(input_ids=a_ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
-                         cache=cache, use_cache=True).last_hidden_state
+    hidden = model.model(
+        input_ids=a_ids[:, :-1],
+        attention_mask=mask[:, :-1],
+        position_ids=positions[:, :-1],
+        cache=cache,
+        use_cache=True,
+    ).last_hidden_state
     hidden = torch.cat([last[:, None], hidden], dim=1)  # predicts actions 1..n
     keep = a_mask > 0
     return F.cross_entropy(model.lm_head(hidden[keep]), a_ids[keep], reduction="sum"), int(keep.sum())
@@ -108,14 +113,20 @@ def packed_loss(groups) -> tuple[torch.Tensor, int]:
     row_of, source_of, target_of = [], [], []
     for b, (row_ids, row_positions, row_segments, sources) in enumerate(rows):
         n = len(row_ids)
-        ids[b, :n], positions[b, :n], segments[b, :n] = (torch.tensor(row_ids), torch.tensor(row_positions),
-                                                         torch.tensor(row_segments))
+        ids[b, :n], positions[b, :n], segments[b, :n] = (
+            torch.tensor(row_ids),
+            torch.tensor(row_positions),
+            torch.tensor(row_segments),
+        )
         row_of += [b] * len(sources)
         source_of += sources
         target_of += range(row_segments.index(1), n)
     causal = torch.ones(width, width, dtype=torch.bool).tril()
-    allow = causal & ((segments[:, None, :] == 0) | (segments[:, None, :] == segments[:, :, None])) \
+    allow = (
+        causal
+        & ((segments[:, None, :] == 0) | (segments[:, None, :] == segments[:, :, None]))
         & (segments[:, None, :] >= 0)
+    )
     allow |= torch.eye(width, dtype=torch.bool)  # padding rows attend to themselves (no empty row)
     mask = torch.zeros(allow.shape).masked_fill(~allow, float("-inf"))[:, None]
     hidden = model.model(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
@@ -132,8 +143,10 @@ for episodes in list(by_problem.values())[:600]:
         current = []
 for b in batches[:5]:
     (a, n1), (c, n2), (d, n3) = plain_loss([e for g in b for e in g]), shared_loss(b), packed_loss(b)
-    print("loss plain %.5f shared %.5f packed %.5f tokens %d %d %d" % (a.item() / n1, c.item() / n2, d.item() / n3,
-                                                                      n1, n2, n3))
+    print(
+        "loss plain %.5f shared %.5f packed %.5f tokens %d %d %d"
+        % (a.item() / n1, c.item() / n2, d.item() / n3, n1, n2, n3)
+    )
 if "--check" in sys.argv:
     sys.exit(0)
 
@@ -151,5 +164,7 @@ def run(way) -> float:
 for way in (plain_loss, shared_loss, packed_loss):
     run(way)  # warm-up
 for _ in range(3):
-    print("ms/episode plain %.3f shared %.3f packed %.3f" % (run(plain_loss), run(shared_loss), run(packed_loss)),
-          flush=True)
+    print(
+        "ms/episode plain %.3f shared %.3f packed %.3f" % (run(plain_loss), run(shared_loss), run(packed_loss)),
+        flush=True,
+    )

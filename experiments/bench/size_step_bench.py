@@ -25,10 +25,14 @@ for _ in range(rounds):
         torch.manual_seed(0)
         student = fresh_student(train_config([f"student={size}"]).student, inputs.records)
         params[size] = sum(p.numel() for p in student.model.parameters())
-        items = [{"input_ids": e.input_ids, "action_mask": e.action_mask}
-                 for e in (student.episode(r.problem, r.subquestions) for r in inputs.records)]
+        items = [
+            {"input_ids": e.input_ids, "action_mask": e.action_mask}
+            for e in (student.episode(r.problem, r.subquestions) for r in inputs.records)
+        ]
         _, steps_per_s = lightning_tokens_per_s(student, items, 8, steps, None)
         best[size] = max(best.get(size, 0.0), steps_per_s)
 for size in sizes:
-    print(f"{size}: {params[size] / 1e6:.2f}M parameters, {best[size]:.2f} steps/s at batch 8, "
-          f"{best['medium'] / best[size]:.2f}x medium's time per step")
+    print(
+        f"{size}: {params[size] / 1e6:.2f}M parameters, {best[size]:.2f} steps/s at batch 8, "
+        f"{best['medium'] / best[size]:.2f}x medium's time per step"
+    )

@@ -13,9 +13,17 @@ GRID = ROOT.parent / "synthetic_gap" / "runs"
 
 
 def runs() -> list[tuple[str, Path]]:
-    grid = [(f"grid: {size}, seed {seed}", GRID / f"+experiment=synthetic_fbc_scratch,answerer.k=1,seed={seed},student={size}")
-            for size in ("small", "medium") for seed in range(3)]
-    budget = [("grid's budget runs: medium, seed 0, 48k episodes", GRID.parent / "budget_runs" / "medium_fbc_k1_seed0_48k")]
+    grid = [
+        (
+            f"grid: {size}, seed {seed}",
+            GRID / f"+experiment=synthetic_fbc_scratch,answerer.k=1,seed={seed},student={size}",
+        )
+        for size in ("small", "medium")
+        for seed in range(3)
+    ]
+    budget = [
+        ("grid's budget runs: medium, seed 0, 48k episodes", GRID.parent / "budget_runs" / "medium_fbc_k1_seed0_48k")
+    ]
     return grid + budget + [(f"here: {p.name}", p) for p in sorted((ROOT / "runs").glob("*")) if p.is_dir()]
 
 
@@ -30,10 +38,15 @@ def main() -> None:
         r = json.loads(path.read_text())
         train, recipe = r["train"], r["config"]["recipe"]
         curve = ", ".join(f"{step}: {acc:.2f}" for step, acc in train.get("val_curve", [])) or "(not recorded)"
-        print(f"| {name} | {train['steps']} x {train['batch_size']} | {recipe['lr']:.3g} | {curve} | "
-              f"{train.get('best_val_accuracy', float('nan')):.2f} | {r['student']['accuracy']:.3f} |")
-    with_loss = [(name, json.loads((f / "results.json").read_text())["train"]) for name, f in runs()
-                 if (f / "results.json").exists()]
+        print(
+            f"| {name} | {train['steps']} x {train['batch_size']} | {recipe['lr']:.3g} | {curve} | "
+            f"{train.get('best_val_accuracy', float('nan')):.2f} | {r['student']['accuracy']:.3f} |"
+        )
+    with_loss = [
+        (name, json.loads((f / "results.json").read_text())["train"])
+        for name, f in runs()
+        if (f / "results.json").exists()
+    ]
     with_loss = [(name, t) for name, t in with_loss if t.get("train_curve")]
     if with_loss:
         steps = (250, 500, 1000, 1500, 2000, 2500, 3000)

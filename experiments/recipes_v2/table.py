@@ -16,6 +16,8 @@ for size in sorted(p.name for p in root.iterdir() if p.is_dir()):
     for number, path in trials:
         r = json.loads(path.read_text())
         module, data = r["config"]["algorithm"]["module"], r["config"]["data"]
-        print(f"| {size} | {number} | {module['lr']:.2e} | {module['muon_lr']:.2e} | {data['batch_size']} | "
-              f"{module['warmup_steps']} | {module['prompt_loss_weight']} | {r['train']['steps']} | "
-              f"{r['train']['best_val_accuracy']:.3f} | {r['student']['accuracy']:.3f} |")
+        print(
+            f"| {size} | {number} | {module['lr']:.2e} | {module['muon_lr']:.2e} | {data['batch_size']} | "
+            f"{module['warmup_steps']} | {module['prompt_loss_weight']} | {r['train']['steps']} | "
+            f"{r['train']['best_val_accuracy']:.3f} | {r['student']['accuracy']:.3f} |"
+        )

@@ -19,15 +19,23 @@ def run_seconds(folder: Path) -> list[float]:
 
 runs, wall, overrides = Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else ""
 ours, old = run_seconds(runs), run_seconds(OLD)
-print(json.dumps({
-    "row": "grid_wall",
-    "command": f"bash experiments/size_grid/run.sh {overrides}".strip(),
-    "runs": len(ours),
-    "wall_hours": round(wall / 3600, 3),
-    "summed_run_hours": round(sum(ours) / 3600, 3),
-    "old_grid": {"folder": "experiments/synthetic_gap/runs", "runs": len(old),
-                 "summed_run_hours": round(sum(old) / 3600, 3),
-                 "two_at_a_time_hours": round(sum(old) / 3600 / 2, 3)},
-    "old_two_at_a_time_over_ours": round(sum(old) / 2 / wall, 2),
-    "machine": {"cores": os.cpu_count(), "processor": platform.processor() or platform.machine()},
-}, indent=2))
+print(
+    json.dumps(
+        {
+            "row": "grid_wall",
+            "command": f"bash experiments/size_grid/run.sh {overrides}".strip(),
+            "runs": len(ours),
+            "wall_hours": round(wall / 3600, 3),
+            "summed_run_hours": round(sum(ours) / 3600, 3),
+            "old_grid": {
+                "folder": "experiments/synthetic_gap/runs",
+                "runs": len(old),
+                "summed_run_hours": round(sum(old) / 3600, 3),
+                "two_at_a_time_hours": round(sum(old) / 3600 / 2, 3),
+            },
+            "old_two_at_a_time_over_ours": round(sum(old) / 2 / wall, 2),
+            "machine": {"cores": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+        },
+        indent=2,
+    )
+)

@@ -21,8 +21,10 @@ from distill.synthetic.decisions import necessary
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
-print("| seed | sub-questions | share necessary | credit AUC, all | usefulness AUC, all | credit AUC, right "
-      "decompositions | usefulness AUC, right | extra answerer calls per decomposition |")
+print(
+    "| seed | sub-questions | share necessary | credit AUC, all | usefulness AUC, all | credit AUC, right "
+    "decompositions | usefulness AUC, right | extra answerer calls per decomposition |"
+)
 print("|---|---|---|---|---|---|---|---|")
 for seed in map(int, sys.argv[1:] or ["0"]):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -33,9 +35,11 @@ for seed in map(int, sys.argv[1:] or ["0"]):
     by_id = {p.problem_id: p for p in problems}
     record_problems = [by_id[r.problem_id] for r in records]
     credits, calls = removal_credit(record_problems, [r.subquestions for r in records], parts.answerer)
-    rows = [(c, u, necessary(p.world, q), bool(r.answer_correctness))
-            for r, p, cs in zip(records, record_problems, credits)
-            for q, c, u in zip(r.subquestions, cs, r.usefulness or [None] * len(cs))]
+    rows = [
+        (c, u, necessary(p.world, q), bool(r.answer_correctness))
+        for r, p, cs in zip(records, record_problems, credits)
+        for q, c, u in zip(r.subquestions, cs, r.usefulness or [None] * len(cs))
+    ]
 
     def auc(column: int, right_only: bool) -> str:
         kept = [row for row in rows if row[3] or not right_only]
@@ -43,5 +47,7 @@ for seed in map(int, sys.argv[1:] or ["0"]):
         return "n/a" if value is None else f"{value:.3f}"
 
     share = sum(row[2] for row in rows) / len(rows)
-    print(f"| {seed} | {len(rows)} | {share:.3f} | {auc(0, False)} | {auc(1, False)} | {auc(0, True)} | "
-          f"{auc(1, True)} | {calls / len(records):.2f} |")
+    print(
+        f"| {seed} | {len(rows)} | {share:.3f} | {auc(0, False)} | {auc(1, False)} | {auc(0, True)} | "
+        f"{auc(1, True)} | {calls / len(records):.2f} |"
+    )

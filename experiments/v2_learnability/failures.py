@@ -44,9 +44,17 @@ for folder in map(Path, sys.argv[1:]):
                 questions["person and item in the problem, not together"] += 1
         asked = [world.match(q) for q in record["subquestions"]]
         needed = world.gold_order()
-        kind = ("right" if record["answer_correctness"] else "garbled" if None in asked
-                else "missing" if not set(needed) <= set(asked)
-                else "out of order" if [a for a in dict.fromkeys(asked) if a in needed] != needed else "other")
+        kind = (
+            "right"
+            if record["answer_correctness"]
+            else "garbled"
+            if None in asked
+            else "missing"
+            if not set(needed) <= set(asked)
+            else "out of order"
+            if [a for a in dict.fromkeys(asked) if a in needed] != needed
+            else "other"
+        )
         by_steps[world.n_steps][kind] += 1
     print(f"{folder}\n  sub-questions {shares(questions)}")
     for steps in sorted(by_steps):

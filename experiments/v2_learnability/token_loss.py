@@ -55,9 +55,16 @@ def token_table(run: Path, max_records: int) -> dict[str, dict[str, float]]:
             count[kind] += 1
             in_question = 0 if position in episode.terminators else in_question + 1
     total = sum(count.values())
-    table = {kind: {"tokens": count[kind], "share_of_tokens": count[kind] / total,
-                    "mean_loss": loss[kind] / count[kind], "share_of_loss": loss[kind] / sum(loss.values()),
-                    "argmax_right": right[kind] / count[kind]} for kind in sorted(count)}
+    table = {
+        kind: {
+            "tokens": count[kind],
+            "share_of_tokens": count[kind] / total,
+            "mean_loss": loss[kind] / count[kind],
+            "share_of_loss": loss[kind] / sum(loss.values()),
+            "argmax_right": right[kind] / count[kind],
+        }
+        for kind in sorted(count)
+    }
     table["all"] = {"tokens": total, "records": len(records), "mean_loss": sum(loss.values()) / total}
     return table
 
@@ -73,10 +80,14 @@ def main() -> None:
         table = token_table(run, args.max_records)
         overall = table.pop("all")
         for kind, row in table.items():
-            print(f"| {run.name} | {kind} | {row['tokens']} | {row['share_of_tokens']:.3f} | {row['mean_loss']:.3f} | "
-                  f"{row['share_of_loss']:.3f} | {row['argmax_right']:.3f} |")
-        print(f"| {run.name} | all ({overall['records']} right teacher decompositions) | {overall['tokens']} | 1 | "
-              f"{overall['mean_loss']:.3f} | 1 | |")
+            print(
+                f"| {run.name} | {kind} | {row['tokens']} | {row['share_of_tokens']:.3f} | {row['mean_loss']:.3f} | "
+                f"{row['share_of_loss']:.3f} | {row['argmax_right']:.3f} |"
+            )
+        print(
+            f"| {run.name} | all ({overall['records']} right teacher decompositions) | {overall['tokens']} | 1 | "
+            f"{overall['mean_loss']:.3f} | 1 | |"
+        )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,12 @@ from pathlib import Path
 
 from distill.measurement.metrics import bootstrap_ci
 
-DEFAULT = ["experiments/v2_pretrained/runs/smollm2_fbc", "experiments/recipes_v2/runs/small/0",
-           "experiments/v2_learnability/runs/names_320", "experiments/v2_learnability/runs/muon"]
+DEFAULT = [
+    "experiments/v2_pretrained/runs/smollm2_fbc",
+    "experiments/recipes_v2/runs/small/0",
+    "experiments/v2_learnability/runs/names_320",
+    "experiments/v2_learnability/runs/muon",
+]
 
 
 def correct_by_problem(run: str) -> dict[str, float]:
@@ -29,15 +33,19 @@ def main(runs: list[str]) -> None:
     pretrained, *others = runs
     mine = correct_by_problem(pretrained)
     ids = list(mine)
-    print(f"{len(ids)} test problems decoded by {pretrained}: accuracy {sum(mine.values()) / len(ids):.3f} "
-          f"{[round(x, 3) for x in bootstrap_ci(list(mine.values()))]}")
+    print(
+        f"{len(ids)} test problems decoded by {pretrained}: accuracy {sum(mine.values()) / len(ids):.3f} "
+        f"{[round(x, 3) for x in bootstrap_ci(list(mine.values()))]}"
+    )
     print("| run | its accuracy on them [95% CI] | pretrained minus it [paired 95% CI] |\n|---|---|---|")
     for run in others:
         theirs = correct_by_problem(run)
         values = [theirs[i] for i in ids]
         diffs = [mine[i] - theirs[i] for i in ids]
-        print(f"| {run} | {sum(values) / len(ids):.3f} {[round(x, 3) for x in bootstrap_ci(values)]} | "
-              f"{sum(diffs) / len(ids):+.3f} {[round(x, 3) for x in bootstrap_ci(diffs)]} |")
+        print(
+            f"| {run} | {sum(values) / len(ids):.3f} {[round(x, 3) for x in bootstrap_ci(values)]} | "
+            f"{sum(diffs) / len(ids):+.3f} {[round(x, 3) for x in bootstrap_ci(diffs)]} |"
+        )
 
 
 if __name__ == "__main__":

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from distill.measurement.metrics import accuracy_interval
+from distill.report.runs import Run
 
-CASCADE_CONFIG = Path(__file__).resolve().parent.parent / "conf" / "cascade.yaml"
+CASCADE_CONFIG = Path(__file__).resolve().parents[2] / "conf" / "cascade.yaml"
 
 
 def nominal_prices() -> dict[str, float]:
@@ -36,7 +36,7 @@ def student_cost_per_1000(latency_ms: float, prices: dict[str, float]) -> float:
     return latency_ms * prices["student_hour_usd"] / 3600
 
 
-def llm_cost_per_1000(runs: list[Any], prices: dict[str, float]) -> tuple[float, str]:
+def llm_cost_per_1000(runs: list[Run], prices: dict[str, float]) -> tuple[float, str]:
     """Dollars for 1,000 LLM decompositions: the recorded ones where the teacher's usage has dollars, else the
     nominal price of a call; and which of the two ("recorded" or "nominal")."""
     recorded = [r.teacher_usage["cost_usd"] for r in runs if "cost_usd" in r.teacher_usage]
@@ -45,8 +45,8 @@ def llm_cost_per_1000(runs: list[Any], prices: dict[str, float]) -> tuple[float,
     return 1000 * prices["llm_call_usd"], "nominal"
 
 
-def plot_sizes(runs: list[Any], path: Path, prices: dict[str, float] | None = None) -> None:
-    """Both panels for ``runs`` (``distill.report.Run``), one colour per algorithm, one marker per answerer."""
+def plot_sizes(runs: list[Run], path: Path, prices: dict[str, float] | None = None) -> None:
+    """Both panels for ``runs`` , one colour per algorithm, one marker per answerer."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -69,18 +69,35 @@ def plot_sizes(runs: list[Any], path: Path, prices: dict[str, float] | None = No
             # algorithms side by side around each size, so that their points do not hide each other
             shift = 1 + 0.04 * (ci - (len(algorithms) - 1) / 2)
             for i, (x, y, err) in enumerate(points):
-                acc_ax.errorbar(x * shift, y, yerr=err, fmt=markers[ai % len(markers)], color=colors(ci), capsize=3,
-                                label=f"{algorithm}, {answerer}" if i == 0 else None)
+                acc_ax.errorbar(
+                    x * shift,
+                    y,
+                    yerr=err,
+                    fmt=markers[ai % len(markers)],
+                    color=colors(ci),
+                    capsize=3,
+                    label=f"{algorithm}, {answerer}" if i == 0 else None,
+                )
             if len(points) > 1:
                 acc_ax.plot([x * shift for x, _, _ in points], [y for _, y, _ in points], color=colors(ci), alpha=0.4)
         by_seed = list({r.seed: r for r in mine}.values())  # the teacher's rows are the same for every run of a seed
         style = dashes[ai % len(dashes)]
-        acc_ax.axhline(statistics.fmean(r.teacher_accuracy for r in by_seed), color="black", linestyle=style,
-                       linewidth=1, label=f"teacher@1, {answerer}")
+        acc_ax.axhline(
+            statistics.fmean(r.teacher_accuracy for r in by_seed),
+            color="black",
+            linestyle=style,
+            linewidth=1,
+            label=f"teacher@1, {answerer}",
+        )
         best = [r.honest["teacher_best_of_n"] for r in by_seed if r.honest and "teacher_best_of_n" in r.honest]
         if best:
-            acc_ax.axhline(statistics.fmean(best), color="tab:red", linestyle=style, linewidth=1,
-                           label=f"teacher best-of-{by_seed[0].teacher_n}, {answerer}")
+            acc_ax.axhline(
+                statistics.fmean(best),
+                color="tab:red",
+                linestyle=style,
+                linewidth=1,
+                label=f"teacher best-of-{by_seed[0].teacher_n}, {answerer}",
+            )
     ticks = sorted(sizes.values())
     for ax in (acc_ax, cost_ax):
         ax.set_xscale("log")
@@ -92,15 +109,28 @@ def plot_sizes(runs: list[Any], path: Path, prices: dict[str, float] | None = No
     acc_ax.set_ylabel("test accuracy (mean over seeds, 95% interval)")
     acc_ax.set_title("Students against the LLM's decompositions")
 
-    per_size = [statistics.fmean(student_cost_per_1000(r.latency_ms, prices) for r in runs if r.student == s)
-                for s in sorted(sizes, key=sizes.get)]
-    cost_ax.plot(ticks, per_size, "o-", color="tab:blue", label=f"student: one decode (compute at ${prices['student_hour_usd']}/hour)")
+    per_size = [
+        statistics.fmean(student_cost_per_1000(r.latency_ms, prices) for r in runs if r.student == s)
+        for s in sorted(sizes, key=sizes.get)
+    ]
+    cost_ax.plot(
+        ticks,
+        per_size,
+        "o-",
+        color="tab:blue",
+        label=f"student: one decode (compute at ${prices['student_hour_usd']}/hour)",
+    )
     llm, source = llm_cost_per_1000(runs, prices)
     cost_ax.axhline(llm, color="black", linestyle="--", linewidth=1, label=f"LLM: one decomposition ({source} price)")
     n = max((r.teacher_n or 0 for r in runs), default=0)
     if n > 1:
-        cost_ax.axhline(n * llm, color="tab:red", linestyle="--", linewidth=1,
-                        label=f"LLM best-of-{n}: {n} decompositions ({source} price)")
+        cost_ax.axhline(
+            n * llm,
+            color="tab:red",
+            linestyle="--",
+            linewidth=1,
+            label=f"LLM best-of-{n}: {n} decompositions ({source} price)",
+        )
     cost_ax.set_yscale("log")
     cost_ax.set_ylabel("dollars per 1,000 problems (log)")
     cost_ax.set_title("What a decomposition costs")

@@ -1,6 +1,6 @@
 """Training curves of runs as one picture: a panel per metric, a colour per configuration, a line per seed.
 
-    python -m distill.curve_plot RUN [RUN ...] --out curves.png [--metrics val/accuracy train/reward_mean ...]
+    python -m distill.report.curves RUN [RUN ...] --out curves.png [--metrics val/accuracy train/reward_mean ...]
 
 It reads each run's CSV log (``logger=csv``: ``RUN/logs/version_*/metrics.csv``; the versions of a resumed run
 are joined by step). Runs whose folder names differ only in ``_seed<N>`` share a colour. A metric no run logged
@@ -15,8 +15,15 @@ import re
 import sys
 from pathlib import Path
 
-DEFAULT_METRICS = ("val/accuracy", "train/reward_mean", "train/garbled_share", "train/mean_subquestions",
-                   "train/kl", "train/sampled_entropy", "train/loss")
+DEFAULT_METRICS = (
+    "val/accuracy",
+    "train/reward_mean",
+    "train/garbled_share",
+    "train/mean_subquestions",
+    "train/kl",
+    "train/sampled_entropy",
+    "train/loss",
+)
 
 
 def read_curves(run: Path) -> dict[str, list[tuple[int, float]]]:
@@ -59,11 +66,13 @@ def plot_curves(runs: list[Path], out: Path, metrics: tuple[str, ...] = DEFAULT_
         for run, curve in curves.items():
             if metric in curve:
                 steps, values = zip(*curve[metric])
-                ax.plot(steps, values, color=colours[configuration(run)], alpha=0.8, marker="." if len(steps) < 12 else None)
+                ax.plot(
+                    steps, values, color=colours[configuration(run)], alpha=0.8, marker="." if len(steps) < 12 else None
+                )
         ax.set_title(metric)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(shown):]:
+    for ax in list(axes.flat)[len(shown) :]:
         ax.axis("off")
     handles = [plt.Line2D([], [], color=colours[c], label=c) for c in configs]
     fig.legend(handles=handles, loc="lower center", ncol=min(4, len(configs)), frameon=False)
@@ -75,7 +84,7 @@ def plot_curves(runs: list[Path], out: Path, metrics: tuple[str, ...] = DEFAULT_
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m distill.curve_plot", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m distill.report.curves", description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders trained with logger=csv")
     parser.add_argument("--out", type=Path, required=True, help="the picture to write (.png)")
     parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="logged metric names")
