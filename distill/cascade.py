@@ -111,6 +111,60 @@ def measure(cfg: DictConfig, student: Student, parts: Parts, split: str, critic:
     return Measured(problems, records, llm_records, confidence, decode_seconds, answer_usd, llm_usd)
 
 
+def score_quality(v: Any, t: Any, test_curve: list[Any], alone: tuple[float, float], bins: int) -> dict[str, Any]:
+    """How well one confidence score ranks the student's right answers (ROC AUC on test and validation,
+    reliability), and the cascade on it: APGR on test, LLM calls for 95% of the LLM's accuracy."""
+    return {
+        "roc_auc": roc_auc(t.scores.tolist(), (t.student_correct > 0).tolist()),
+        "val_roc_auc": roc_auc(v.scores.tolist(), (v.student_correct > 0).tolist()),
+        "reliability": reliability(t.scores.tolist(), t.student_correct.tolist(), bins),
+        "apgr": apgr([point for _, point in test_curve], *alone),
+        "llm_share_for_95": share_for_llm_fraction(v, t, 0.95),
+    }
+
+
+def rows_of(student_correct: Any, llm_correct: Any, test: Any, prices: Any) -> dict[str, dict[str, Any]]:
+    """The student's and the LLM's rows on test: accuracy with its interval, cost per problem, latency."""
+    return {
+        "student": {
+            "accuracy": float(student_correct.mean()),
+            "accuracy_ci95": bootstrap_ci(student_correct.tolist()),
+            "cost": test.decode_seconds * prices.student_hour_usd / 3600 + test.answer_usd,
+            "latency_s": test.decode_seconds,
+        },
+        "llm": {
+            "accuracy": float(llm_correct.mean()),
+            "accuracy_ci95": bootstrap_ci(llm_correct.tolist()),
+            "cost": float(test.llm_usd.mean()),
+            "latency_s": prices.llm_latency_s,
+            "cost_source": "usage"
+            if any("cost_usd" in r.usage.get("teacher", {}) for r in test.llm_records)
+            else "nominal",
+        },
+    }
+
+
+def on_validation(v: Any, kind: str, target: float) -> tuple[bool, float]:
+    """How well a score (its validation split ``v``) meets the target: reached first, then cheaper (accuracy
+    target) or more accurate (share or budget target)."""
+    threshold, reached = choose_threshold(v, kind, target)
+    point = apply(v, threshold)
+    return reached, -point.cost if kind == "accuracy" else point.accuracy
+
+
+def chosen_point(test_split: Any, score: str, threshold: float, reached: bool) -> dict[str, Any]:
+    """The cascade at the threshold chosen on validation, measured on test, with its accuracy's interval."""
+    deferred_or_not = np.where(test_split.scores < threshold, test_split.llm_correct, test_split.student_correct)
+    return {
+        "score": score,
+        "val_share": None,
+        **finite(asdict(apply(test_split, threshold))),
+        "chosen": True,
+        "target_reached_on_validation": reached,
+        "accuracy_ci95": bootstrap_ci(deferred_or_not.tolist()),
+    }
+
+
 def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     if cfg.get("threads"):
         torch.set_num_threads(cfg.threads)
@@ -131,26 +185,9 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     # that reaches 95% of the LLM's accuracy (the threshold chosen on validation)
     curves = {s: curve(v, t, list(np.linspace(0, 1, c.n_points))) for s, (v, t) in splits.items()}
     alone = {s: (float(t.student_correct.mean()), float(t.llm_correct.mean())) for s, (_, t) in splits.items()}
-    confidence = {
-        s: {
-            "roc_auc": roc_auc(t.scores.tolist(), (t.student_correct > 0).tolist()),
-            "val_roc_auc": roc_auc(v.scores.tolist(), (v.student_correct > 0).tolist()),
-            "reliability": reliability(t.scores.tolist(), t.student_correct.tolist(), c.reliability_bins),
-            "apgr": apgr([point for _, point in curves[s]], *alone[s]),
-            "llm_share_for_95": share_for_llm_fraction(v, t, 0.95),
-        }
-        for s, (v, t) in splits.items()
-    }
+    confidence = {s: score_quality(v, t, curves[s], alone[s], c.reliability_bins) for s, (v, t) in splits.items()}
 
-    def on_validation(score: str) -> tuple[bool, float]:
-        """How well a score meets the target on validation: reached first, then cheaper (accuracy
-        target) or more accurate (share or budget target)."""
-        v = splits[score][0]
-        threshold, reached = choose_threshold(v, c.target.kind, target)
-        point = apply(v, threshold)
-        return reached, -point.cost if c.target.kind == "accuracy" else point.accuracy
-
-    chosen_score = c.score or max(scores, key=on_validation)
+    chosen_score = c.score or max(scores, key=lambda score: on_validation(splits[score][0], c.target.kind, target))
     threshold, reached = choose_threshold(splits[chosen_score][0], c.target.kind, target)
 
     points = [
@@ -159,18 +196,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         for share, point in curves[s]
     ]
     test_split = splits[chosen_score][1]
-    chosen = {
-        "score": chosen_score,
-        "val_share": None,
-        **finite(asdict(apply(test_split, threshold))),
-        "chosen": True,
-        "target_reached_on_validation": reached,
-        "accuracy_ci95": bootstrap_ci(
-            np.where(test_split.scores < threshold, test_split.llm_correct, test_split.student_correct).tolist()
-        ),
-    }
+    chosen = chosen_point(test_split, chosen_score, threshold, reached)
     points.append(chosen)
-    student_correct, llm_correct = correctness(test.records), correctness(test.llm_records)
     n = len(test.problems)
     result = {
         "split": cfg.dataset.split,
@@ -183,21 +210,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         "target": {"kind": c.target.kind, "value": target, "score": chosen_score},
         "points": points,
         "chosen": chosen,
-        "student": {
-            "accuracy": float(student_correct.mean()),
-            "accuracy_ci95": bootstrap_ci(student_correct.tolist()),
-            "cost": test.decode_seconds * c.prices.student_hour_usd / 3600 + test.answer_usd,
-            "latency_s": test.decode_seconds,
-        },
-        "llm": {
-            "accuracy": float(llm_correct.mean()),
-            "accuracy_ci95": bootstrap_ci(llm_correct.tolist()),
-            "cost": float(test.llm_usd.mean()),
-            "latency_s": c.prices.llm_latency_s,
-            "cost_source": "usage"
-            if any("cost_usd" in r.usage.get("teacher", {}) for r in test.llm_records)
-            else "nominal",
-        },
+        **rows_of(correctness(test.records), correctness(test.llm_records), test, c.prices),
         "chosen_latency_s": test.decode_seconds
         + test.confidence.seconds[chosen_score] / n
         + chosen["deferred"] * c.prices.llm_latency_s,
@@ -205,10 +218,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         "setting_mismatch": mismatch,
     }
     write_json(out_dir / "cascade.json", result)
-    scores_test = test_split.scores
-    write_records(
-        out_dir / "deferred_records.jsonl", [mark(r, s) for r, s in zip(test.records, scores_test) if s < threshold]
-    )
+    deferred = [mark(r, s) for r, s in zip(test.records, test_split.scores) if s < threshold]
+    write_records(out_dir / "deferred_records.jsonl", deferred)
     return result
 
 

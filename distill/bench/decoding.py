@@ -100,27 +100,25 @@ def decoding_rows(student, problems, batch_sizes: list[int], max_new_tokens: int
         yield row("decode_vs_paper_loop", n / t_ours, n / t_paper, "problems/s", setting)
         yield row("decode_vs_generate", n / t_ours, n / t_gen, "problems/s", setting)
 
-        def guided():
-            scorer = ILQLScorer(model, model, heads, 1.0)
-            return [
-                o
-                for b in batches
-                for o in decode_tokens(scorer, b, student.eos_id, student.pad_id, max_new_tokens=max_new_tokens)
-            ]
-
-        def guided_paper():
-            def combine(outs):
-                logp = torch.log_softmax(outs[0].logits[:, -1].float(), -1)
-                return logp + heads.target_advantage(outs[1].hidden_states[-1][:, -1])
-
-            return [
-                o
-                for b in batches
-                for o in paper_loop([model, model], combine, b, student.eos_id, student.pad_id, max_new_tokens)
-            ]
-
-        (reference, t_guided), (paper, t_guided_paper) = timed(guided), timed(guided_paper)
-        assert paper == reference, "value-guided decoding differs from its no-cache reference"
-        t_guided = min(t_guided, best_time(guided, repeats - 1))
-        t_guided_paper = min(t_guided_paper, best_time(guided_paper, repeats - 1))
+        t_guided, t_guided_paper = _guided_times(student, model, heads, batches, max_new_tokens, repeats)
         yield row("ilql_decode_vs_paper_loop", n / t_guided, n / t_guided_paper, "problems/s", setting)
+
+
+def _guided_times(student, model, heads, batches, max_new_tokens: int, repeats: int) -> tuple[float, float]:
+    """Best seconds of value-guided decoding, ours (KV-cached) and the paper's loop, checked to agree."""
+    eos, pad = student.eos_id, student.pad_id
+
+    def guided():
+        scorer = ILQLScorer(model, model, heads, 1.0)
+        return [o for b in batches for o in decode_tokens(scorer, b, eos, pad, max_new_tokens=max_new_tokens)]
+
+    def guided_paper():
+        def combine(outs):
+            logp = torch.log_softmax(outs[0].logits[:, -1].float(), -1)
+            return logp + heads.target_advantage(outs[1].hidden_states[-1][:, -1])
+
+        return [o for b in batches for o in paper_loop([model, model], combine, b, eos, pad, max_new_tokens)]
+
+    (reference, t_guided), (paper, t_guided_paper) = timed(guided), timed(guided_paper)
+    assert paper == reference, "value-guided decoding differs from its no-cache reference"
+    return min(t_guided, best_time(guided, repeats - 1)), min(t_guided_paper, best_time(guided_paper, repeats - 1))

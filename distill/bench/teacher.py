@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
@@ -18,6 +19,19 @@ from distill.core.contracts import Problem
 from distill.core.teacher_runs import annotate
 from distill.llm.anthropic_client import AnthropicClient
 from distill.llm.roles import LLMAnswerer, LLMJudge, LLMTeacher
+
+
+def problems_per_minute(batch: list[Problem], url: str, max_retries: int, **client: Any) -> tuple[float, int]:
+    """A teacher run of ``batch`` (4 samples each) against the server at ``url``: finished problems per minute
+    (a failed problem is not work done, however fast it failed) and the failed count."""
+    llm = AnthropicClient(model="claude-bench", prices={"input": 1.0, "output": 5.0}, cache_path=None,
+                          max_retries=max_retries, api_key="x", base_url=url, **client)  # fmt: skip
+    roles = (LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3), LLMAnswerer(llm, max_tokens=512),
+             LLMJudge(llm, n_votes=3, max_tokens=200))  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = annotate(batch, *roles, n_samples=4, records_path=Path(tmp) / "r.jsonl", batch_size=len(batch))
+        return 60 * (len(batch) - len(result.failed)) / (time.perf_counter() - start), len(result.failed)
 
 
 def teacher_rows(n_problems: int, latency: float) -> Iterator[dict]:
@@ -33,30 +47,6 @@ def teacher_rows(n_problems: int, latency: float) -> Iterator[dict]:
         )
         for i in range(n_problems)
     ]
-
-    def run(batch: list[Problem], url: str, **client) -> tuple[float, int]:
-        llm = AnthropicClient(
-            model="claude-bench",
-            prices={"input": 1.0, "output": 5.0},
-            cache_path=None,
-            max_retries=max_retries,
-            api_key="x",
-            base_url=url,
-            **client,
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            result = annotate(
-                batch,
-                LLMTeacher(llm, max_tokens=400, examples_path=None, n_examples=3),
-                LLMAnswerer(llm, max_tokens=512),
-                LLMJudge(llm, n_votes=3, max_tokens=200),
-                n_samples=4,
-                records_path=Path(tmp) / "r.jsonl",
-                batch_size=len(batch),
-            )
-            # problems that finished: a failed problem is not work done, however fast it failed
-            return 60 * (len(batch) - len(result.failed)) / (time.perf_counter() - start), len(result.failed)
 
     for limits, contenders in [
         ({}, {"ours": {"concurrency": concurrency}, "sequential": {"concurrency": 1}}),
@@ -79,8 +69,10 @@ def teacher_rows(n_problems: int, latency: float) -> Iterator[dict]:
         url = f"http://127.0.0.1:{port}"
         try:
             server.stdout.readline()  # "Messages API on ...": listening
-            run(problems[:1], url, concurrency=1)  # warm-up: imports and the first connection, paid by neither
-            results = {name: run(problems, url, **client) for name, client in contenders.items()}
+            problems_per_minute(problems[:1], url, max_retries, concurrency=1)  # warm-up: imports, first connection
+            results = {
+                name: problems_per_minute(problems, url, max_retries, **client) for name, client in contenders.items()
+            }
         finally:
             server.terminate()
             server.wait()

@@ -109,14 +109,9 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
             {"val_check_interval": probe_every, "precision": recipe["precision"], "enable_progress_bar": False},
         )
         settings = FitSettings(
-            batch_size=recipe["batch_size"],
-            val_fraction=cfg.data.val_fraction,
-            seed=seed,
-            val_problems=val_problems,
-            answerer=parts.answerer,
-            decode_batch_size=cfg.eval.batch_size,
-            trainer=trainer,
-        )
+            batch_size=recipe["batch_size"], val_fraction=cfg.data.val_fraction, seed=seed, val_problems=val_problems,
+            answerer=parts.answerer, decode_batch_size=cfg.eval.batch_size, trainer=trainer,
+        )  # fmt: skip
         objective = OmegaConf.merge(
             stage.module, {k: recipe[k] for k in ("lr", "warmup_steps", "prompt_loss_weight", "muon_lr")}
         )
@@ -139,14 +134,8 @@ def time_to_accuracy_rows(news: list[dict[str, Any]], quick: bool, probe_every: 
             f"new {[(s, round(t, 1), a) for s, t, a in curves[i]]}"
         )
         if new_time is None:
-            yield {
-                "benchmark": "time_to_accuracy",
-                "ours": None,
-                "baseline": round(old_time, 1),
-                "unit": "s",
-                "ratio": 0.0,
-                "setting": "the new recipe never reached the target; " + setting,
-            }
+            yield {"benchmark": "time_to_accuracy", "ours": None, "baseline": round(old_time, 1), "unit": "s",
+                   "ratio": 0.0, "setting": "the new recipe never reached the target; " + setting}  # fmt: skip
         else:
             yield row("time_to_accuracy", new_time, old_time, "s", setting, higher_is_better=False)
 

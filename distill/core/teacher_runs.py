@@ -30,17 +30,10 @@ class TeacherRun:
 
 
 def annotate(
-    problems: list[Problem],
-    teacher: Teacher,
-    answerer: Answerer,
-    judge: Judge | None,
-    n_samples: int,
-    records_path: Path,
-    batch_size: int = 64,
-    max_usd: float | None = None,
-    max_tokens: int | None = None,
+    problems: list[Problem], teacher: Teacher, answerer: Answerer, judge: Judge | None, n_samples: int,
+    records_path: Path, batch_size: int = 64, max_usd: float | None = None, max_tokens: int | None = None,
     max_consecutive_failures: int | None = 20,
-) -> TeacherRun:
+) -> TeacherRun:  # fmt: skip
     """Records for every (problem, sample), appended durably to ``records_path``, a problem at a time.
 
     Problems whose samples are all in the file are skipped, so re-running after a crash or Ctrl-C redoes
@@ -51,21 +44,18 @@ def annotate(
     batch failing to connect, end it (a circuit breaker); a call no retry can fix (wrong key or model) ends
     it at once; Ctrl-C ends it after the problems already written.
     """
-    for name, value in [("n_samples", n_samples), ("batch_size", batch_size)]:
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
+    if bad := [
+        f"{k} must be at least 1, got {v}" for k, v in (("n_samples", n_samples), ("batch_size", batch_size)) if v < 1
+    ]:
+        raise ValueError(bad[0])
     done = resume_records(records_path, n_samples)
     done_ids = {r.problem_id for r in done}
     todo = [p for p in problems if p.problem_id not in done_ids]
     spent = usage_totals(done)["all"]
     run = TeacherRun(done)
     streak = 0  # problems failed in a row
-    with (
-        records_path.open("a") as fh,
-        tqdm(
-            total=len(problems), initial=len(problems) - len(todo), desc=f"teacher {teacher.name}", unit="problem"
-        ) as bar,
-    ):
+    bar = tqdm(total=len(problems), initial=len(problems) - len(todo), desc=f"teacher {teacher.name}", unit="problem")
+    with records_path.open("a") as fh, bar:
         for start in range(0, len(todo), batch_size):
             run.stopped = _over_budget(spent, max_usd, max_tokens)
             if run.stopped:
@@ -88,25 +78,25 @@ def annotate(
             bar.set_postfix(cost=f"${spent.get('cost_usd', 0.0):.4f}", failed=len(run.failed))
             for problem in batch:
                 streak = streak + 1 if problem.problem_id in failed else 0
-            if (
-                failed
-                and len(failed) == len(batch)
-                and all(e.startswith("APIConnectionError") for e in failed.values())
-            ):
-                run.stopped = (
-                    f"endpoint unreachable: every call of the last {len(batch)} problems failed to connect "
-                    f"({next(iter(failed.values()))})"
-                )
-            elif max_consecutive_failures is not None and streak >= max_consecutive_failures:
-                # a streak reaching the end of the batch: its last problem failed
-                run.stopped = (
-                    f"circuit breaker: {streak} problems failed in a row (last: {failed[batch[-1].problem_id]})"
-                )
+            run.stopped = _breaker(batch, failed, streak, max_consecutive_failures)
             if run.stopped:
                 break
     wanted = {p.problem_id for p in problems}
     run.records = [r for r in run.records if r.problem_id in wanted]
     return run
+
+
+def _breaker(batch: list[Problem], failed: dict[str, str], streak: int, max_failures: int | None) -> str | None:
+    """Why the run stops after ``batch`` (a whole batch that could not connect, or ``streak`` problems failed in a
+    row), or None."""
+    if failed and len(failed) == len(batch) and all(e.startswith("APIConnectionError") for e in failed.values()):
+        return (
+            f"endpoint unreachable: every call of the last {len(batch)} problems failed to connect "
+            f"({next(iter(failed.values()))})"
+        )
+    if max_failures is not None and streak >= max_failures:  # a streak reaching the end of the batch: its last failed
+        return f"circuit breaker: {streak} problems failed in a row (last: {failed[batch[-1].problem_id]})"
+    return None
 
 
 def resume_records(records_path: Path, n_samples: int) -> list[Record]:

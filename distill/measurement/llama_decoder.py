@@ -46,49 +46,7 @@ class LlamaDecoder:
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.scale = self.head_dim**-0.5
         self.eps = config.rms_norm_eps
-        self.layers = []
-        for layer in model.model.layers:
-            attn, mlp = layer.self_attn, layer.mlp
-            q, k, v = attn.q_proj, attn.k_proj, attn.v_proj
-            # one matmul gives [q | k | rotate_half(q) | rotate_half(k) | v]
-            qkv = torch.cat(
-                [
-                    q.weight,
-                    k.weight,
-                    _rotate_half_rows(q.weight, self.head_dim),
-                    _rotate_half_rows(k.weight, self.head_dim),
-                    v.weight,
-                ]
-            ).t()
-            qkv_bias = (
-                None
-                if q.bias is None
-                else torch.cat(
-                    [
-                        q.bias,
-                        k.bias,
-                        _rotate_half_rows(q.bias, self.head_dim),
-                        _rotate_half_rows(k.bias, self.head_dim),
-                        v.bias,
-                    ]
-                )
-            )
-            gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).t()
-            gate_up_bias = None if mlp.gate_proj.bias is None else torch.cat([mlp.gate_proj.bias, mlp.up_proj.bias])
-            self.layers.append(
-                (
-                    layer.input_layernorm.weight,
-                    qkv,
-                    qkv_bias,
-                    attn.o_proj.weight.t(),
-                    attn.o_proj.bias,
-                    layer.post_attention_layernorm.weight,
-                    gate_up,
-                    gate_up_bias,
-                    mlp.down_proj.weight.t(),
-                    mlp.down_proj.bias,
-                )
-            )
+        self.layers = [self._fused(layer) for layer in model.model.layers]
         self.embed, self.norm = model.model.embed_tokens.weight, model.model.norm.weight
         self.head, self.head_bias = model.lm_head.weight.t(), model.lm_head.bias
         rotary = model.model.rotary_emb
@@ -100,6 +58,30 @@ class LlamaDecoder:
         self.max_position = 0
         self.padded = False  # whether any cached column is padding (else attention needs no mask)
         self.last_hidden: torch.Tensor | None = None
+
+    def _fused(self, layer: torch.nn.Module) -> tuple[torch.Tensor | None, ...]:
+        """One decoder layer's weights, fused: one matmul gives [q | k | rotate_half(q) | rotate_half(k) | v],
+        another [gate | up]."""
+        attn, mlp = layer.self_attn, layer.mlp
+        q, k, v = attn.q_proj, attn.k_proj, attn.v_proj
+
+        def qkv_of(part: str) -> torch.Tensor:
+            a, b, c = getattr(q, part), getattr(k, part), getattr(v, part)
+            return torch.cat([a, b, _rotate_half_rows(a, self.head_dim), _rotate_half_rows(b, self.head_dim), c])
+
+        gate_up_bias = None if mlp.gate_proj.bias is None else torch.cat([mlp.gate_proj.bias, mlp.up_proj.bias])
+        return (
+            layer.input_layernorm.weight,
+            qkv_of("weight").t(),
+            None if q.bias is None else qkv_of("bias"),
+            attn.o_proj.weight.t(),
+            attn.o_proj.bias,
+            layer.post_attention_layernorm.weight,
+            torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).t(),
+            gate_up_bias,
+            mlp.down_proj.weight.t(),
+            mlp.down_proj.bias,
+        )
 
     def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.float32:

@@ -143,6 +143,19 @@ def confidence_table(runs: list[Run], shares: tuple[float, ...] = (0.1, 0.2, 0.3
     return header, rows
 
 
+def _other_scores(ax: Any, group: list[Run], colors: Any) -> None:
+    """The cascade on each score but the chosen one: mean over seeds, dotted."""
+    chosen = group[0].cascade["target"]["score"]
+    for j, score in enumerate(sorted({s for r in group for s in r.cascade["confidence"]} - {chosen})):
+        others = [cascade_curve(r, score) for r in group]
+        n = min(len(c) for c in others)
+        ax.plot(
+            [1000 * statistics.fmean(c[k]["cost"] for c in others) for k in range(n)],
+            [statistics.fmean(c[k]["accuracy"] for c in others) for k in range(n)],
+            linestyle=":", marker=".", color=colors(j + 1), linewidth=1, label=f"cascade on {score}",
+        )  # fmt: skip
+
+
 def plot_cost(runs: list[Run], path: Path) -> None:
     """Accuracy against dollars per 1,000 problems: each student alone, its cascade curve (the chosen score,
     mean over seeds per validation deferral share, 95% intervals), and the LLM alone."""
@@ -156,19 +169,7 @@ def plot_cost(runs: list[Run], path: Path) -> None:
     ordered = cascade_groups(runs)
     for i, ((answerer, student), group) in enumerate(ordered):
         if len(ordered) == 1:  # one student: every score's curve, thin, beside the chosen one
-            chosen = group[0].cascade["target"]["score"]
-            for j, score in enumerate(sorted({s for r in group for s in r.cascade["confidence"]} - {chosen})):
-                others = [cascade_curve(r, score) for r in group]
-                n = min(len(c) for c in others)
-                ax.plot(
-                    [1000 * statistics.fmean(c[k]["cost"] for c in others) for k in range(n)],
-                    [statistics.fmean(c[k]["accuracy"] for c in others) for k in range(n)],
-                    linestyle=":",
-                    marker=".",
-                    color=colors(j + 1),
-                    linewidth=1,
-                    label=f"cascade on {score}",
-                )
+            _other_scores(ax, group, colors)
         curves = [cascade_curve(r) for r in group]
         xs, ys, errs = [], [], [[], []]
         for j in range(min(len(c) for c in curves)):
@@ -182,13 +183,9 @@ def plot_cost(runs: list[Run], path: Path) -> None:
         ax.errorbar(xs, ys, yerr=errs, color=colors(i), marker=".", capsize=2, label=f"cascade on {score}: {label}")
         student_iv = mean_interval([r.cascade["student"]["accuracy"] for r in group])
         ax.plot(
-            1000 * statistics.fmean(r.cascade["student"]["cost"] for r in group),
-            student_iv.mean,
-            "o",
-            color=colors(i),
-            markersize=8,
-            label=f"student alone: {label}",
-        )
+            1000 * statistics.fmean(r.cascade["student"]["cost"] for r in group), student_iv.mean, "o",
+            color=colors(i), markersize=8, label=f"student alone: {label}",
+        )  # fmt: skip
         llm = mean_interval([r.cascade["llm"]["accuracy"] for r in group])
         ax.plot(
             1000 * statistics.fmean(r.cascade["llm"]["cost"] for r in group),

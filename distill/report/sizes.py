@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -46,7 +47,7 @@ def llm_cost_per_1000(runs: list[Run], prices: dict[str, float]) -> tuple[float,
 
 
 def plot_sizes(runs: list[Run], path: Path, prices: dict[str, float] | None = None) -> None:
-    """Both panels for ``runs`` , one colour per algorithm, one marker per answerer."""
+    """Both panels for ``runs``, one colour per algorithm, one marker per answerer."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -54,9 +55,32 @@ def plot_sizes(runs: list[Run], path: Path, prices: dict[str, float] | None = No
 
     prices = prices or nominal_prices()
     sizes = {r.student: r.params for r in runs}
-    answerers, algorithms = sorted({r.answerer for r in runs}), sorted({r.algorithm for r in runs})
-    markers, colors, dashes = "osD^v", plt.get_cmap("tab10"), ["--", ":", "-."]
     fig, (acc_ax, cost_ax) = plt.subplots(1, 2, figsize=(11, 4.8), gridspec_kw={"width_ratios": [3, 2]})
+    _accuracy_panel(acc_ax, runs, sizes, plt.get_cmap("tab10"))
+    ticks = sorted(sizes.values())
+    for ax in (acc_ax, cost_ax):
+        ax.set_xscale("log")
+        ax.set_xticks(ticks, [size_label(s, sizes[s]) for s in sorted(sizes, key=sizes.get)])
+        ax.minorticks_off()
+        ax.set_xlim(ticks[0] / 1.6, ticks[-1] * 1.6)
+        ax.set_xlabel("student parameters (log scale)")
+    acc_ax.set_ylim(0, 1)
+    acc_ax.set_ylabel("test accuracy (mean over seeds, 95% interval)")
+    acc_ax.set_title("Students against the LLM's decompositions")
+
+    _cost_panel(cost_ax, runs, sizes, prices)
+    handles = [h for ax in (acc_ax, cost_ax) for h in ax.get_legend_handles_labels()[0]]
+    labels = [lab for ax in (acc_ax, cost_ax) for lab in ax.get_legend_handles_labels()[1]]
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 + 0.035 * ((len(labels) + 2) // 3), 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _accuracy_panel(acc_ax: Any, runs: list[Run], sizes: dict[str, int], colors: Any) -> None:
+    """Accuracy per algorithm, size and answerer, with teacher@1 and the teacher's best-of-n as lines."""
+    answerers, algorithms = sorted({r.answerer for r in runs}), sorted({r.algorithm for r in runs})
+    markers, dashes = "osD^v", ["--", ":", "-."]
     for ai, answerer in enumerate(answerers):
         mine = [r for r in runs if r.answerer == answerer]
         for ci, algorithm in enumerate(algorithms):
@@ -98,17 +122,11 @@ def plot_sizes(runs: list[Run], path: Path, prices: dict[str, float] | None = No
                 linewidth=1,
                 label=f"teacher best-of-{by_seed[0].teacher_n}, {answerer}",
             )
-    ticks = sorted(sizes.values())
-    for ax in (acc_ax, cost_ax):
-        ax.set_xscale("log")
-        ax.set_xticks(ticks, [size_label(s, sizes[s]) for s in sorted(sizes, key=sizes.get)])
-        ax.minorticks_off()
-        ax.set_xlim(ticks[0] / 1.6, ticks[-1] * 1.6)
-        ax.set_xlabel("student parameters (log scale)")
-    acc_ax.set_ylim(0, 1)
-    acc_ax.set_ylabel("test accuracy (mean over seeds, 95% interval)")
-    acc_ax.set_title("Students against the LLM's decompositions")
 
+
+def _cost_panel(cost_ax: Any, runs: list[Run], sizes: dict[str, int], prices: dict[str, float]) -> None:
+    """Dollars per 1,000 problems: the student's decode at a compute price against the LLM's calls."""
+    ticks = sorted(sizes.values())
     per_size = [
         statistics.fmean(student_cost_per_1000(r.latency_ms, prices) for r in runs if r.student == s)
         for s in sorted(sizes, key=sizes.get)
@@ -134,9 +152,3 @@ def plot_sizes(runs: list[Run], path: Path, prices: dict[str, float] | None = No
     cost_ax.set_yscale("log")
     cost_ax.set_ylabel("dollars per 1,000 problems (log)")
     cost_ax.set_title("What a decomposition costs")
-    handles = [h for ax in (acc_ax, cost_ax) for h in ax.get_legend_handles_labels()[0]]
-    labels = [lab for ax in (acc_ax, cost_ax) for lab in ax.get_legend_handles_labels()[1]]
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.06 + 0.035 * ((len(labels) + 2) // 3), 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

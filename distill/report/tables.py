@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from distill.measurement.metrics import accuracy_interval, mean_interval
+from distill.measurement.metrics import Interval, accuracy_interval, mean_interval
 from distill.report.runs import Run
 
 LLM_ROW = "LLM (teacher)"
@@ -141,47 +141,33 @@ def cost_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _size_row(algorithm: str, student: str, group: list[Run], acc: Interval, llm: Interval) -> list[str]:
+    ood = [r.ood for r in group if r.ood]
+    return [
+        algorithm, student, f"{group[0].params:,}", acc.text(), llm.text(),
+        mean_interval([r.accuracy / r.teacher_accuracy for r in group]).text(),
+        mean_interval([s for s, _ in ood]).text() if ood else "n/a",
+        mean_interval([t for _, t in ood]).text() if ood else "n/a",
+        mean_interval([s / t for s, t in ood]).text() if ood else "n/a",
+        f"{statistics.fmean(r.latency_ms for r in group):.1f}", f"{statistics.fmean(r.memory_mb for r in group):.0f}",
+    ]  # fmt: skip
+
+
 def size_table(runs: list[Run], margin: float = 0.05) -> tuple[list[str], list[list[str]], list[str]]:
     """One answerer's runs, per algorithm and student size (smallest first): accuracy, the student-to-LLM
     ratio of accuracy (per seed, then mean [95% t-interval]), the same on the ood split, and the student's
     cost; and, per algorithm, the smallest student whose mean accuracy is within ``margin`` of teacher@1 (the
     teacher's first sample), and of the teacher's label-free best-of-n where the runs have it."""
-    header = [
-        "algorithm",
-        "student",
-        "parameters",
-        "accuracy",
-        "LLM accuracy",
-        "student / LLM",
-        "ood accuracy",
-        "ood LLM accuracy",
-        "ood student / LLM",
-        "latency ms/problem",
-        "peak memory MB",
-    ]
+    header = ["algorithm", "student", "parameters", "accuracy", "LLM accuracy", "student / LLM", "ood accuracy",
+              "ood LLM accuracy", "ood student / LLM", "latency ms/problem", "peak memory MB"]  # fmt: skip
     rows = []
     smallest: dict[tuple[str, str], str] = {}
     # by algorithm, smallest size first within each (a stable sort of the size-ordered groups)
     for (algorithm, student), group in sorted(algorithm_groups(runs), key=lambda kv: kv[0][0]):
-        ood = [r.ood for r in group if r.ood]
         n = group[0].n_problems
         acc = accuracy_interval([r.accuracy for r in group], n)
         llm = accuracy_interval([r.teacher_accuracy for r in group], n)
-        rows.append(
-            [
-                algorithm,
-                student,
-                f"{group[0].params:,}",
-                acc.text(),
-                llm.text(),
-                mean_interval([r.accuracy / r.teacher_accuracy for r in group]).text(),
-                mean_interval([s for s, _ in ood]).text() if ood else "n/a",
-                mean_interval([t for _, t in ood]).text() if ood else "n/a",
-                mean_interval([s / t for s, t in ood]).text() if ood else "n/a",
-                f"{statistics.fmean(r.latency_ms for r in group):.1f}",
-                f"{statistics.fmean(r.memory_mb for r in group):.0f}",
-            ]
-        )
+        rows.append(_size_row(algorithm, student, group, acc, llm))
         best = [r.honest["teacher_best_of_n"] for r in group if r.honest and "teacher_best_of_n" in r.honest]
         targets = {"teacher@1": [r.teacher_accuracy for r in group]}
         if len(best) == len(group):

@@ -224,6 +224,23 @@ reviewers and the AI judge.</p></body></html>"""
 <script>{_SCRIPT}</script></body></html>"""
 
 
+def add_label(state: ReviewApp, body: dict) -> int:
+    """Store the label a page posted (``pos``, ``kind``, ``value``, and ``position`` for a sub-question's
+    usefulness); a ValueError, KeyError or TypeError for a body that names no such record or sub-question."""
+    pos = int(body["pos"])
+    if not 0 <= pos < len(state.queue):
+        raise ValueError(f"no record {pos}")
+    kind, value = body["kind"], body["value"]
+    if kind == "useful":
+        record = state.records[state.queue[pos].index]
+        if not 0 <= int(body.get("position", -1)) < len(record.subquestions):
+            raise ValueError(f"record {pos} has {len(record.subquestions)} sub-questions")
+    position = body.get("position") if kind == "useful" else None
+    return state.store.add(
+        state.keys[pos], state.reviewer, kind, value, position=position, stratum=state.queue[pos].stratum
+    )
+
+
 def build_app(state: ReviewApp) -> Starlette:
     def denied() -> Response:
         return Response("401: this review server needs its access token (?token=...)", status_code=401)
@@ -255,23 +272,7 @@ def build_app(state: ReviewApp) -> Starlette:
         if refused := state.refusal(request):
             return Response(refused, status_code=403)
         try:
-            body = await request.json()
-            pos = int(body["pos"])
-            if not 0 <= pos < len(state.queue):
-                raise ValueError(f"no record {pos}")
-            kind, value = body["kind"], body["value"]
-            if kind == "useful":
-                record = state.records[state.queue[pos].index]
-                if not 0 <= int(body.get("position", -1)) < len(record.subquestions):
-                    raise ValueError(f"record {pos} has {len(record.subquestions)} sub-questions")
-            action = state.store.add(
-                state.keys[pos],
-                state.reviewer,
-                kind,
-                value,
-                position=body.get("position") if kind == "useful" else None,
-                stratum=state.queue[pos].stratum,
-            )
+            action = add_label(state, await request.json())
         except (KeyError, TypeError, ValueError, json.JSONDecodeError) as err:
             return Response(f"400: {err}", status_code=400)
         return JSONResponse({"id": action, "progress": state.progress(state.mine())})

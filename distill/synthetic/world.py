@@ -272,38 +272,56 @@ class WorldConfig:
 
 def generate_problem(rng: random.Random, config: WorldConfig, n_steps: int) -> WorldProblem | None:
     """One problem with ``n_steps`` derived quantities on the target's chain, or None on a dead end."""
-    names = rng.sample(NAMES, len(NAMES))
-    used_keys: set[tuple[str, str]] = set()
-    quantities: list[Quantity] = []
-    ops, weights = zip(*config.op_weights.items())
+    build = _ChainBuilder(rng, config)
+    # the target's chain: each derived step builds on the previous one
+    current: int | None = build.add_given()
+    for _ in range(n_steps):
+        current = build.add_derived(current) if current is not None else None
+    if current is None:
+        return None
+    chain_size = len(build.quantities)
+    for _ in range(rng.randint(config.min_given_distractors, config.max_given_distractors)):
+        build.add_given()
+    for _ in range(rng.randint(config.min_derived_distractors, config.max_derived_distractors)):
+        if build.add_derived(rng.randrange(len(build.quantities))) is None:
+            return None
+    order = _interleave(rng, build.quantities, chain_size)
+    return WorldProblem(build.quantities, current, order, question_form=rng.randrange(3))
 
-    def fresh_key(item: str) -> tuple[str, str]:
+
+class _ChainBuilder:
+    """World v1's quantities as they are drawn (the order of the draws is the problem's identity)."""
+
+    def __init__(self, rng: random.Random, config: WorldConfig) -> None:
+        self.rng, self.config = rng, config
+        self.names = rng.sample(NAMES, len(NAMES))
+        self.used_keys: set[tuple[str, str]] = set()
+        self.quantities: list[Quantity] = []
+
+    def fresh_key(self, item: str) -> tuple[str, str]:
         # a new person for each quantity while names last, so that names tell quantities apart
-        used_names = {name for name, _ in used_keys}
-        for name in sorted(names, key=lambda n: n in used_names):
-            if (name, item) not in used_keys:
-                used_keys.add((name, item))
+        used_names = {name for name, _ in self.used_keys}
+        for name in sorted(self.names, key=lambda n: n in used_names):
+            if (name, item) not in self.used_keys:
+                self.used_keys.add((name, item))
                 return name, item
         raise RuntimeError("ran out of names")
 
-    def add_given(item: str | None = None, value: int | None = None) -> int:
-        person, item = fresh_key(item or rng.choice(ITEMS))
-        phrasing = "starts with" if rng.random() < config.starts_with_rate else "has"
-        quantities.append(Quantity(person, item, value or rng.randint(2, 30), "given", phrasing=phrasing))
-        return len(quantities) - 1
+    def add_given(self, item: str | None = None, value: int | None = None) -> int:
+        person, item = self.fresh_key(item or self.rng.choice(ITEMS))
+        phrasing = "starts with" if self.rng.random() < self.config.starts_with_rate else "has"
+        self.quantities.append(Quantity(person, item, value or self.rng.randint(2, 30), "given", phrasing=phrasing))
+        return len(self.quantities) - 1
 
-    def add_derived(base: int) -> int | None:
+    def add_derived(self, base: int) -> int | None:
+        rng, quantities = self.rng, self.quantities
+        ops, weights = zip(*self.config.op_weights.items())
         for _ in range(20):
             op = rng.choices(ops, weights)[0]
-            const = {
-                "add": rng.randint(2, 9),
-                "sub": rng.randint(1, 9),
-                "mul": rng.randint(2, 3),
-                "div": rng.choice([2, 2, 3, 4]),
-                "sum": 0,
-            }[op]
+            draws = [rng.randint(2, 9), rng.randint(1, 9), rng.randint(2, 3), rng.choice([2, 2, 3, 4]), 0]
+            const = dict(zip(("add", "sub", "mul", "div", "sum"), draws))[op]  # every draw, as the world always made
             item = quantities[base].item
-            if op != "sum" and rng.random() < config.item_change_rate:
+            if op != "sum" and rng.random() < self.config.item_change_rate:
                 item = rng.choice([i for i in ITEMS if i != item])
             values = [quantities[base].value]
             second, new_given = None, None
@@ -319,31 +337,11 @@ def generate_problem(rng: random.Random, config: WorldConfig, n_steps: int) -> W
             if value is None:
                 continue
             if new_given is not None:
-                second = add_given(item, new_given)
-            deps = (base,) if second is None else (base, second)
-            person, item = fresh_key(item)
-            quantities.append(Quantity(person, item, value, op, deps, const))
+                second = self.add_given(item, new_given)
+            person, item = self.fresh_key(item)
+            quantities.append(Quantity(person, item, value, op, (base,) if second is None else (base, second), const))
             return len(quantities) - 1
         return None
-
-    # the target's chain: each derived step builds on the previous one
-    current = add_given()
-    for _ in range(n_steps):
-        step = add_derived(current)
-        if step is None:
-            return None
-        current = step
-    target = current
-
-    chain_size = len(quantities)
-    for _ in range(rng.randint(config.min_given_distractors, config.max_given_distractors)):
-        add_given()
-    for _ in range(rng.randint(config.min_derived_distractors, config.max_derived_distractors)):
-        if add_derived(rng.randrange(len(quantities))) is None:
-            return None
-
-    order = _interleave(rng, quantities, chain_size)
-    return WorldProblem(quantities, target, order, question_form=rng.randrange(3))
 
 
 def _interleave(rng: random.Random, quantities: list[Quantity], chain_size: int) -> list[int]:

@@ -149,105 +149,111 @@ class GraphWorldConfig:
 
 def generate_graph_problem(rng: random.Random, config: GraphWorldConfig, n_steps: int) -> WorldProblem | None:
     """One problem whose target needs ``n_steps`` operations, or None on a dead end."""
-    names = rng.sample(NAMES[: config.n_names], config.n_names)
-    items = ITEMS[: config.n_items]
-    one_input = [op for op in config.op_weights if op not in ("sum", "diff")]
-    ops, weights = zip(*config.op_weights.items())
-    n_questions = min(2 * config.templates, len(QUESTION_FORMS))
-    quantities: list[Quantity] = []
-    used: set[tuple[str, str]] = set()
-
-    def fresh_person(item: str) -> str | None:
-        used_names = {n for n, _ in used}
-        for name in sorted(names, key=lambda n: n in used_names):  # a new person while names last
-            if (name, item) not in used:
-                used.add((name, item))
-                return name
+    build = _GraphBuilder(rng, config)
+    target = build.target_chain(n_steps)
+    if target is None or not build.distractors():
         return None
-
-    def add(item: str, value: int, op: str, deps: tuple[int, ...] = (), const: int = 0) -> int | None:
-        person = fresh_person(item)
-        if person is None:
-            return None
-        phrasing = "starts with" if op == "given" and rng.random() < config.starts_with_rate else "has"
-        quantities.append(
-            Quantity(
-                person,
-                item,
-                value,
-                op,
-                deps,
-                const,
-                phrasing,
-                fact_form=rng.randrange(config.templates),
-                n_questions=n_questions,
-            )
-        )
-        return len(quantities) - 1
-
-    def given(item: str | None = None) -> int | None:
-        return add(item or rng.choice(items), rng.randint(2, 30), "given")
-
-    def step(base: int, op: str) -> int | None:
-        """A one-input step from ``base`` (a few tries at constants that keep values in range)."""
-        for _ in range(20):
-            const = {
-                "add": rng.randint(2, 9),
-                "sub": rng.randint(1, 9),
-                "mul": rng.randint(2, 3),
-                "div": rng.choice([2, 2, 3, 4]),
-            }[op]
-            value = apply_op(op, const, [quantities[base].value])
-            if value is not None:
-                item = quantities[base].item
-                if rng.random() < config.item_change_rate:
-                    item = rng.choice([i for i in items if i != item])
-                return add(item, value, op, (base,), const)
-        return None
-
-    def combine(a: int, b: int, op: str) -> int | None:
-        first, second = (a, b) if op == "sum" or quantities[a].value > quantities[b].value else (b, a)
-        value = apply_op(op, 0, [quantities[first].value, quantities[second].value])
-        return None if value is None else add(quantities[a].item, value, op, (first, second))
-
-    current = given()
-    left = n_steps
-    while left > 0 and current is not None:
-        op = rng.choices(ops, weights)[0]
-        if op in ("sum", "diff") and left >= 2 and rng.random() < config.combine_rate:
-            # a side branch of one step from a new given of the same item, then the combination
-            side = given(quantities[current].item)
-            side = step(side, rng.choice(one_input)) if side is not None else None
-            if side is None or quantities[side].item != quantities[current].item:
-                return None
-            current, left = combine(current, side, op), left - 2
-        elif op in ("sum", "diff"):
-            other = given(quantities[current].item)  # "together with" a stated quantity: one step
-            current, left = (combine(current, other, op) if other is not None else None), left - 1
-        else:
-            current, left = step(current, op), left - 1
-    if current is None:
-        return None
-    target = current
-    for _ in range(rng.randint(config.min_given_distractors, config.max_given_distractors)):
-        if given() is None:
-            return None
-    for _ in range(rng.randint(config.min_distractor_chains, config.max_distractor_chains)):
-        head = rng.randrange(len(quantities))  # from any quantity: it looks like a step of the problem
-        for _ in range(rng.randint(1, config.max_chain_length)):
-            head = step(head, rng.choice(one_input))
-            if head is None:
-                return None
-    order = list(range(len(quantities)))  # dependency order: the needed facts first, then the distractors
+    order = list(range(len(build.quantities)))  # dependency order: the needed facts first, then the distractors
     if config.shuffle_facts:
         rng.shuffle(order)
     else:  # each draw only under its knob, so that the knobs' defaults keep every earlier problem
         if config.interleave:
-            order = random_topological_order(rng, quantities)
+            order = random_topological_order(rng, build.quantities)
         if config.window:
             order = local_shuffle(rng, order, config.window)
-    world = WorldProblem(quantities, target, order, question_form=rng.randrange(n_questions))
+    world = WorldProblem(build.quantities, target, order, question_form=rng.randrange(build.n_questions))
     return world if world.n_steps == n_steps else None
+
+
+class _GraphBuilder:
+    """The quantities of one problem as they are drawn (the order of the draws is the problem's identity)."""
+
+    def __init__(self, rng: random.Random, config: GraphWorldConfig) -> None:
+        self.rng, self.config = rng, config
+        self.names = rng.sample(NAMES[: config.n_names], config.n_names)
+        self.items = ITEMS[: config.n_items]
+        self.one_input = [op for op in config.op_weights if op not in ("sum", "diff")]
+        self.n_questions = min(2 * config.templates, len(QUESTION_FORMS))
+        self.quantities: list[Quantity] = []
+        self.used: set[tuple[str, str]] = set()
+
+    def fresh_person(self, item: str) -> str | None:
+        used_names = {n for n, _ in self.used}
+        for name in sorted(self.names, key=lambda n: n in used_names):  # a new person while names last
+            if (name, item) not in self.used:
+                self.used.add((name, item))
+                return name
+        return None
+
+    def add(self, item: str, value: int, op: str, deps: tuple[int, ...] = (), const: int = 0) -> int | None:
+        person = self.fresh_person(item)
+        if person is None:
+            return None
+        phrasing = "starts with" if op == "given" and self.rng.random() < self.config.starts_with_rate else "has"
+        form = self.rng.randrange(self.config.templates)
+        self.quantities.append(
+            Quantity(person, item, value, op, deps, const, phrasing, fact_form=form, n_questions=self.n_questions)
+        )
+        return len(self.quantities) - 1
+
+    def given(self, item: str | None = None) -> int | None:
+        return self.add(item or self.rng.choice(self.items), self.rng.randint(2, 30), "given")
+
+    def step(self, base: int, op: str) -> int | None:
+        """A one-input step from ``base`` (a few tries at constants that keep values in range)."""
+        rng = self.rng
+        for _ in range(20):
+            draws = [rng.randint(2, 9), rng.randint(1, 9), rng.randint(2, 3), rng.choice([2, 2, 3, 4])]
+            const = dict(zip(("add", "sub", "mul", "div"), draws))[op]  # every draw, as the world always made
+            value = apply_op(op, const, [self.quantities[base].value])
+            if value is not None:
+                item = self.quantities[base].item
+                if rng.random() < self.config.item_change_rate:
+                    item = rng.choice([i for i in self.items if i != item])
+                return self.add(item, value, op, (base,), const)
+        return None
+
+    def combine(self, a: int, b: int, op: str) -> int | None:
+        q = self.quantities
+        first, second = (a, b) if op == "sum" or q[a].value > q[b].value else (b, a)
+        value = apply_op(op, 0, [q[first].value, q[second].value])
+        return None if value is None else self.add(q[a].item, value, op, (first, second))
+
+    def target_chain(self, n_steps: int) -> int | None:
+        """The target's quantities: a chain of ``n_steps`` operations, some combining it with a side branch."""
+        rng, config = self.rng, self.config
+        ops, weights = zip(*config.op_weights.items())
+        current, left = self.given(), n_steps
+        while left > 0 and current is not None:
+            op = rng.choices(ops, weights)[0]
+            item = self.quantities[current].item
+            if op in ("sum", "diff") and left >= 2 and rng.random() < config.combine_rate:
+                # a side branch of one step from a new given of the same item, then the combination
+                side = self.given(item)
+                side = self.step(side, rng.choice(self.one_input)) if side is not None else None
+                if side is None or self.quantities[side].item != item:
+                    return None
+                current, left = self.combine(current, side, op), left - 2
+            elif op in ("sum", "diff"):
+                other = self.given(item)  # "together with" a stated quantity: one step
+                current, left = (self.combine(current, other, op) if other is not None else None), left - 1
+            else:
+                current, left = self.step(current, op), left - 1
+        return current
+
+    def distractors(self) -> bool:
+        """Given facts and derived chains the target does not need; False on a dead end."""
+        rng, config = self.rng, self.config
+        for _ in range(rng.randint(config.min_given_distractors, config.max_given_distractors)):
+            if self.given() is None:
+                return False
+        for _ in range(rng.randint(config.min_distractor_chains, config.max_distractor_chains)):
+            head: int | None = rng.randrange(len(self.quantities))  # from any quantity: it looks like a step
+            for _ in range(rng.randint(1, config.max_chain_length)):
+                head = self.step(head, rng.choice(self.one_input)) if head is not None else None
+                if head is None:
+                    return False
+        return True
 
 
 def random_topological_order(rng: random.Random, quantities: list[Quantity]) -> list[int]:

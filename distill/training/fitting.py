@@ -78,37 +78,43 @@ def fit(
         module.bind(student, settings.answerer, settings.dataset.load(TRAIN), settings.dataset)
     train, val = split_by_problem(records, settings.val_fraction, settings.seed)
     data = EpisodeDataModule(
-        module.make_items(student, train),
-        module.make_items(student, val),
-        student.pad_id,
-        batch_size=settings.batch_size,
-        seed=settings.seed,
-    )
+        module.make_items(student, train), module.make_items(student, val), student.pad_id,
+        batch_size=settings.batch_size, seed=settings.seed,
+    )  # fmt: skip
     checkpoint = ModelCheckpoint(
-        dirpath=out_dir / "checkpoints",
-        monitor="val/accuracy",
-        mode="max",
-        save_top_k=1,
-        save_weights_only=True,
+        dirpath=out_dir / "checkpoints", monitor="val/accuracy", mode="max", save_top_k=1, save_weights_only=True,
         filename="best",
-    )
-    # the whole training state (weights, optimiser, schedule, loops, the best score so far) after every
-    # validation: a killed run resumes from it when the same command runs again into the same folder
-    resumable = ResumableCheckpoint(out_dir / "checkpoints")
-    last = resume_point(out_dir / "checkpoints")
+    )  # fmt: skip
     main_decoding = next(iter(module.scorers(student).values()))
     validation = GenerationValidation(
         student, settings.val_problems, settings.answerer, settings.decode_batch_size, scorer_factory=main_decoding
     )
     curve = TrainCurve()
+    # the whole training state (weights, optimiser, schedule, loops, the best score so far) after every
+    # validation: a killed run resumes from it when the same command runs again into the same folder
     trainer: pl.Trainer = instantiate(
-        settings.trainer,
-        max_steps=max_steps,
-        logger=logger,
-        callbacks=[validation, curve, checkpoint, resumable, *(callbacks or [])],
-        plugins=[AtomicCheckpointIO()],
+        settings.trainer, max_steps=max_steps, logger=logger, plugins=[AtomicCheckpointIO()],
+        callbacks=[validation, curve, checkpoint, ResumableCheckpoint(out_dir / "checkpoints"), *(callbacks or [])],
         default_root_dir=str(out_dir),
-    )
+    )  # fmt: skip
+    seconds = _fit_resumably(trainer, module, data, out_dir)
+    if checkpoint.best_model_path:
+        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    best = checkpoint.best_model_score
+    return module, {
+        "seconds": seconds, "steps": trainer.global_step, "batch_size": settings.batch_size,
+        "train_records": len(train), "val_records": len(val),
+        "best_val_accuracy": float(best) if best is not None else None,
+        "val_curve": validation.curve,  # [step, val accuracy]: is the run still improving at its last step?
+        "val_loss_curve": validation.loss_curve,  # [step, held-out loss]: is it overfitting? (objectives with one)
+        "train_curve": curve.curve,  # [step, train loss, gradient norm before clipping], means over 50 steps
+    }  # fmt: skip
+
+
+def _fit_resumably(trainer: pl.Trainer, module: pl.LightningModule, data: EpisodeDataModule, out_dir: Path) -> float:
+    """``trainer.fit`` from the last resumable checkpoint if there is one; the seconds it took."""
+    last = resume_point(out_dir / "checkpoints")
     module.train()  # pretrained weights load in eval mode; Lightning keeps submodules' modes as found
     start = time.perf_counter()
     if last:
@@ -120,22 +126,7 @@ def fit(
             f"training interrupted; resume with the same command and hydra.run.dir "
             f"(checkpoint {written if written.exists() else 'not yet written'})"
         )
-    seconds = time.perf_counter() - start
-    if checkpoint.best_model_path:
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-        module.load_state_dict(state)
-    best = checkpoint.best_model_score
-    return module, {
-        "seconds": round(seconds, 1),
-        "steps": trainer.global_step,
-        "batch_size": settings.batch_size,
-        "train_records": len(train),
-        "val_records": len(val),
-        "best_val_accuracy": float(best) if best is not None else None,
-        "val_curve": validation.curve,  # [step, val accuracy]: is the run still improving at its last step?
-        "val_loss_curve": validation.loss_curve,  # [step, held-out loss]: is it overfitting? (objectives with one)
-        "train_curve": curve.curve,  # [step, train loss, gradient norm before clipping], means over 50 steps
-    }
+    return round(time.perf_counter() - start, 1)
 
 
 def build_objective(objective: DictConfig, student: Student, total_steps: int) -> Objective:

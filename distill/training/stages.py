@@ -80,46 +80,21 @@ def train_student(
     # one process trains (not data-parallel): it may wait for another run training the same first stage
     wait = settings.trainer.get("devices", 1) == 1 and settings.trainer.get("num_nodes", 1) == 1
 
-    def cache(stage: AlgorithmSpec, stage_steps: int, trained_with: FitSettings) -> Path | None:
-        # the trainer the stage trains with (not the objective's steps): a first stage with its own validation
-        # interval is the same stage as a from-scratch run validating at that interval
-        container = cast(dict[str, Any], OmegaConf.to_container(trained_with.trainer, resolve=True))
-        trainer = {k: v for k, v in container.items() if k != "max_steps"}
-        return stage_cache_dir(cache_root, stage=stage.stage_key(stage_steps), trainer=trainer, **identity)
-
     if spec.shares_stage:
 
         def train_run() -> tuple[Student, dict[str, Any]]:
             student = fresh_student(student_cfg, records)
             return student, fit(spec.module, steps, student, selected, settings, out_dir, logger)[1]
 
-        student, training = shared_stage(cache(spec, steps, settings), train_run, wait)
+        student, training = shared_stage(stage_cache(cache_root, identity, spec, steps, settings), train_run, wait)
         module = build_objective(spec.module, student, steps)
         return TrainedStudent(student, module, training, None)
 
     first_stage = None
     if spec.init_from == FIRST_STAGE:
-        stage, stage_steps = spec.pretrain, spec.pretrain.steps if spec.pretrain else None
-        assert stage is not None and stage_steps is not None  # AlgorithmSpec checks both for a first stage
-        if stage.val_check_interval:
-            trainer = cast(
-                DictConfig, OmegaConf.merge(stage_settings.trainer, {"val_check_interval": stage.val_check_interval})
-            )
-            stage_settings = dataclasses.replace(stage_settings, trainer=trainer)
-
-        def train_stage() -> tuple[Student, dict[str, Any]]:
-            student = fresh_student(student_cfg, records)
-            stage_records = select_records(
-                records, stage.min_correctness, stage.min_usefulness, stage_settings.keep_truncated
-            )
-            # no logger for this stage: its step counter restarts, which W&B would reject; results.json has it
-            folder = out_dir / "stage"
-            _, info = fit(stage.module, stage_steps, student, stage_records, stage_settings, folder, False)
-            student.save(folder / "student")
-            write_json(folder / "stage.json", info)
-            return student, info
-
-        student, first_stage = shared_stage(cache(stage, stage_steps, stage_settings), train_stage, wait)
+        student, first_stage = train_first_stage(
+            spec, student_cfg, records, stage_settings, out_dir, cache_root, identity, wait
+        )
         # the objective starts from the same random state whether the first stage was trained or loaded
         pl.seed_everything(settings.seed, workers=True)
     elif spec.init_from:
@@ -128,6 +103,47 @@ def train_student(
         student = fresh_student(student_cfg, records)
     module, training = fit(spec.module, steps, student, selected, settings, out_dir, logger)
     return TrainedStudent(student, module, training, first_stage)
+
+
+def stage_cache(
+    cache_root: str | None, identity: dict[str, Any], stage: AlgorithmSpec, steps: int, trained_with: FitSettings
+) -> Path | None:
+    """The cache folder of ``stage`` trained for ``steps`` with ``trained_with``'s trainer (not the objective's
+    steps: a first stage with its own validation interval is the same stage as a from-scratch run validating at
+    that interval)."""
+    container = cast(dict[str, Any], OmegaConf.to_container(trained_with.trainer, resolve=True))
+    trainer = {k: v for k, v in container.items() if k != "max_steps"}
+    return stage_cache_dir(cache_root, stage=stage.stage_key(steps), trainer=trainer, **identity)
+
+
+def train_first_stage(
+    spec: AlgorithmSpec,
+    student_cfg: DictConfig,
+    records: list[Record],
+    settings: FitSettings,
+    out_dir: Path,
+    cache_root: str | None,
+    identity: dict[str, Any],
+    wait: bool,
+) -> tuple[Student, dict[str, Any]]:
+    """The first stage of ``spec`` (its ``pretrain``), trained into ``out_dir/stage`` or loaded from the cache."""
+    stage, stage_steps = spec.pretrain, spec.pretrain.steps if spec.pretrain else None
+    assert stage is not None and stage_steps is not None  # AlgorithmSpec checks both for a first stage
+    if stage.val_check_interval:
+        trainer = OmegaConf.merge(settings.trainer, {"val_check_interval": stage.val_check_interval})
+        settings = dataclasses.replace(settings, trainer=cast(DictConfig, trainer))
+
+    def train_stage() -> tuple[Student, dict[str, Any]]:
+        student = fresh_student(student_cfg, records)
+        stage_records = select_records(records, stage.min_correctness, stage.min_usefulness, settings.keep_truncated)
+        # no logger for this stage: its step counter restarts, which W&B would reject; results.json has it
+        folder = out_dir / "stage"
+        _, info = fit(stage.module, stage_steps, student, stage_records, settings, folder, False)
+        student.save(folder / "student")
+        write_json(folder / "stage.json", info)
+        return student, info
+
+    return shared_stage(stage_cache(cache_root, identity, stage, stage_steps, settings), train_stage, wait)
 
 
 def shared_stage(
