@@ -21,6 +21,23 @@ def test_every_choice_composes(compose_cfg, group, choice):
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
 
 
+@pytest.mark.parametrize("world", choices("world"))
+def test_every_world_composes_and_passes_the_checks(world):
+    """A world sets data set, teacher, answerer and judge together: no mixed world, every value in range."""
+    from conftest import CONF as conf_dir
+    from hydra import compose, initialize_config_dir
+
+    from distill.core.config_checks import config_problems
+
+    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        cfg = compose("train", overrides=[f"world={world}"], return_hydra_config=True)
+    assert config_problems(cfg) == []
+    choices_made = cfg.hydra.runtime.choices
+    assert {choices_made[g] for g in ("dataset", "teacher", "answerer", "judge")} == {
+        "synthetic" if world == "v2" else f"synthetic_{world}"
+    }
+
+
 @pytest.mark.parametrize("name", choices("experiment"))
 def test_every_experiment_composes(compose_cfg, name):
     cfg = compose_cfg("train", [f"+experiment={name}"])
@@ -61,6 +78,9 @@ def test_defaults_have_one_source(compose_cfg, group, choice):
 
     from hydra.utils import get_object
 
+    own_defaults = OmegaConf.load(CONF / group / f"{choice}.yaml").get("defaults") or []
+    if any(isinstance(entry, str) and entry in choices(group) for entry in own_defaults):
+        pytest.skip(f"{group}/{choice} is a variant of another choice (a ladder level): its values are the variant's")
     cfg = compose_cfg("train", [f"{group}={choice}"])
     for target, node in _targets(cfg[group], []):
         params = inspect.signature(get_object(target)).parameters

@@ -28,6 +28,7 @@ class SyntheticDataset:
         limit: int | None = None,
         ood_min_steps: int | None = None,
         ood_max_steps: int | None = None,
+        name: str | None = None,
     ) -> None:
         self.seed, self.split, self.limit = seed, split, check_limit(limit)
         self.sizes = dict(sizes)  # problems per split (conf/dataset/synthetic.yaml)
@@ -37,7 +38,7 @@ class SyntheticDataset:
         # (by default the two counts above the world's max_steps)
         low = ood_min_steps or self.world.max_steps + 1
         self.ood_world = dataclasses.replace(self.world, min_steps=low, max_steps=ood_max_steps or low + 1)
-        self.name = self.world.name
+        self.name = name or self.world.name  # a ladder level names itself (conf/dataset/synthetic_<level>.yaml)
 
     @property
     def splits(self) -> tuple[str, ...]:
