@@ -13,6 +13,7 @@ def test_quick_bench_writes_every_row(tmp_path, capsys):
     bench.main(["--quick", "--out", str(tmp_path)])
     rows = json.loads((tmp_path / "bench.json").read_text())
     names = {r["benchmark"] for r in rows}
+    assert all(r["machine"]["cores"] >= 1 and r["machine"]["cpu"] and r["machine"]["date"] for r in rows)
     assert names >= {
         "decode_vs_paper_loop",
         "decode_vs_generate",

@@ -147,7 +147,7 @@ def test_every_student_has_a_recipe_and_trains_with_it(compose_cfg):
 
 def test_each_searched_recipe_is_the_best_trial_of_its_search():
     """conf/recipe/<size>.yaml holds the trial with the best validation accuracy of the committed search
-    (experiments/recipes/runs/<size>/), at the search's episode budget."""
+    (experiments/recipes_v1/runs/<size>/), at the search's episode budget."""
     import json
 
     searched = 0

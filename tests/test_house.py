@@ -55,3 +55,12 @@ def test_every_module_is_named_in_the_readme_or_the_docs():
         if not named:
             missing.append(str(relative))
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "study", sorted(p for p in (ROOT / "experiments").iterdir() if p.is_dir()), ids=lambda p: p.name
+)
+def test_every_study_has_a_readme_naming_its_world_and_a_run_script(study):
+    first = (study / "README.md").read_text().splitlines()[0]
+    assert first.startswith("# ") and "world" in first
+    assert (study / "run.sh").exists()

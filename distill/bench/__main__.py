@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -118,6 +119,18 @@ def main(argv: list[str] | None = None) -> None:
         run_benchmarks(args)
 
 
+def machine() -> dict[str, object]:
+    """Where and when a row was measured: the CPU model, its cores, and the date (figures depend on the CPU)."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    return {"cpu": cpu, "cores": os.cpu_count(), "date": datetime.now().strftime("%Y-%m-%d")}
+
+
 def run_benchmarks(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -127,8 +140,9 @@ def run_benchmarks(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     print(f"benchmarks: {', '.join(args.only)}; rows into {out / 'bench.json'} as they land", flush=True)
     rows = []
+    where = machine()
     for r in rows_of(args):
-        rows.append(r)
+        rows.append({**r, "machine": where})
         (out / "bench.json").write_text(json.dumps(rows, indent=2) + "\n")
         base = "" if r["baseline"] is None else f"{r['baseline']:.3f}"
         ours = "never" if r["ours"] is None else f"{r['ours']:.3f}"

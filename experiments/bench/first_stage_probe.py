@@ -5,7 +5,7 @@ for searches that run side by side (only steps and accuracies count then, not se
     python experiments/bench/first_stage_probe.py '{"lr": 4e-4, "warmup": 50, "steps": 1500, "batch_size": 8}'
 
 Keys: lr, warmup, steps, batch_size, and optionally muon_lr, seed (as ``distill.train seed=``), threads (default
-1), every (steps between validations, default 100), pack (true: ``pack_samples``, with ``pack_samples.patch``
+1), every (steps between validations, default 100), pack (true: ``pack_samples``, which needs the deleted ``pack_samples.patch`` of commit 5564f2f
 applied).
 """
 

@@ -10,8 +10,9 @@ checkout:
 
     python experiments/bench/prompt_sharing_probe.py [--check] [--threads N]   # --check: the losses only
 
-Training with packed batches is ``pack_samples.patch`` beside this file (a ``pack_samples`` option of the BC
-objective, with tests; not merged: per optimiser step it learned far less, see ``prompt_sharing_probe.txt``).
+Training with packed batches was a patch (a ``pack_samples`` option of the BC objective, with tests; in git history
+at commit 5564f2f, ``experiments/bench/pack_samples.patch``), not merged and since deleted: per optimiser step it
+learned far less, see ``prompt_sharing_probe.txt``.
 """
 
 import collections

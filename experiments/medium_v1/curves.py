@@ -1,5 +1,5 @@
 """Validation curves and test accuracy of world-v1 Filtered BC runs from scratch (k = 1): the size grid's medium runs
-and the small ones (experiments/synthetic_gap) beside this folder's interventions, read from each run's results.json;
+and the small ones (experiments/size_grid_v1) beside this folder's interventions, read from each run's results.json;
 then, for the runs that recorded it (``train.train_curve``), the training loss and gradient norm by step.
 
     python experiments/medium_v1/curves.py
