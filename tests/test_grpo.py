@@ -315,6 +315,33 @@ def test_drop_solved_alone_drops_the_groups_of_problems_the_answerer_solves_with
     assert float(stats["dropped_groups"]) == pytest.approx(1 - kept / len(problems))
 
 
+def test_rollouts_sampled_at_a_temperature_are_scored_at_that_temperature():
+    """The old policy's and the reference's log-probabilities are those of the distribution the rollouts were
+    sampled from (logits / temperature, as TRL): with two updates per batch the first update's ratio is 1."""
+    from conftest import objective
+
+    from distill.algorithms.logprobs import grouped_action_logps
+    from distill.core.contracts import Answer
+
+    class Alternating:
+        name = "alternating"
+
+        def answer(self, batch, decompositions):
+            return [Answer(f"Final answer: {i % 2}") for i in range(len(batch))]
+
+    records, student, problems = small_bandit()
+    torch.manual_seed(0)
+    grpo = objective("grpo", student.model, 2, group_size=4, max_new_tokens=4, seed=0, temperature=0.5,
+                     num_iterations=2)  # fmt: skip
+    grpo.bind(student, Alternating(), problems)
+    ready, _ = grpo.rollout_batch(problems)
+    args = (ready["prompt_ids"], ready["prompt_mask"], ready["action_ids"], ready["action_mask"], 4)
+    at_half = grouped_action_logps(grpo.model, *args, temperature=0.5)
+    assert torch.allclose(ready["old_logps"], at_half) and torch.allclose(ready["ref_logps"], at_half)
+    assert not torch.allclose(ready["old_logps"], grouped_action_logps(grpo.model, *args))
+    assert torch.allclose(torch.exp(grpo.logps(grpo.model, ready) - ready["old_logps"]), torch.tensor(1.0))
+
+
 def test_the_trl_peer_is_rewarded_exactly_as_ours():
     """The benchmark against TRL's GRPOTrainer gives it a reward function in TRL's calling convention: it must
     parse TRL's sampled ids as our rollouts do and score them with the same reward (right: 1 - cost x sub-questions)."""

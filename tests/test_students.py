@@ -186,3 +186,27 @@ def test_grouped_logps_share_each_prompt_and_equal_the_whole_sequences(problems,
     assert (grouped[~a["attention_mask"].bool()] == 0).all()
     for mine, theirs in zip(grouped_grad, reference_grad):
         assert (mine is None) == (theirs is None) and (mine is None or torch.allclose(mine, theirs, atol=1e-5))
+
+
+def test_grouped_logps_at_a_temperature_are_those_of_the_sampling_distribution(problems):
+    """At temperature T each action token's log-probability is log softmax(logits / T) of the whole sequence (as
+    TRL computes policy, old policy and reference), so a ratio against the policy that sampled at T is 1 at the
+    first update; at T = 1 it is the plain log-probability."""
+    s = student_for(problems)
+    s.model.eval()
+    prompts = [s.prompt_ids(p.text) for p in problems[:2]]
+    actions = [s.encode("How many apples does Tom have?") + [s.eos_id] for _ in range(4)]
+    p = collate([{"input_ids": ids} for ids in prompts], s.pad_id)
+    a = collate([{"input_ids": ids} for ids in actions], s.pad_id)
+    for temperature in (0.5, 1.0):
+        grouped = grouped_action_logps(s.model, p["input_ids"], p["attention_mask"], a["input_ids"],
+                                       a["attention_mask"], 2, temperature=temperature)  # fmt: skip
+        for row, action in enumerate(actions):
+            ids = torch.tensor([prompts[row // 2] + action])
+            logits = s.model(input_ids=ids).logits[0, len(prompts[row // 2]) - 1 : -1].float() / temperature
+            expected = torch.log_softmax(logits, -1).gather(1, torch.tensor(action)[:, None])[:, 0]
+            assert torch.allclose(grouped[row, : len(action)], expected, atol=1e-5)
+    cold = grouped_action_logps(s.model, p["input_ids"], p["attention_mask"], a["input_ids"], a["attention_mask"], 2,
+                                temperature=0.5)  # fmt: skip
+    plain = grouped_action_logps(s.model, p["input_ids"], p["attention_mask"], a["input_ids"], a["attention_mask"], 2)
+    assert not torch.allclose(cold, plain)

@@ -83,6 +83,26 @@ def test_a_bad_setting_is_one_line_before_any_work(tmp_path, args, message):
         ),
         ("evaluate", ["ckpt_path=.", "allow_mismatch=yes"], "allow_mismatch must be one of true, false; got 'yes'"),
         ("train", ["answerer.distraction=1.5"], "answerer.distraction must be a number in [0, 1], got 1.5"),
+        (
+            "train",
+            ["algorithm=grpo", "algorithm.module.loss_type=ppo"],
+            "algorithm.module.loss_type must be one of grpo, dr_grpo, rloo; got 'ppo'",
+        ),
+        (
+            "train",
+            ["algorithm=grpo", "algorithm.module.beta=-1"],
+            "algorithm.module.beta must be a number >= 0, got -1",
+        ),
+        (
+            "train",
+            ["algorithm=grpo", "algorithm.module.temperature=0"],
+            "algorithm.module.temperature must be a number > 0, got 0",
+        ),
+        (
+            "train",
+            ["algorithm=dpo", "algorithm.module.loss_type=grpo"],
+            "algorithm.module.loss_type must be one of sigmoid, ipo; got 'grpo'",
+        ),
         ("train", ["answerer.k=0"], "answerer.k must be a positive integer, got 0"),
         ("train", ["dataset.world.n_names=0"], "dataset.world: n_names in 2..320"),
         ("train", ["dataset.world.max_steps=1"], "dataset.world: need 1 <= min_steps <= max_steps <= 10, got 2..1"),

@@ -18,6 +18,8 @@ pays for the pairs it trains on, not for every pair (a short DPO run on a large 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -25,6 +27,7 @@ import torch.nn.functional as F
 from distill.algorithms.bc import PolicyObjective
 from distill.algorithms.logprobs import FrozenReference, frozen_copy, sequence_logps
 from distill.algorithms.optim import optimizer_with_schedule
+from distill.core.config_checks import Choice, Number, Rule
 from distill.core.records import Record, group_by_problem
 from distill.students import Student
 
@@ -77,6 +80,9 @@ def dpo_loss(
 class DPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/dpo.yaml`` (the one place they are set); ``total_steps``,
     the length of the cosine decay, is the stage's number of optimiser steps."""
+
+    # what the config check refuses when the config is composed, before any work (distill/core/config_checks.py)
+    CHECKS: ClassVar[dict[str, Rule]] = {"loss_type": Choice(LOSS_TYPES), "beta": Number(0, open_low=True)}
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import ClassVar
 
 import pytorch_lightning as pl
 import torch
@@ -32,6 +33,7 @@ from distill.algorithms.bc import PolicyObjective
 from distill.algorithms.grpo_loss import LOSS_TYPES, group_advantages, informative_groups, policy_loss
 from distill.algorithms.logprobs import FrozenReference, frozen_copy, grouped_action_logps
 from distill.algorithms.optim import attention_matrices, optimizer_with_schedule
+from distill.core.config_checks import Choice, Number, Rule
 from distill.core.contracts import Answer, Answerer, Dataset, Problem
 from distill.core.final_answer import is_correct
 from distill.core.records import Record
@@ -52,6 +54,12 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
     """Hyper-parameters come from ``conf/algorithm/grpo.yaml``; ``total_steps``, the length of the cosine decay,
     is the stage's number of optimiser steps. An ``OnlineObjective``: :meth:`bind` gives it the student, the
     answerer and the training problems before training (``distill.training.fitting.fit`` calls it)."""
+
+    # what the config check refuses when the config is composed, before any work (distill/core/config_checks.py)
+    CHECKS: ClassVar[dict[str, Rule]] = {
+        "loss_type": Choice(LOSS_TYPES), "temperature": Number(0, open_low=True), "beta": Number(0),
+        "epsilon": Number(0, 1, open_low=True), "subquestion_cost": Number(0, 1), "step_credit": Number(0),
+    }  # fmt: skip
 
     def __init__(
         self,
@@ -217,15 +225,13 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         return per_token, torch.tensor(float(calls))
 
     def logps(self, model: torch.nn.Module, ready: dict[str, torch.Tensor]) -> torch.Tensor:
-        """``model``'s log-probabilities of the ready rollouts' action tokens [rows, actions]."""
+        """``model``'s log-probabilities of the ready rollouts' action tokens [rows, actions], at the sampling
+        temperature: the policy that sampled them, the policy being updated and the reference are all compared
+        as the distribution the samples came from (TRL divides the logits by the temperature for all three)."""
         return grouped_action_logps(
-            model,
-            ready["prompt_ids"],
-            ready["prompt_mask"],
-            ready["action_ids"],
-            ready["action_mask"],
-            self.hparams.group_size,
-        )
+            model, ready["prompt_ids"], ready["prompt_mask"], ready["action_ids"], ready["action_mask"],
+            self.hparams.group_size, temperature=self.hparams.temperature,
+        )  # fmt: skip
 
     def training_step(self, batch, batch_idx):
         """Fresh rollouts every ``num_iterations`` steps (the batch's problems); in between, the same rollouts
@@ -254,7 +260,7 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         loss, stats = policy_loss(
             logps, old, ready["ref_logps"], mask, ready["advantages"], h.loss_type, h.epsilon, h.beta, h.max_new_tokens
         )
-        # the entropy of the policy, estimated by the sampled tokens' mean surprisal (rollouts at temperature 1)
+        # the entropy of the sampling policy, estimated by the sampled tokens' mean surprisal under it
         stats["sampled_entropy"] = -(logps.detach() * mask).sum() / mask.sum().clamp(min=1)
         for name, value in {**stats, "loss": loss}.items():
             self.log(f"train/{name}", value, batch_size=len(ready["advantages"]))

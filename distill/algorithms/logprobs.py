@@ -98,9 +98,11 @@ def grouped_action_logps(
     action_mask: torch.Tensor,
     group: int,
     chunk_overhead: int = 256,
+    temperature: float = 1.0,
 ) -> torch.Tensor:
     """log p of each action token ([prompts x group, actions], 0 where ``action_mask`` is 0) for ``group`` samples
-    of each prompt, the samples of prompt i being rows i x group to (i + 1) x group - 1.
+    of each prompt, the samples of prompt i being rows i x group to (i + 1) x group - 1, under the distribution
+    sampled at ``temperature`` (logits divided by it, as TRL does for policy, old policy and reference alike).
 
     Each prompt runs through the model once and its keys and values serve all its samples (gradients flow back
     through them), instead of once per sample: the same values as :func:`action_logps` on the concatenated
@@ -127,7 +129,7 @@ def grouped_action_logps(
         ).last_hidden_state
         predictors = torch.cat([last[source][:, None], hidden[:, :-1]], dim=1)
         keep = mask > 0
-        logits = model.get_output_embeddings()(predictors[keep]).float()
+        logits = model.get_output_embeddings()(predictors[keep]).float() / temperature
         logps = torch.zeros(keep.shape, dtype=logits.dtype, device=logits.device)
         logps[keep] = -F.cross_entropy(logits, ids[keep], reduction="none")
         out = out.index_put((rows[:, None], torch.arange(width, device=ids.device)), logps)

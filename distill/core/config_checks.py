@@ -81,6 +81,9 @@ class ExistingPath:
         return None if Path(str(value)).exists() else f"{value}: no such {self.what}"
 
 
+Rule = Number | Choice  # what a class's ``CHECKS`` (key -> rule) may hold
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
@@ -292,6 +295,19 @@ def _build_problems(node: DictConfig, prefix: str) -> list[str]:
     return []
 
 
+def _class_rule_problems(node: DictConfig, prefix: str, checks: dict[str, Rule]) -> list[str]:
+    """The values a class refuses by its own ``CHECKS`` (a loss type it does not know, a temperature of 0)."""
+    problems = []
+    for key, rule in checks.items():
+        try:
+            value = node[key] if key in node else None
+        except (MissingMandatoryValue, InterpolationResolutionError):
+            continue  # reported by the leaf pass
+        if key in node and (problem := rule.problem(value)):
+            problems.append(f"{prefix}{key} {problem}")
+    return problems
+
+
 def _signature_problems(node: DictConfig, prefix: str) -> list[str]:
     target = node._target_
     try:
@@ -304,8 +320,8 @@ def _signature_problems(node: DictConfig, prefix: str) -> list[str]:
     except (TypeError, ValueError, NameError, AttributeError):
         return []  # a callable we cannot read: nothing to check against
     parameters = signature.parameters
+    problems = _class_rule_problems(node, prefix, getattr(function, "CHECKS", {}))
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    problems = []
     for key in map(str, node.keys()):
         if key.startswith("_") and key.endswith("_"):
             continue  # hydra's own keys (_target_, _partial_, _recursive_, _convert_)
