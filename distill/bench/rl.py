@@ -36,6 +36,7 @@ SETTINGS = dict(
     beta=0.02,
     subquestion_cost=0.02,
     loss_type="grpo",
+    device="cpu",  # both sides train here: "cpu", or "cuda" on a GPU machine (TRL's use_cpu, our accelerator)
 )
 
 
@@ -74,6 +75,7 @@ def ours(student: Student, problems: list[Problem], answerer: Answerer, steps: i
         limit_val_batches=0,
         enable_model_summary=False,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
+        accelerator="gpu" if s["device"] == "cuda" else "cpu",
     )
     student.model.train()
     data = EpisodeDataModule(items, items, student.pad_id, batch_size=s["problems_per_step"])
@@ -126,10 +128,15 @@ def trls(student: Student, problems: list[Problem], answerer: Answerer, steps: i
         beta=s["beta"],
         loss_type=s["loss_type"],
         scale_rewards="group",
-        lr_scheduler_type="cosine",
+        # our optimiser and schedule (distill/algorithms/optim.py): AdamW betas (0.9, 0.95), cosine to 10% of lr
+        adam_beta1=0.9,
+        adam_beta2=0.95,
+        lr_scheduler_type="cosine_with_min_lr",
+        lr_scheduler_kwargs={"min_lr_rate": 0.1},
         warmup_steps=0,
         weight_decay=0.01,
-        use_cpu=True,
+        gradient_checkpointing=False,  # on by default in TRL (each forward recomputed in the backward); ours never
+        use_cpu=s["device"] == "cpu",
         bf16=False,
         report_to=[],
         save_strategy="no",
@@ -168,7 +175,9 @@ def rl_rows(
     trl_seconds = trls(theirs, train_problems, answerer, steps, s)
     setting = (
         f"{steps} steps of {s['problems_per_step']} problems x {s['group_size']} samples, "
-        f"{s['max_new_tokens']} new tokens at most, {s['loss_type']} loss, beta {s['beta']}, lr {s['lr']}; "
+        f"{s['max_new_tokens']} new tokens at most, {s['loss_type']} loss, beta {s['beta']}, lr {s['lr']}; both on "
+        f"{s['device']}, AdamW betas (0.9, 0.95), cosine to 10% of lr, no warm-up, gradient checkpointing off, "
+        f"grad clip 1.0; batch order: ours length-bucketed, TRL's random; "
         f"student {mine.name} at {start_accuracy:.3f} greedy test accuracy before"
     )
     ours_accuracy = greedy_accuracy(mine, test_problems, answerer)
