@@ -20,7 +20,7 @@ def test_advantages_worked_by_hand():
     # leave one out: a right sample against its three siblings (1 right of 3): 1 - 1/3; a wrong one: 0 - 2/3
     assert torch.allclose(group_advantages(REWARDS, "rloo"), torch.tensor([[2 / 3, -2 / 3, -2 / 3, 2 / 3], [0.0] * 4]))
     assert informative_groups(REWARDS).tolist() == [True, False]
-    with pytest.raises(ValueError, match="valid: grpo, dr_grpo, rloo"):
+    with pytest.raises(ValueError, match="valid: grpo, dr_grpo, rloo, grpo_loo"):
         group_advantages(REWARDS, "ppo")
     with pytest.raises(ValueError, match="at least 2 samples"):
         group_advantages(REWARDS[:, :1], "grpo")
@@ -98,6 +98,7 @@ def trl_loss(loss_type, logps, old_logps, ref_logps, mask, advantages, epsilon, 
 @pytest.mark.parametrize("loss_type", ["grpo", "dr_grpo"])
 @pytest.mark.parametrize("beta", [0.0, 0.04])
 def test_the_loss_and_its_gradient_match_trls_own_code(loss_type, beta):
+    """GRPO's token-level losses against TRL's GRPOTrainer (``grpo_loo`` is the grpo loss with another baseline)."""
     generator = torch.Generator().manual_seed(0)
     shape = (6, 5)
     base = -torch.rand(shape, generator=generator) * 3
@@ -114,6 +115,91 @@ def test_the_loss_and_its_gradient_match_trls_own_code(loss_type, beta):
     theirs.backward()
     assert torch.allclose(ours_logps.grad, theirs_logps.grad, atol=1e-6)
     assert 0.0 < stats["clip_ratio"].item() < 1.0
+
+
+def trl_rloo_loss(logps, old_logps, mask, advantages, epsilon):
+    """TRL's RLOOTrainer._compute_loss on these tensors: its model call replaced by the given log-probabilities."""
+    from trl.trainer.rloo_trainer import RLOOTrainer
+
+    trainer = SimpleNamespace(
+        _get_per_token_logps_and_entropies=lambda *a, **k: (logps, torch.zeros_like(logps), None),
+        aux_loss_enabled=False,
+        epsilon_low=epsilon,
+        epsilon_high=epsilon,
+        model=SimpleNamespace(training=True),
+        _metrics={"train": defaultdict(list)},
+        accelerator=_Accelerator(),
+    )
+    n = logps.shape[0]
+    inputs = {
+        "prompt_ids": torch.zeros(n, 1, dtype=torch.long),
+        "prompt_mask": torch.ones(n, 1),
+        "completion_ids": torch.zeros(n, logps.shape[1], dtype=torch.long),
+        "completion_mask": mask,
+        "advantages": advantages,
+        "old_logps": (old_logps * mask).sum(1),
+    }
+    return RLOOTrainer._compute_loss(trainer, None, inputs)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.05])
+def test_rloo_matches_trls_rloo_trainer(beta):
+    """RLOO as TRL's RLOOTrainer defines it: rewards less beta x the k1 KL summed over each sequence (its code,
+    read from the pinned TRL), leave-one-out advantages, and a sequence-level clipped ratio whose loss and gradient
+    equal RLOOTrainer._compute_loss on the same tensors."""
+    from distill.algorithms.grpo_loss import kl_in_reward
+
+    generator = torch.Generator().manual_seed(1)
+    shape = (6, 5)
+    base = -torch.rand(shape, generator=generator) * 0.5
+    old = (base + 0.15 * torch.randn(shape, generator=generator)).clamp(max=0)  # sequence ratios in and out of clip
+    ref = (base + 0.2 * torch.randn(shape, generator=generator)).clamp(max=0)
+    mask = (torch.rand(shape, generator=generator) > 0.3).float()
+    mask[:, 0] = 1.0
+    rewards = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    shaped = kl_in_reward(rewards, old, ref, mask, beta)
+    by_hand = rewards.reshape(-1) - beta * ((old - ref) * mask).sum(-1)  # TRL: rewards - beta * sum of (old - ref)
+    assert torch.allclose(shaped.reshape(-1), by_hand)
+    advantages = group_advantages(shaped, "rloo").reshape(-1)
+    loo = shaped - (shaped.sum(1, keepdim=True) - shaped) / 2
+    assert torch.allclose(advantages, loo.reshape(-1))
+    ours_logps, theirs_logps = base.clone().requires_grad_(), base.clone().requires_grad_()
+    ours, stats = policy_loss(ours_logps, old, ref, mask, advantages, "rloo", 0.2, beta, shape[1])
+    theirs = trl_rloo_loss(theirs_logps, old, mask, advantages, 0.2)
+    assert ours.item() == pytest.approx(theirs.item(), abs=1e-6)
+    ours.backward()
+    theirs.backward()
+    assert torch.allclose(ours_logps.grad, theirs_logps.grad, atol=1e-6)
+    assert 0.0 < stats["clip_ratio"].item() < 1.0
+    # the old token-level variant is another loss: per-token ratios averaged per sequence
+    token_level, _ = policy_loss(base, old, ref, mask, advantages, "grpo_loo", 0.2, 0.0, shape[1])
+    assert token_level.item() != pytest.approx(theirs.item(), abs=1e-4)
+
+
+def test_rloo_puts_the_kl_in_the_rewards_of_its_rollouts_and_refuses_token_credit():
+    from conftest import objective
+
+    from distill.core.contracts import Answer
+
+    class Alternating:
+        name = "alternating"
+
+        def answer(self, batch, decompositions):
+            return [Answer(f"Final answer: {i % 2}") for i in range(len(batch))]
+
+    records, student, problems = small_bandit()
+    torch.manual_seed(0)
+    rloo = objective("grpo", student.model, 2, group_size=4, max_new_tokens=4, seed=0, loss_type="rloo", beta=0.5)
+    with torch.no_grad():  # move the policy off the reference, so that the KL is not 0
+        for parameter in rloo.model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    rloo.bind(student, Alternating(), problems)
+    ready, stats = rloo.rollout_batch(problems)
+    assert ready["advantages"].dim() == 1 and ready["old_logps"] is not None and float(stats["kl"]) != 0.0
+    plain = torch.tensor([i % 2 for i in range(len(ready["advantages"]))], dtype=torch.float).view(-1, 4)
+    assert not torch.allclose(ready["advantages"], group_advantages(plain, "rloo").reshape(-1))  # the KL moved them
+    with pytest.raises(Exception, match="step_credit gives each token its own advantage"):
+        objective("grpo", student.model, 2, loss_type="rloo", step_credit=0.5)
 
 
 class BanditAnswerer:

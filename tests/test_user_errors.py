@@ -86,7 +86,7 @@ def test_a_bad_setting_is_one_line_before_any_work(tmp_path, args, message):
         (
             "train",
             ["algorithm=grpo", "algorithm.module.loss_type=ppo"],
-            "algorithm.module.loss_type must be one of grpo, dr_grpo, rloo; got 'ppo'",
+            "algorithm.module.loss_type must be one of grpo, dr_grpo, rloo, grpo_loo; got 'ppo'",
         ),
         (
             "train",

@@ -30,7 +30,14 @@ import pytorch_lightning as pl
 import torch
 
 from distill.algorithms.bc import PolicyObjective
-from distill.algorithms.grpo_loss import LOSS_TYPES, group_advantages, informative_groups, policy_loss
+from distill.algorithms.grpo_loss import (
+    LOSS_TYPES,
+    SEQUENCE_LEVEL,
+    group_advantages,
+    informative_groups,
+    kl_in_reward,
+    policy_loss,
+)
 from distill.algorithms.logprobs import FrozenReference, frozen_copy, grouped_action_logps
 from distill.algorithms.optim import attention_matrices, optimizer_with_schedule
 from distill.core.config_checks import Choice, Number, Rule
@@ -89,6 +96,11 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
             raise ValueError(f"algorithm.module.num_iterations must be at least 1, got {num_iterations}")
         if group_size < 2:
             raise ValueError(f"algorithm.module.group_size must be at least 2 (a group to compare), got {group_size}")
+        if step_credit and loss_type in SEQUENCE_LEVEL:
+            raise ValueError(
+                f"algorithm.module.step_credit gives each token its own advantage: loss_type={loss_type} "
+                "has one per sequence (use grpo, dr_grpo or grpo_loo)"
+            )
         self.model = model
         # the frozen reference: the student as this stage starts (kept in checkpoints, so a resumed run has it)
         self.reference = frozen_copy(model) if beta else None
@@ -187,15 +199,25 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
             "action_mask": action["attention_mask"],
         }
         ready = {k: v.to(self.device) for k, v in ready.items()}
-        ready["advantages"] = group_advantages(rewards[keep], h.loss_type).reshape(-1).to(self.device)
+        with torch.no_grad():
+            # the sampling policy's log-probs: the ratio's denominator with several updates per batch, and RLOO's
+            # KL in the reward; with one update (GRPO) the ratio is 1, its denominator the update's own (detached)
+            needs_old = h.num_iterations > 1 or (h.loss_type in SEQUENCE_LEVEL and h.beta != 0.0)
+            ready["old_logps"] = self.logps(self.model, ready) if needs_old else None
+            ready["ref_logps"] = self.logps(self.reference, ready) if self.reference is not None else None
+        kept_rewards = rewards[keep].to(self.device)
+        if h.loss_type in SEQUENCE_LEVEL and h.beta != 0.0:
+            kept_rewards = kl_in_reward(
+                kept_rewards, ready["old_logps"], ready["ref_logps"], ready["action_mask"], h.beta
+            )
+            stats["kl"] = ((ready["old_logps"] - ready["ref_logps"]) * ready["action_mask"]).sum() / ready[
+                "action_mask"
+            ].sum().clamp(min=1)
+        ready["advantages"] = group_advantages(kept_rewards, h.loss_type).reshape(-1)
         if h.step_credit:
             ready["advantages"], stats["credit_calls"] = self.credited(
                 ready["advantages"], sampled, rows, repeated, decompositions, answers
             )
-        with torch.no_grad():
-            # one update per batch: the ratio is 1, its denominator the update's own log-probs (detached)
-            ready["old_logps"] = self.logps(self.model, ready) if h.num_iterations > 1 else None
-            ready["ref_logps"] = self.logps(self.reference, ready) if self.reference is not None else None
         return ready, stats
 
     def credited(
