@@ -28,33 +28,37 @@ HERE = Path(__file__).resolve().parent
 LEVELS = ["v1", "ordered", "window1", "window2", "interleaved", "shuffled", "v2"]
 
 
-def rule_match(run: Path, best_rule: str) -> float:
-    """Share of the student's test decompositions that are exactly the best surface rule's (cached per run)."""
+def rule_match(run: Path, best_rules: list[str]) -> float:
+    """Share of the student's test decompositions that are exactly those of a best surface rule (any of those tied
+    for best; cached per run)."""
     cached = run / "rule_match.json"
-    if cached.exists():
+    if cached.exists() and json.loads(cached.read_text()).get("rules") == best_rules:
         return json.loads(cached.read_text())["share"]
     config = json.loads((run / "results.json").read_text())["config"]
     dataset = instantiate(config["dataset"])
     problems = dataset.load(config["dataset"]["split"])
-    rule = {p.problem_id: d[0].subquestions for p, d in zip(problems, RuleTeacher(best_rule).decompose(problems, 1))}
+    asked = {p.problem_id: [] for p in problems}
+    for name in best_rules:
+        for p, d in zip(problems, RuleTeacher(name).decompose(problems, 1)):
+            asked[p.problem_id].append(d[0].subquestions)
     records = read_records(run / "eval_records.jsonl")
-    share = sum(r.subquestions == rule[r.problem_id] for r in records) / len(records)
-    cached.write_text(json.dumps({"rule": best_rule, "share": share}) + "\n")
+    share = sum(r.subquestions in asked[r.problem_id] for r in records) / len(records)
+    cached.write_text(json.dumps({"rules": best_rules, "share": share}) + "\n")
     return share
 
 
 def level_row(level: str, folder: Path) -> dict[str, object]:
     cal = json.loads((folder / "calibration.json").read_text())
     rules = {k[len("rule_") :]: v for k, v in cal.items() if k.startswith("rule_")}
-    best_rule = max(rules, key=rules.get)
+    best_rules = [name for name, v in rules.items() if v == cal["rule"]]
     teacher = cal["teacher"]
     row: dict[str, object] = {
         "level": level, **{f"rule {k}": v for k, v in rules.items()}, "best rule": cal["rule"],
-        "best rule name": best_rule, "none": cal["none"], "gold": cal["gold"],
+        "best rule name": " = ".join(best_rules), "none": cal["none"], "gold": cal["gold"],
         "gold + 2 irrelevant": cal["gold_plus_2_irrelevant"], "teacher@1": teacher["first"]["accuracy"],
         f"teacher best-of-{teacher['n']}": teacher["best_of_n"]["accuracy"],
         "teacher majority": teacher["majority"]["accuracy"],
-        "P(correct | answered)": cal["train_run"]["p_correct_given_answered"],
+        "P(correct given answered)": cal["train_run"]["p_correct_given_answered"],
     }  # fmt: skip
     runs = sorted(p.parent for p in folder.glob("seed*/results.json"))
     if runs:
@@ -66,7 +70,7 @@ def level_row(level: str, folder: Path) -> dict[str, object]:
             "student seeds": len(runs), "student": interval.mean, "student ci95": f"[{interval.low:.3f}, {interval.high:.3f}]",
             **{f"student, {n} ops": statistics.fmean(r["student"]["accuracy_by_steps"].get(n, 0.0) for r in results)
                for n in steps},
-            "student = best rule": statistics.fmean(rule_match(r, best_rule) for r in runs),
+            "student = best rule": statistics.fmean(rule_match(r, best_rules) for r in runs),
         })  # fmt: skip
     return row | conditions(row, teacher["n"])
 
@@ -77,7 +81,7 @@ def conditions(row: dict, n: int) -> dict[str, str]:
     out = {
         "teacher@1 in [0.50, 0.75]": 0.50 <= t1 <= 0.75,
         "best-of-4 >= teacher@1 + 0.10": best >= t1 + 0.10,
-        "P(correct | answered) <= 0.95": row["P(correct | answered)"] <= 0.95,
+        "P(correct given answered) <= 0.95": row["P(correct given answered)"] <= 0.95,
         "best rule <= teacher@1 - 0.05": rule <= t1 - 0.05,
     }
     if "student" in row:
