@@ -50,6 +50,8 @@ def test_on_policy_the_loss_is_minus_the_mean_advantage_and_its_gradient_the_pol
 
 
 class _Accelerator:
+    num_processes = 1
+
     def gather(self, x):
         return x
 
@@ -59,7 +61,7 @@ class _Accelerator:
         return x
 
 
-def trl_loss(loss_type, logps, old_logps, ref_logps, mask, advantages, epsilon, beta, max_len):
+def trl_loss(loss_type, logps, old_logps, ref_logps, mask, advantages, epsilon, beta, max_len, epsilon_high=None):
     """TRL's GRPOTrainer._compute_loss on these tensors: its model call replaced by the given log-probabilities."""
     from trl.trainer.grpo_trainer import GRPOTrainer
 
@@ -72,8 +74,8 @@ def trl_loss(loss_type, logps, old_logps, ref_logps, mask, advantages, epsilon, 
         beta=beta,
         loss_type=loss_type,
         epsilon_low=epsilon,
-        epsilon_high=epsilon,
-        args=SimpleNamespace(delta=None, use_bias_correction_kl=False),
+        epsilon_high=epsilon if epsilon_high is None else epsilon_high,
+        args=SimpleNamespace(delta=None, use_bias_correction_kl=False, steps_per_generation=1),
         use_vllm=False,
         model=SimpleNamespace(training=True),
         current_gradient_accumulation_steps=1,
@@ -91,14 +93,17 @@ def trl_loss(loss_type, logps, old_logps, ref_logps, mask, advantages, epsilon, 
         "advantages": advantages,
         "old_per_token_logps": old_logps,
         "ref_per_token_logps": ref_logps,
+        "num_items_in_batch": mask.sum(),  # DAPO's normaliser: the batch's tokens (one process, no accumulation)
     }
     return GRPOTrainer._compute_loss(trainer, None, inputs)
 
 
-@pytest.mark.parametrize("loss_type", ["grpo", "dr_grpo"])
+@pytest.mark.parametrize("loss_type,epsilon_high", [("grpo", None), ("dr_grpo", None), ("dapo", None), ("dapo", 0.28),
+                                                    ("grpo", 0.28)])  # fmt: skip
 @pytest.mark.parametrize("beta", [0.0, 0.04])
-def test_the_loss_and_its_gradient_match_trls_own_code(loss_type, beta):
-    """GRPO's token-level losses against TRL's GRPOTrainer (``grpo_loo`` is the grpo loss with another baseline)."""
+def test_the_loss_and_its_gradient_match_trls_own_code(loss_type, epsilon_high, beta):
+    """GRPO's token-level losses against TRL's GRPOTrainer, DAPO's token-level aggregation and clip-higher among
+    them (``grpo_loo`` is the grpo loss with another baseline)."""
     generator = torch.Generator().manual_seed(0)
     shape = (6, 5)
     base = -torch.rand(shape, generator=generator) * 3
@@ -108,8 +113,8 @@ def test_the_loss_and_its_gradient_match_trls_own_code(loss_type, beta):
     mask[:, 0] = 1.0
     advantages = group_advantages(torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]]), loss_type).reshape(-1)
     ours_logps, theirs_logps = base.clone().requires_grad_(), base.clone().requires_grad_()
-    ours, stats = policy_loss(ours_logps, old, ref, mask, advantages, loss_type, 0.2, beta, shape[1])
-    theirs = trl_loss(loss_type, theirs_logps, old, ref, mask, advantages, 0.2, beta, shape[1])
+    ours, stats = policy_loss(ours_logps, old, ref, mask, advantages, loss_type, 0.2, beta, shape[1], epsilon_high)
+    theirs = trl_loss(loss_type, theirs_logps, old, ref, mask, advantages, 0.2, beta, shape[1], epsilon_high)
     assert ours.item() == pytest.approx(theirs.item(), abs=1e-6)
     ours.backward()
     theirs.backward()
@@ -200,6 +205,34 @@ def test_rloo_puts_the_kl_in_the_rewards_of_its_rollouts_and_refuses_token_credi
     assert not torch.allclose(ready["advantages"], group_advantages(plain, "rloo").reshape(-1))  # the KL moved them
     with pytest.raises(Exception, match="step_credit gives each token its own advantage"):
         objective("grpo", student.model, 2, loss_type="rloo", step_credit=0.5)
+
+
+@pytest.mark.parametrize("mask_truncated", [False, True])
+def test_samples_cut_at_max_new_tokens_leave_the_loss_when_masked(mask_truncated):
+    """DAPO's overlong filter: with two new tokens at most, samples without an end of sequence are truncated; masked,
+    their rows carry no loss (their rewards still count in their group's advantages)."""
+    from conftest import objective
+
+    from distill.core.contracts import Answer
+
+    class Alternating:
+        name = "alternating"
+
+        def answer(self, batch, decompositions):
+            return [Answer(f"Final answer: {i % 2}") for i in range(len(batch))]
+
+    records, student, problems = small_bandit()
+    torch.manual_seed(0)
+    grpo = objective("grpo", student.model, 2, group_size=4, max_new_tokens=2, seed=0, mask_truncated=mask_truncated)
+    grpo.bind(student, Alternating(), problems)
+    ready, stats = grpo.rollout_batch(problems)
+    ends = ready["action_ids"].gather(1, (ready["action_mask"].sum(1, keepdim=True) - 1).clamp(min=0).long())[:, 0]
+    if mask_truncated:
+        assert 0.0 < float(stats["truncated_share"]) < 1.0
+        assert (ready["action_mask"].sum(1) > 0).sum() < len(ready["action_mask"])  # some rows left the loss
+        assert (ends[ready["action_mask"].sum(1) > 0] == student.eos_id).all()  # the kept ones all ended
+    else:
+        assert "truncated_share" not in stats and (ready["action_mask"].sum(1) > 0).all()
 
 
 class BanditAnswerer:

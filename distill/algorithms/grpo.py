@@ -65,7 +65,8 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
     # what the config check refuses when the config is composed, before any work (distill/core/config_checks.py)
     CHECKS: ClassVar[dict[str, Rule]] = {
         "loss_type": Choice(LOSS_TYPES), "temperature": Number(0, open_low=True), "beta": Number(0),
-        "epsilon": Number(0, 1, open_low=True), "subquestion_cost": Number(0, 1), "step_credit": Number(0),
+        "epsilon": Number(0, 1, open_low=True), "epsilon_high": Number(0, open_low=True, optional=True),
+        "subquestion_cost": Number(0, 1), "step_credit": Number(0),
     }  # fmt: skip
 
     def __init__(
@@ -88,6 +89,8 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         num_iterations: int,
         step_credit: float,
         drop_solved_alone: bool,
+        epsilon_high: float | None,
+        mask_truncated: bool,
     ) -> None:
         super().__init__()
         if loss_type not in LOSS_TYPES:
@@ -111,6 +114,7 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         self.problems: list[Problem] = []
         self.ready: dict[str, torch.Tensor] | None = None  # the rollouts the next updates use (rollout_batch)
         self.dropped_in_a_row = 0  # rollout batches whose groups were all dropped, in a row
+        self.no_update_steps = 0  # training steps that took no optimiser step (every group dropped)
 
     def bind(
         self, student: Student, answerer: Answerer, problems: list[Problem], dataset: Dataset | None = None
@@ -198,6 +202,10 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
             "action_ids": action["input_ids"],
             "action_mask": action["attention_mask"],
         }
+        if h.mask_truncated:  # a sample cut at max_new_tokens (no end of sequence) teaches nothing (DAPO, TRL)
+            truncated = torch.tensor([not a or a[-1] != student.eos_id for a in sampled])
+            ready["action_mask"] = ready["action_mask"] * (~truncated).unsqueeze(1).to(ready["action_mask"].dtype)
+            stats["truncated_share"] = truncated.float().mean()
         ready = {k: v.to(self.device) for k, v in ready.items()}
         with torch.no_grad():
             # the sampling policy's log-probs: the ratio's denominator with several updates per batch, and RLOO's
@@ -274,14 +282,17 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
                     stacklevel=2,
                 )
         if self.ready is None:
+            self.no_update_steps += 1
+            self.log("train/no_update_steps", float(self.no_update_steps), batch_size=1)
             return None  # every group equal: nothing to learn, and no optimiser step (Lightning skips it on None)
         ready = self.ready
         logps = self.logps(self.model, ready)
         mask = ready["action_mask"]
         old = ready["old_logps"] if ready["old_logps"] is not None else logps.detach()
         loss, stats = policy_loss(
-            logps, old, ready["ref_logps"], mask, ready["advantages"], h.loss_type, h.epsilon, h.beta, h.max_new_tokens
-        )
+            logps, old, ready["ref_logps"], mask, ready["advantages"], h.loss_type, h.epsilon, h.beta, h.max_new_tokens,
+            epsilon_high=h.epsilon_high,
+        )  # fmt: skip
         # the entropy of the sampling policy, estimated by the sampled tokens' mean surprisal under it
         stats["sampled_entropy"] = -(logps.detach() * mask).sum() / mask.sum().clamp(min=1)
         for name, value in {**stats, "loss": loss}.items():
