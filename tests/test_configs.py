@@ -152,7 +152,7 @@ def test_each_searched_recipe_is_the_best_trial_of_its_search():
 
     searched = 0
     for student in choices("student"):
-        trials = sorted((CONF.parent / "experiments" / "recipes" / "runs" / student).glob("*/results.json"))
+        trials = sorted((CONF.parent / "experiments" / "recipes_v1" / "runs" / student).glob("*/results.json"))
         recipe = OmegaConf.load(CONF / "recipe" / f"{student}.yaml")
         if not trials:  # not searched on this machine (the Hugging Face students: a GPU search)
             continue

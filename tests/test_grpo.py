@@ -20,7 +20,7 @@ def test_advantages_worked_by_hand():
     # leave one out: a right sample against its three siblings (1 right of 3): 1 - 1/3; a wrong one: 0 - 2/3
     assert torch.allclose(group_advantages(REWARDS, "rloo"), torch.tensor([[2 / 3, -2 / 3, -2 / 3, 2 / 3], [0.0] * 4]))
     assert informative_groups(REWARDS).tolist() == [True, False]
-    with pytest.raises(ValueError, match="valid: grpo, dr_grpo, rloo, grpo_loo"):
+    with pytest.raises(ValueError, match="valid: grpo, dr_grpo, dapo, rloo, grpo_loo"):
         group_advantages(REWARDS, "ppo")
     with pytest.raises(ValueError, match="at least 2 samples"):
         group_advantages(REWARDS[:, :1], "grpo")

@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-A_RUN = ROOT / "experiments" / "human_review" / "runs" / "none_seed1"  # a committed run's results.json
+A_RUN = ROOT / "experiments" / "human_review_v1" / "runs" / "none_seed1"  # a committed run's results.json
 
 
 def run(args, tmp_path, env=None):
@@ -86,7 +86,7 @@ def test_a_bad_setting_is_one_line_before_any_work(tmp_path, args, message):
         (
             "train",
             ["algorithm=grpo", "algorithm.module.loss_type=ppo"],
-            "algorithm.module.loss_type must be one of grpo, dr_grpo, rloo, grpo_loo; got 'ppo'",
+            "algorithm.module.loss_type must be one of grpo, dr_grpo, dapo, rloo, grpo_loo; got 'ppo'",
         ),
         (
             "train",

@@ -189,19 +189,7 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
             return None, stats
         kept = keep.nonzero().flatten().tolist()
         rows = [g * h.group_size + j for g in kept for j in range(h.group_size)]
-        # each kept problem's prompt once and its samples' actions apart: the prompt runs once per group
-        prompts = [student.prompt_ids(problems[g].text) for g in kept]
-        sampled = [actions[row][: student.max_length - len(prompts[n // h.group_size])] for n, row in enumerate(rows)]
-        prompt, action = (
-            collate([{"input_ids": p} for p in prompts], student.pad_id),
-            collate([{"input_ids": a} for a in sampled], student.pad_id),
-        )
-        ready = {
-            "prompt_ids": prompt["input_ids"],
-            "prompt_mask": prompt["attention_mask"],
-            "action_ids": action["input_ids"],
-            "action_mask": action["attention_mask"],
-        }
+        ready, sampled = self.sequences([problems[g] for g in kept], [actions[r] for r in rows])
         if h.mask_truncated:  # a sample cut at max_new_tokens (no end of sequence) teaches nothing (DAPO, TRL)
             truncated = torch.tensor([not a or a[-1] != student.eos_id for a in sampled])
             ready["action_mask"] = ready["action_mask"] * (~truncated).unsqueeze(1).to(ready["action_mask"].dtype)
@@ -213,20 +201,34 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
             needs_old = h.num_iterations > 1 or (h.loss_type in SEQUENCE_LEVEL and h.beta != 0.0)
             ready["old_logps"] = self.logps(self.model, ready) if needs_old else None
             ready["ref_logps"] = self.logps(self.reference, ready) if self.reference is not None else None
-        kept_rewards = rewards[keep].to(self.device)
-        if h.loss_type in SEQUENCE_LEVEL and h.beta != 0.0:
-            kept_rewards = kl_in_reward(
-                kept_rewards, ready["old_logps"], ready["ref_logps"], ready["action_mask"], h.beta
-            )
-            stats["kl"] = ((ready["old_logps"] - ready["ref_logps"]) * ready["action_mask"]).sum() / ready[
-                "action_mask"
-            ].sum().clamp(min=1)
+        kept_rewards = self.kl_shaped(rewards[keep].to(self.device), ready, stats)
         ready["advantages"] = group_advantages(kept_rewards, h.loss_type).reshape(-1)
         if h.step_credit:
             ready["advantages"], stats["credit_calls"] = self.credited(
                 ready["advantages"], sampled, rows, repeated, decompositions, answers
             )
         return ready, stats
+
+    def sequences(self, problems: list[Problem], actions: list[list[int]]) -> tuple[dict[str, torch.Tensor], list]:
+        """Each problem's prompt once and its samples' actions apart (the prompt runs once per group), collated;
+        and the actions as kept (cut to the student's length)."""
+        student, group = self.student, self.hparams.group_size
+        prompts = [student.prompt_ids(p.text) for p in problems]
+        sampled = [a[: student.max_length - len(prompts[n // group])] for n, a in enumerate(actions)]
+        prompt = collate([{"input_ids": p} for p in prompts], student.pad_id)
+        action = collate([{"input_ids": a} for a in sampled], student.pad_id)
+        ready = {"prompt_ids": prompt["input_ids"], "prompt_mask": prompt["attention_mask"],
+                 "action_ids": action["input_ids"], "action_mask": action["attention_mask"]}  # fmt: skip
+        return ready, sampled
+
+    def kl_shaped(self, rewards: torch.Tensor, ready: dict[str, torch.Tensor], stats: dict) -> torch.Tensor:
+        """RLOO's rewards with its k1 KL inside (logged as ``kl``); the rewards as they are for the other losses."""
+        h = self.hparams
+        if h.loss_type not in SEQUENCE_LEVEL or h.beta == 0.0:
+            return rewards
+        mask = ready["action_mask"]
+        stats["kl"] = ((ready["old_logps"] - ready["ref_logps"]) * mask).sum() / mask.sum().clamp(min=1)
+        return kl_in_reward(rewards, ready["old_logps"], ready["ref_logps"], mask, h.beta)
 
     def credited(
         self,
