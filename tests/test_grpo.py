@@ -184,14 +184,6 @@ def test_rloo_matches_trls_rloo_trainer(beta):
 def test_rloo_puts_the_kl_in_the_rewards_of_its_rollouts_and_refuses_token_credit():
     from conftest import objective
 
-    from distill.core.contracts import Answer
-
-    class Alternating:
-        name = "alternating"
-
-        def answer(self, batch, decompositions):
-            return [Answer(f"Final answer: {i % 2}") for i in range(len(batch))]
-
     records, student, problems = small_bandit()
     torch.manual_seed(0)
     rloo = objective("grpo", student.model, 2, group_size=4, max_new_tokens=4, seed=0, loss_type="rloo", beta=0.5)
@@ -213,14 +205,6 @@ def test_samples_cut_at_max_new_tokens_leave_the_loss_when_masked(mask_truncated
     their rows carry no loss (their rewards still count in their group's advantages)."""
     from conftest import objective
 
-    from distill.core.contracts import Answer
-
-    class Alternating:
-        name = "alternating"
-
-        def answer(self, batch, decompositions):
-            return [Answer(f"Final answer: {i % 2}") for i in range(len(batch))]
-
     records, student, problems = small_bandit()
     torch.manual_seed(0)
     grpo = objective("grpo", student.model, 2, group_size=4, max_new_tokens=2, seed=0, mask_truncated=mask_truncated)
@@ -233,6 +217,17 @@ def test_samples_cut_at_max_new_tokens_leave_the_loss_when_masked(mask_truncated
         assert (ends[ready["action_mask"].sum(1) > 0] == student.eos_id).all()  # the kept ones all ended
     else:
         assert "truncated_share" not in stats and (ready["action_mask"].sum(1) > 0).all()
+
+
+class Alternating:
+    """Right on every other sample of a batch: every group's rewards differ, so no group is dropped."""
+
+    name = "alternating"
+
+    def answer(self, batch, decompositions):
+        from distill.core.contracts import Answer
+
+        return [Answer(f"Final answer: {i % 2}") for i in range(len(batch))]
 
 
 class BanditAnswerer:
@@ -440,13 +435,6 @@ def test_rollouts_sampled_at_a_temperature_are_scored_at_that_temperature():
     from conftest import objective
 
     from distill.algorithms.logprobs import grouped_action_logps
-    from distill.core.contracts import Answer
-
-    class Alternating:
-        name = "alternating"
-
-        def answer(self, batch, decompositions):
-            return [Answer(f"Final answer: {i % 2}") for i in range(len(batch))]
 
     records, student, problems = small_bandit()
     torch.manual_seed(0)
