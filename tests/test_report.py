@@ -428,7 +428,7 @@ def test_the_size_picture_has_size_ticks_both_teacher_lines_and_the_money_panel(
         assert all(0 <= y <= 1 for y in line.get_ydata())
 
 
-def test_curve_plot_joins_a_resumed_runs_logs_and_colours_seeds_of_one_configuration_alike(tmp_path):
+def test_curves_join_a_resumed_runs_logs_and_colours_seeds_of_one_configuration_alike(tmp_path):
     from distill.report.curves import configuration, plot_curves, read_curves
 
     def log(run, version, rows):

@@ -1,10 +1,10 @@
-"""How hard the configured synthetic world is, measured with its own roles: what the world-v2 issue asks of a
-test bed that tells methods apart.
+"""How hard the configured synthetic world is, measured with its own roles: what a test bed that tells methods
+apart must show (experiments/calibration maps every level of the ladder with it).
 
-    python -m distill.synthetic.calibration [dataset=synthetic_v1 teacher=synthetic_v1] [answerer.k=2] ...
+    python -m distill.synthetic.calibration [world=v1|ordered|...|v2] [answerer.k=2] ...
 
 Takes ``distill.train``'s config (the same overrides) and prints, on the evaluation split (``dataset.split``)
-through the configured answerer: the text rule (``teacher=rule``), the gold decomposition, gold plus two
+through the configured answerer: every surface rule and their best, the gold decomposition, gold plus two
 irrelevant sub-questions, no sub-questions (the answerer alone), and the teacher's rows (first sample, mean,
 label-free best-of-n, majority vote, ``eval.teacher_samples`` samples); over the training teacher run,
 P(correct | the answerer gave a number); and the teacher's accuracy by number of operations on the evaluation
