@@ -429,6 +429,67 @@ def test_drop_solved_alone_drops_the_groups_of_problems_the_answerer_solves_with
     assert float(stats["dropped_groups"]) == pytest.approx(1 - kept / len(problems))
 
 
+class SomeInformative:
+    """Every sample of the problems in ``informative`` alternates right and wrong (a group to learn from); every
+    sample of the others is wrong (a group whose rewards agree: 0, whatever the sub-questions' cost)."""
+
+    name = "some-informative"
+
+    def __init__(self, informative: set[str]) -> None:
+        self.informative = informative
+
+    def answer(self, batch, decompositions):
+        from distill.core.contracts import Answer
+
+        return [
+            Answer(f"Final answer: {int(p.problem_id in self.informative and i % 2 == 0)}")
+            for i, p in enumerate(batch)
+        ]
+
+
+@pytest.mark.parametrize("refill_rounds", [0, 1, 30])
+def test_refill_rolls_out_more_problems_until_the_batch_holds_informative_groups(refill_rounds):
+    """A batch of two problems whose groups agree: dropping alone leaves nothing; each refill round draws two more
+    training problems, and the batch is cut at two informative groups, from the informative problems only."""
+    from conftest import objective
+
+    records, student, problems = small_bandit()
+    informative = {p.problem_id for p in problems[2:]}
+    torch.manual_seed(0)
+    grpo = objective("grpo", student.model, 2, group_size=4, max_new_tokens=4, seed=0, refill_rounds=refill_rounds)
+    grpo.bind(student, SomeInformative(informative), problems)
+    ready, stats = grpo.rollout_batch(problems[:2])
+    if refill_rounds == 0:
+        assert ready is None and "rollout_rounds" not in stats
+        return
+    rounds = int(stats["rollout_rounds"])
+    assert 2 <= rounds <= 1 + refill_rounds
+    if refill_rounds == 30:  # (six of the eight problems are informative: two draws find two of them)
+        assert int(stats["kept_groups"]) == 2 and len(ready["advantages"]) == 2 * 4
+    assert ready is None or len(ready["advantages"]) == 4 * int(stats["kept_groups"])
+    assert float(stats["dropped_groups"]) == pytest.approx(
+        1 - (len(ready["advantages"]) / 4 if ready else 0) / (2 * rounds)
+    )
+
+
+def test_refill_stops_after_its_rounds_when_no_group_is_informative():
+    from conftest import objective
+
+    records, student, problems = small_bandit()
+    grpo = objective("grpo", student.model, 2, group_size=4, max_new_tokens=4, seed=0, refill_rounds=3)
+    grpo.bind(student, SomeInformative(set()), problems)
+    ready, stats = grpo.rollout_batch(problems[:2])
+    assert ready is None and int(stats["rollout_rounds"]) == 4 and float(stats["dropped_groups"]) == 1.0
+
+
+def test_refill_without_dynamic_sampling_is_refused():
+    from conftest import objective
+
+    records, student, _ = small_bandit()
+    with pytest.raises(Exception, match="refill_rounds refills the groups dynamic sampling drops"):
+        objective("grpo", student.model, 2, refill_rounds=2, dynamic_sampling=False)
+
+
 def test_rollouts_sampled_at_a_temperature_are_scored_at_that_temperature():
     """The old policy's and the reference's log-probabilities are those of the distribution the rollouts were
     sampled from (logits / temperature, as TRL): with two updates per batch the first update's ratio is 1."""

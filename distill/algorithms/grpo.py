@@ -8,8 +8,9 @@ has the answerer answer all of them in one call, and scores each: a right final 
 ``subquestion_cost`` per sub-question, a wrong one 0. The cost applies to right answers only: charged on every
 sample, it would decide every group in which no sample is right, in favour of asking nothing. Advantages are
 relative to the group (``loss_type``: grpo, dr_grpo or rloo; ``distill.algorithms.grpo_loss``); with
-``dynamic_sampling`` groups whose rewards are all equal are dropped (they teach nothing). The loss is the clipped
-surrogate with a k3 KL penalty (``beta``) to the student as this stage starts. With ``step_credit`` > 0 each
+``dynamic_sampling`` groups whose rewards are all equal are dropped (they teach nothing), and with ``refill_rounds``
+further problems are rolled out until the batch holds as many informative groups as it has problems. The loss is
+the clipped surrogate with a k3 KL penalty (``beta``) to the student as this stage starts. With ``step_credit`` > 0 each
 token's advantage adds that weight times the removal credit of its sub-question
 (``distill.measurement.step_credit``: one extra answerer call per sub-question). ``num_iterations`` updates per
 batch of rollouts (TRL's name): with 1 the ratio is 1 and the clip inactive; with more, each update's ratio is
@@ -66,7 +67,7 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
     CHECKS: ClassVar[dict[str, Rule]] = {
         "loss_type": Choice(LOSS_TYPES), "temperature": Number(0, open_low=True), "beta": Number(0),
         "epsilon": Number(0, 1, open_low=True), "epsilon_high": Number(0, open_low=True, optional=True),
-        "subquestion_cost": Number(0, 1), "step_credit": Number(0),
+        "subquestion_cost": Number(0, 1), "step_credit": Number(0), "refill_rounds": Number(0, integer=True),
     }  # fmt: skip
 
     def __init__(
@@ -91,12 +92,16 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         drop_solved_alone: bool,
         epsilon_high: float | None,
         mask_truncated: bool,
+        refill_rounds: int,
     ) -> None:
         super().__init__()
         if loss_type not in LOSS_TYPES:
             raise ValueError(f"algorithm.module.loss_type={loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
         if num_iterations < 1:
             raise ValueError(f"algorithm.module.num_iterations must be at least 1, got {num_iterations}")
+        if refill_rounds and not dynamic_sampling:
+            raise ValueError("algorithm.module.refill_rounds refills the groups dynamic sampling drops: set "
+                             "algorithm.module.dynamic_sampling=true, or refill_rounds=0")  # fmt: skip
         if group_size < 2:
             raise ValueError(f"algorithm.module.group_size must be at least 2 (a group to compare), got {group_size}")
         if step_credit and loss_type in SEQUENCE_LEVEL:
@@ -136,12 +141,14 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
             for i in ids
         ]
 
-    def rollouts(self, problems: list[Problem]) -> tuple[list[list[int]], torch.Tensor, list[list[str]], list[Answer]]:
+    def rollouts(
+        self, problems: list[Problem], round_: int = 0
+    ) -> tuple[list[list[int]], torch.Tensor, list[list[str]], list[Answer]]:
         """``group_size`` sampled decompositions per problem (action tokens), their rewards [problems, group],
-        the decompositions (sub-questions) and the answerer's answers."""
+        the decompositions (sub-questions) and the answerer's answers; ``round_`` > 0: a refill round's draws."""
         h, student = self.hparams, self.student
         repeated = [p for p in problems for _ in range(h.group_size)]
-        generator = torch.Generator().manual_seed(h.seed * 1_000_003 + self.global_step)
+        generator = torch.Generator().manual_seed(h.seed * 1_000_003 + self.global_step + 10_000_019 * round_)
         actions = decode_actions(
             student,
             problems,
@@ -166,13 +173,10 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         """Rollouts of ``problems`` made ready for updates: the kept groups' sequences, advantages, and the
         log-probabilities of the policy that sampled them (the ratio's denominator) and of the reference; None
         when every group is dropped. With the step's statistics."""
-        h, student = self.hparams, self.student
+        h, student, batch = self.hparams, self.student, len(problems)
         start = time.perf_counter()
-        actions, rewards, decompositions, answers = self.rollouts(problems)
-        keep = informative_groups(rewards) if h.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
-        if h.drop_solved_alone:  # train only where a decomposition is needed: one extra answerer call per problem
-            alone = self.answerer.answer(problems, [[] for _ in problems])
-            keep &= torch.tensor([not is_correct(a.text, p.true_answer) for a, p in zip(alone, problems)])
+        problems, actions, rewards, decompositions, answers, keep, rounds = self.sampled_groups(problems)
+        keep &= keep.cumsum(0) <= batch  # a refilled batch: its size in informative groups, the first ones found
         stats = {
             "reward_mean": rewards.mean(),
             "reward_std": rewards.std(),
@@ -185,6 +189,8 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         found = self.dataset.diagnostics(repeated, decompositions, [0.0] * len(repeated)) if self.dataset else {}
         if "garbled_rate" in found:  # the share of sampled decompositions that ask for a quantity the problem lacks
             stats["garbled_share"] = torch.tensor(found["garbled_rate"])
+        if h.refill_rounds:
+            stats["rollout_rounds"], stats["kept_groups"] = torch.tensor(float(rounds)), keep.float().sum()
         if not keep.any():
             return None, stats
         kept = keep.nonzero().flatten().tolist()
@@ -208,6 +214,35 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
                 ready["advantages"], sampled, rows, repeated, decompositions, answers
             )
         return ready, stats
+
+    def sampled_groups(
+        self, problems: list[Problem]
+    ) -> tuple[list[Problem], list[list[int]], torch.Tensor, list[list[str]], list[Answer], torch.Tensor, int]:
+        """Rollouts of ``problems`` and which groups to keep; with ``refill_rounds`` (DAPO's dynamic sampling), up
+        to that many more rounds, each on as many other training problems drawn at random, until the informative
+        groups number at least the batch's problems. Every round's problems, actions, rewards, decompositions,
+        answers and keep mask, concatenated; and the rounds taken."""
+        h, batch = self.hparams, len(problems)
+        rounds = [(problems, *self.rollouts(problems))]
+        keep = [self.kept(problems, rounds[0][2])]
+        while len(rounds) <= h.refill_rounds and sum(int(k.sum()) for k in keep) < batch:
+            draw = torch.Generator().manual_seed(h.seed * 1_000_003 + self.global_step + 10_000_019 * len(rounds))
+            more = [self.problems[int(i)] for i in torch.randint(len(self.problems), (batch,), generator=draw)]
+            rounds.append((more, *self.rollouts(more, len(rounds))))
+            keep.append(self.kept(more, rounds[-1][2]))
+        every = [sum((list(r[n]) for r in rounds), []) for n in (0, 1, 3, 4)]
+        rewards = torch.cat([r[2] for r in rounds])
+        return every[0], every[1], rewards, every[2], every[3], torch.cat(keep), len(rounds)
+
+    def kept(self, problems: list[Problem], rewards: torch.Tensor) -> torch.Tensor:
+        """[problems] True for the groups to train on: informative (rewards not all equal) with
+        ``dynamic_sampling``, and not solved by the answerer alone with ``drop_solved_alone``."""
+        h = self.hparams
+        keep = informative_groups(rewards) if h.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
+        if h.drop_solved_alone:  # train only where a decomposition is needed: one extra answerer call per problem
+            alone = self.answerer.answer(problems, [[] for _ in problems])
+            keep &= torch.tensor([not is_correct(a.text, p.true_answer) for a, p in zip(alone, problems)])
+        return keep
 
     def sequences(self, problems: list[Problem], actions: list[list[int]]) -> tuple[dict[str, torch.Tensor], list]:
         """Each problem's prompt once and its samples' actions apart (the prompt runs once per group), collated;

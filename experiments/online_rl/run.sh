@@ -14,7 +14,7 @@ PY=${PY:-python}
 HERE=experiments/online_rl
 mkdir -p outputs
 STAGE50=algorithm.pretrain.val_check_interval=50
-world_args() { [ "$1" = v1 ] && echo "world=v1" || echo "world=v2"; }
+world_args() { case "$1" in v2k2) echo "world=v2" ;; *) echo "world=$1" ;; esac; }
 run() {  # run WORLD SEED NAME EXPERIMENT [overrides...]
     local world=$1 seed=$2 name=$3 experiment=$4; shift 4
     # shellcheck disable=SC2046
@@ -30,6 +30,15 @@ for world in ${WORLDS:-v1}; do
             run "$world" "$seed" dpo synthetic_dpo "${V2K2[@]}"
             run "$world" "$seed" grpo_no_cost synthetic_grpo "${V2K2[@]}" algorithm.module.subquestion_cost=0
             run "$world" "$seed" grpo_drop_solved_alone synthetic_grpo "${V2K2[@]}" algorithm.module.drop_solved_alone=true
+            continue
+        fi
+        if [ "$world" != v1 ]; then  # a world of conf/world: one first stage for both (validated every 250 steps)
+            run "$world" "$seed" grpo synthetic_grpo
+            run "$world" "$seed" dpo synthetic_dpo
+            for variant in ${VARIANTS:-}; do  # NAME=override,override...: GRPO with settings of its own
+                # shellcheck disable=SC2046
+                run "$world" "$seed" "grpo_${variant%%=*}" synthetic_grpo $(tr , ' ' <<< "${variant#*=}")
+            done
             continue
         fi
         # GRPO's first stage as these runs trained it: validated every 50 steps, GRPO's interval (since then
