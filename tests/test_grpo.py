@@ -442,8 +442,7 @@ class SomeInformative:
         from distill.core.contracts import Answer
 
         return [
-            Answer(f"Final answer: {int(p.problem_id in self.informative and i % 2 == 0)}")
-            for i, p in enumerate(batch)
+            Answer(f"Final answer: {int(p.problem_id in self.informative and i % 2 == 0)}") for i, p in enumerate(batch)
         ]
 
 
