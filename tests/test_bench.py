@@ -65,3 +65,32 @@ def test_new_recipe_keys_are_checked(tmp_path):
         bench.main(["--quick", "--only", "time_to_accuracy", "--new-recipe", "learning_rate=1", "--out", str(tmp_path)])
     with pytest.raises(MissingConfigException, match="small_speedrun"):  # Hydra names the recipes there are
         bench.main(["--quick", "--only", "time_to_accuracy", "--new-recipe", "recipe=fast", "--out", str(tmp_path)])
+
+
+def test_trl_is_given_our_batches_in_our_order():
+    """The race's batch order: TRL's own sampler over the data set ``batch_order`` builds (unshuffled, each prompt
+    repeated for its group) takes, step by step, the problems our data module's batches hold."""
+    import itertools
+
+    from conftest import objective, scratch_student
+    from trl.trainer.grpo_trainer import RepeatSampler
+
+    from distill.bench.rl import SETTINGS, batch_order
+    from distill.core.contracts import Problem
+    from distill.core.records import Record
+    from distill.training.episodes import EpisodeDataModule
+
+    texts = [f"Ann has {n} apples and " + "more words " * (n % 5) + "?" for n in range(40)]
+    problems = [Problem(f"p{n}", text, float(n)) for n, text in enumerate(texts)]
+    student = scratch_student(texts, n_layer=1, d_model=16, n_head=2, d_ff=32)
+    s = {**SETTINGS, "problems_per_step": 4, "group_size": 3, "seed": 7}
+    grpo = objective("grpo", student.model, 1)
+    grpo.bind(student, None, problems)
+    items = grpo.make_items(student, [Record(p.problem_id, p.text, []) for p in problems])
+    data = EpisodeDataModule(items, items, student.pad_id, batch_size=4, seed=7)
+    ours = [[int(i) for i in b["problem_index"]] for b in itertools.islice(iter(data.train_dataloader()), 12)]
+    order = batch_order(student, problems, 12, s)
+    sampler = RepeatSampler(order, mini_repeat_count=3, batch_size=4, repeat_count=1, shuffle=False, seed=7)
+    rows = [order[i] for i in sampler]
+    trls = [sorted(set(rows[k : k + 12])) for k in range(0, len(rows), 12)]
+    assert [sorted(b) for b in ours] == trls and len(set(map(tuple, trls))) > 1

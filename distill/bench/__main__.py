@@ -69,7 +69,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rl-steps", type=positive_int, default=30, help="rl: optimiser steps each for ours and TRL's GRPOTrainer"
     )
-    parser.add_argument("--seed", type=int, default=0, help="time_to_accuracy: the runs' seed (as distill.train seed=)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="time_to_accuracy: the runs' seed (as distill.train seed=); rl: both sides' sampling and batch order",
+    )
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     args.only = args.only or list(GROUPS if args.quick else DEFAULT_GROUPS)
@@ -104,7 +109,7 @@ def rows_of(args: argparse.Namespace) -> Iterable[dict]:
             inputs.test_problems,
             inputs.answerer,
             2 if quick else args.rl_steps,
-            {"group_size": 4, "problems_per_step": 2} if quick else None,
+            {"group_size": 4, "problems_per_step": 2, "seed": args.seed} if quick else {"seed": args.seed},
         )
     if "teacher" in args.only:
         yield from teacher_rows(2 if quick else 16, 0.02 if quick else 0.15)

@@ -24,7 +24,7 @@ from distill.training.fitting import fresh_student
 CONF = Path(__file__).resolve().parents[2] / "conf"
 # The benchmarks' problems are world v1's, as every figure in docs/performance.md: speed depends on the lengths
 # of problems and decompositions, so comparisons across sessions need the same world.
-WORLD = ["dataset=synthetic_v1", "teacher=synthetic_v1"]
+WORLD = ["world=v1"]
 
 
 def train_config(overrides: list[str]) -> DictConfig:

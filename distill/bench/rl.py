@@ -11,6 +11,7 @@ no equal (it drops nothing), so ours runs with ``dynamic_sampling=false`` here: 
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +26,7 @@ from distill.core.final_answer import is_correct
 from distill.core.records import Record
 from distill.measurement.rows import decompose
 from distill.students import Student
-from distill.training.episodes import EpisodeDataModule
+from distill.training.episodes import EpisodeDataModule, LengthBucketSampler
 
 SETTINGS = dict(
     problems_per_step=8,
@@ -36,6 +37,7 @@ SETTINGS = dict(
     beta=0.02,
     subquestion_cost=0.02,
     loss_type="grpo",
+    seed=0,  # both sides' sampling, and the batch order both see
     device="cpu",  # both sides train here: "cpu", or "cuda" on a GPU machine (TRL's use_cpu, our accelerator)
 )
 
@@ -62,7 +64,7 @@ def ours(student: Student, problems: list[Problem], answerer: Answerer, steps: i
         warmup_steps=0,
         dynamic_sampling=False,
         muon_lr=None,
-        seed=0,
+        seed=s["seed"],
     )
     module.bind(student, answerer, problems)
     items = module.make_items(student, [Record(p.problem_id, p.text, []) for p in problems])
@@ -78,8 +80,17 @@ def ours(student: Student, problems: list[Problem], answerer: Answerer, steps: i
         accelerator="gpu" if s["device"] == "cuda" else "cpu",
     )
     student.model.train()
-    data = EpisodeDataModule(items, items, student.pad_id, batch_size=s["problems_per_step"])
+    data = EpisodeDataModule(items, items, student.pad_id, batch_size=s["problems_per_step"], seed=s["seed"])
     return timed(lambda: trainer.fit(module, data))[1]
+
+
+def batch_order(student: Student, problems: list[Problem], steps: int, s: dict[str, Any]) -> list[int]:
+    """The problems our side trains on, step after step (its data module's length-bucketed batches at seed
+    ``s["seed"]``), as indices into ``problems``: TRL gets its data set in this order, unshuffled, so each of its
+    steps takes the same problems as ours."""
+    lengths = [len(student.prompt_ids(p.text)) for p in problems]  # a GRPO item is its prompt (make_items)
+    sampler = LengthBucketSampler(lengths, s["problems_per_step"], seed=s["seed"], endless=True)
+    return [i for batch in itertools.islice(iter(sampler), steps) for i in batch]
 
 
 def trl_reward(
@@ -103,16 +114,16 @@ def trls(student: Student, problems: list[Problem], answerer: Answerer, steps: i
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    prompts = []
-    for p in problems:  # the student's own prompt (problem and separator), as text that encodes back to its ids
-        ids = student.prompt_ids(p.text)
+    rows = []
+    for i in batch_order(student, problems, steps, s):  # our batches, in our order: TRL's data set, unshuffled
+        ids = student.prompt_ids(problems[i].text)  # the student's own prompt (problem and separator) as text
         text = student.tokenizer.decode(ids)
         if student.encode(text) != ids:
             raise RuntimeError(
-                f"the prompt of {p.problem_id} does not survive decode and encode: TRL would see another"
+                f"the prompt of {problems[i].problem_id} does not survive decode and encode: TRL would see another"
             )
-        prompts.append(text)
-    data = Dataset.from_list([{"prompt": text, "problem_index": i} for i, text in enumerate(prompts)])
+        rows.append({"prompt": text, "problem_index": i})
+    data = Dataset.from_list(rows)
     args = GRPOConfig(
         output_dir=tempfile.mkdtemp(prefix="distill-bench-trl-"),
         max_steps=steps,
@@ -141,7 +152,8 @@ def trls(student: Student, problems: list[Problem], answerer: Answerer, steps: i
         report_to=[],
         save_strategy="no",
         logging_steps=max(steps, 1),
-        seed=0,
+        shuffle_dataset=False,  # the data set is already in our batch order (batch_order)
+        seed=s["seed"],
         disable_tqdm=True,
     )
     # TRL builds its KL reference from the model's path: hand it the student saved, and take the weights back
@@ -177,7 +189,7 @@ def rl_rows(
         f"{steps} steps of {s['problems_per_step']} problems x {s['group_size']} samples, "
         f"{s['max_new_tokens']} new tokens at most, {s['loss_type']} loss, beta {s['beta']}, lr {s['lr']}; both on "
         f"{s['device']}, AdamW betas (0.9, 0.95), cosine to 10% of lr, no warm-up, gradient checkpointing off, "
-        f"grad clip 1.0; batch order: ours length-bucketed, TRL's random; "
+        f"grad clip 1.0; the same batches in the same order (ours length-bucketed, seed {s['seed']}); "
         f"student {mine.name} at {start_accuracy:.3f} greedy test accuracy before"
     )
     ours_accuracy = greedy_accuracy(mine, test_problems, answerer)
