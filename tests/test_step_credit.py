@@ -85,3 +85,60 @@ def test_ilql_trains_on_counterfactual_rewards(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "reward=counterfactual: usefulness from removal credit," in done.stdout
+
+
+GARBLED = "How many quarks does Nobody have?"  # names no quantity of any problem: answered "unknown" (misread 0)
+LUCKY = dict(distraction=0.0, misread=0.0, slip=0.5, guess=0.5, seed=0)  # a k = 2 answerer that slips and guesses
+
+
+def chancy_decompositions(n: int = 150):
+    """World-v2 problems each with a decomposition whose outcome is a draw: a garbled question first (it changes
+    nothing the answerer holds), then the gold steps but the first (a k = 2 answerer resolves the skipped one in two
+    operations and can slip on the second), so its credit is 0 by construction."""
+    problems = [p for p in generate_split("train", 2 * n, 0, GraphWorldConfig()) if p.world.n_steps >= 3][:n]
+    return problems, [[GARBLED, *gold_steps(p)[1:]] for p in problems]
+
+
+def gold_steps(problem):
+    world = problem.world
+    return [world.quantities[i].questions()[0] for i in world.gold_order()]
+
+
+def test_with_a_stream_per_question_a_question_that_changes_nothing_earns_exactly_nothing():
+    """The answerer's noise redrawn by a removal is credited to the removed question: with one stream per answer,
+    removing the idle garbled question shifts every later draw, and its credit is +-1 on some problems; with one
+    stream per question (common random numbers) it is 0 on every problem."""
+    problems, decompositions = chancy_decompositions()
+    shared, _ = removal_credit(problems, decompositions, SyntheticAnswerer(k=2, **LUCKY))
+    keyed, _ = removal_credit(problems, decompositions, SyntheticAnswerer(k=2, **LUCKY, noise="question"))
+    assert sum(c[0] != 0 for c in shared) >= 10
+    assert all(c[0] == 0 for c in keyed)
+
+
+def test_credit_over_draws_averages_the_answerers_luck_and_counts_its_calls():
+    """The idle question's credit has mean 0 over the answerer's luck: averaged over 16 draws it shrinks (about
+    4 times, 1 / sqrt(16)); each later draw costs one call per sub-question and one per decomposition."""
+    problems, decompositions = chancy_decompositions()
+    answerer = SyntheticAnswerer(k=2, **LUCKY)
+    one, one_calls = removal_credit(problems, decompositions, answerer)
+    many, many_calls = removal_credit(problems, decompositions, answerer, draws=16)
+    spread = [sum(abs(c[0]) for c in credits) / len(credits) for credits in (one, many)]
+    assert spread[1] < 0.5 * spread[0]
+    assert many_calls == 16 * one_calls + 15 * len(problems)
+    assert all(c == float(round(c * 16)) / 16 for cs in many for c in cs)  # a mean of 16 credits of -1, 0 or 1
+
+
+def test_credit_over_draws_is_refused_for_an_answerer_that_cannot_draw_again():
+    import pytest
+
+    from distill.core.errors import UsageError
+
+    class Fixed:
+        name = "fixed"
+
+        def answer(self, problems, decompositions):
+            return SyntheticAnswerer(k=1, **LUCKY).answer(problems, decompositions)
+
+    problems, decompositions = chancy_decompositions(3)
+    with pytest.raises(UsageError, match="needs an answerer that can draw again .* fixed cannot"):
+        removal_credit(problems, decompositions, Fixed(), draws=2)

@@ -68,6 +68,7 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         "loss_type": Choice(LOSS_TYPES), "temperature": Number(0, open_low=True), "beta": Number(0),
         "epsilon": Number(0, 1, open_low=True), "epsilon_high": Number(0, open_low=True, optional=True),
         "subquestion_cost": Number(0, 1), "step_credit": Number(0), "refill_rounds": Number(0, integer=True),
+        "credit_draws": Number(1, integer=True),
     }  # fmt: skip
 
     def __init__(
@@ -93,6 +94,7 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         epsilon_high: float | None,
         mask_truncated: bool,
         refill_rounds: int,
+        credit_draws: int,
     ) -> None:
         super().__init__()
         if loss_type not in LOSS_TYPES:
@@ -283,6 +285,7 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
             [decompositions[r] for r in rows],
             self.answerer,
             full=[answers[r] for r in rows],
+            draws=self.hparams.credit_draws,
         )
         per_token = advantages.reshape(-1, 1).expand(-1, max(map(len, sampled))).clone()
         for n, (tokens, credit) in enumerate(zip(sampled, credits)):

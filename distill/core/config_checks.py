@@ -109,6 +109,8 @@ RULES: dict[str, Any] = {
     "answerer.misread": Number(0, 1),
     "answerer.slip": Number(0, 1),
     "answerer.guess": Number(0, 1),
+    "answerer.noise": Choice(("decomposition", "question")),
+    "reward.credit_draws": COUNT,
     "dataset.limit": Number(1, integer=True, optional=True),
     "dataset.sizes.*": COUNT,
     "data.val_fraction": Number(0, 0.5, open_low=True),

@@ -17,12 +17,18 @@ It can also be wrong, not only abstain, in the ways LLM answerers are (all off b
   answering "unknown".
 
 A value computed from a wrong one is wrong. Every draw comes from a stream seeded by (seed, problem id, the
-sub-questions), so an answer is a pure function of its inputs and the oracle still knows the truth.
+sub-questions), so an answer is a pure function of its inputs and the oracle still knows the truth. With
+``noise="question"`` each sub-question draws from a stream of its own, seeded by (seed, problem id, its text, how often
+it was asked before), and the final step from one seeded by (seed, problem id): removing a question then leaves every
+other question's luck as it was, so a counterfactual (``distill.measurement.step_credit``) measures what that
+question changes, not a fresh draw of the rest (common random numbers). Its answers differ from the default's draw
+by draw, not in distribution.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from distill.core.contracts import Answer, Problem
 from distill.synthetic.world import WorldProblem, world_of
@@ -37,9 +43,15 @@ def solve(
     slip: float = 0.0,
     guess: float = 0.0,
     rng: random.Random | None = None,
+    streams: Callable[[str], random.Random] | None = None,
 ) -> str:
-    """The answerer's transcript in the paper's format ("A1: ...\\n\\nFinal answer: N")."""
+    """The answerer's transcript in the paper's format ("A1: ...\\n\\nFinal answer: N"). Its draws come from
+    ``rng`` in order; or, given ``streams``, each sub-question's from ``streams("<text>#<times asked before>")``
+    and the final step's from ``streams("final")``."""
     rng = rng or random.Random(0)
+    single = rng
+    stream = streams or (lambda key: single)
+    asked: dict[str, int] = {}
     relevant = world.ancestors(world.target) | {world.target}
     held = {i: world.quantities[i].value for i in world.given_indices()}  # the values it holds, right or not
     carried: int | None = None  # a value it will wrongly use in its next computation
@@ -58,6 +70,8 @@ def solve(
         return value
 
     for i, question in enumerate(subquestions, 1):
+        rng = stream(f"{question}#{asked.get(question, 0)}")
+        asked[question] = asked.get(question, 0) + 1
         index = world.match(question)
         if index is None:
             if rng.random() < misread:  # it answers for some other entity of the problem, and carries that on
@@ -77,6 +91,7 @@ def solve(
             carried = world.quantities[index].value
         q = world.quantities[index]
         lines.append(f"A{i}: {q.person} has {held[index]} {q.item}.")
+    rng = stream("final")
     if world.target in held and carried is None:
         final = str(held[world.target])
     elif world.ops_to_resolve(world.target, set(held)) <= k:
@@ -94,33 +109,49 @@ def wrong_value(true: int, carried: int | None, rng: random.Random) -> int:
     return value if value >= 1 and value != true else true + 1
 
 
+NOISE = ("decomposition", "question")  # what one random stream covers: a whole answer, or one sub-question
+
+
 class SyntheticAnswerer:
     # no defaults: conf/answerer/synthetic.yaml (world v2) and synthetic_v1.yaml (never wrong) set every rate
-    def __init__(self, k: int, distraction: float, misread: float, slip: float, guess: float, seed: int) -> None:
+    def __init__(
+        self,
+        k: int,
+        distraction: float,
+        misread: float,
+        slip: float,
+        guess: float,
+        seed: int,
+        noise: str = "decomposition",
+    ) -> None:
         if k < 1:
             raise ValueError(f"answerer strength k must be >= 1, got {k}")
         rates = dict(distraction=distraction, misread=misread, slip=slip, guess=guess)
         bad = {name: v for name, v in rates.items() if not 0.0 <= v <= 1.0}
         if bad:
             raise ValueError(f"answerer rates must lie in [0, 1]: {bad}")
-        self.k, self.seed = k, seed
+        if noise not in NOISE:
+            raise ValueError(f"answerer.noise={noise!r}; valid: {', '.join(NOISE)}")
+        self.k, self.seed, self.noise = k, seed, noise
         self.distraction, self.misread, self.slip, self.guess = distraction, misread, slip, guess
         fallible = any(rates.values())
         self.name = f"synthetic-k{k}" + ("-fallible" if fallible else "")
 
     def answer(self, problems: list[Problem], decompositions: list[list[str]]) -> list[Answer]:
+        rates = (self.distraction, self.misread, self.slip, self.guess)
         return [
-            Answer(
-                solve(
-                    world_of(p),
-                    d,
-                    self.k,
-                    self.distraction,
-                    self.misread,
-                    self.slip,
-                    self.guess,
-                    random.Random(f"{self.seed}|{p.problem_id}|{'|'.join(d)}"),
-                )
-            )
+            Answer(solve(world_of(p), d, self.k, *rates, random.Random(f"{self.seed}|{p.problem_id}|{'|'.join(d)}"))
+                   if self.noise == "decomposition" else solve(world_of(p), d, self.k, *rates, streams=self.streams(p)))
             for p, d in zip(problems, decompositions)
-        ]
+        ]  # fmt: skip
+
+    def streams(self, problem: Problem) -> Callable[[str], random.Random]:
+        """``noise="question"``: one random stream per key of one answer (each made on first use, then continued)."""
+        made: dict[str, random.Random] = {}
+        return lambda key: made.setdefault(key, random.Random(f"{self.seed}|{problem.problem_id}|{key}"))
+
+    def redrawn(self, draw: int) -> SyntheticAnswerer:
+        """The same answerer with independent luck: draw 0 is itself, draw m another seed (step credit averaged
+        over draws, ``distill.measurement.step_credit``)."""
+        rates = dict(distraction=self.distraction, misread=self.misread, slip=self.slip, guess=self.guess)
+        return SyntheticAnswerer(self.k, **rates, seed=self.seed + 1_000_003 * draw, noise=self.noise)

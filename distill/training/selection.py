@@ -34,7 +34,7 @@ def training_data(cfg: DictConfig, parts: Parts, spec: AlgorithmSpec, teacher_ru
     records, review = human_review(records, parts, cfg.data.review_path, cfg.data.records_path, cfg.reward)
     if cfg.reward.get("counterfactual_usefulness", False):
         problems = {p.problem_id: p for p in parts.dataset.load(TRAIN)}
-        records, calls = credit_as_usefulness(records, problems, parts.answerer)
+        records, calls = credit_as_usefulness(records, problems, parts.answerer, cfg.reward.get("credit_draws", 1))
         print(
             f"reward={cfg.reward.name}: usefulness from removal credit, {calls} extra answerer calls "
             f"({calls / max(len(records), 1):.2f} per record)"
