@@ -5,6 +5,7 @@ reload and see the labels kept, reject a record, and check that a training run l
 ``REVIEW_SCREENSHOT=path.png`` to save a screenshot of the app (the README's).
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -34,13 +35,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextlib.contextmanager
+def running(state: ReviewApp):
+    """The app of ``state`` served on a free local port; its URL."""
     import uvicorn
 
-    generate.run(compose_config("generate", DATA + ["samples_per_problem=2"]), tmp_path)
-    records = read_records(tmp_path / "records.jsonl")
-    state = ReviewApp(records, build_queue(records, 0.2), LabelStore(tmp_path / "review.sqlite"), "tester")
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(build_app(state), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -49,9 +48,43 @@ def server(tmp_path):
         if srv.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", state, tmp_path
+    yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def server(tmp_path):
+    generate.run(compose_config("generate", DATA + ["samples_per_problem=2"]), tmp_path)
+    records = read_records(tmp_path / "records.jsonl")
+    state = ReviewApp(records, build_queue(records, 0.2), LabelStore(tmp_path / "review.sqlite"), "tester")
+    with running(state) as url:
+        yield url, state, tmp_path
+
+
+def test_each_page_says_why_its_record_is_queued_in_the_strategys_order(tmp_path):
+    """The queue ordered by the 'disputed' strategy: page k shows the k-th most disputed record, and its reason."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from distill.review.strategies import contradiction, review_queue
+
+    generate.run(compose_config("generate", DATA + ["samples_per_problem=2"]), tmp_path)
+    records = read_records(tmp_path / "records.jsonl")
+    queue, _ = review_queue(records, "disputed")
+    state = ReviewApp(records, queue, LabelStore(tmp_path / "review.sqlite"), "tester")
+    with running(state) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{url}/item/0")
+        for pos in range(3):
+            expect(page.locator("#reason")).to_have_text(queue[pos].reason)
+            expect(page.locator("#problem")).to_have_text(records[queue[pos].index].problem)
+            expect(page.locator("#stratum")).to_have_text("disputed")
+            page.keyboard.press("a")  # accept: on to the next record of the queue
+            page.wait_for_url(f"{url}/item/{pos + 1}")
+        browser.close()
+    scores = [contradiction(records[item.index]) for item in queue]
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
 
 
 def test_keyboard_review_persists_and_training_leaves_rejected_out(server):

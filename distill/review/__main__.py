@@ -1,13 +1,16 @@
 """Human review of a teacher run's records.
 
-    python -m distill.review RUN_OR_RECORDS [--host 127.0.0.1] [--port 8765] [--reviewer NAME] [--token T]
+    python -m distill.review RUN_OR_RECORDS [--strategy strata] [--host 127.0.0.1] [--port 8765] [--reviewer NAME]
+                                            [--token T] [config overrides]
     python -m distill.review export RUN_OR_RECORDS [--out labels.jsonl]
     python -m distill.review stats RUN_OR_RECORDS
-    python -m distill.review simulate RUN_OR_RECORDS --n 200 [--order queue|random] [--noise 0.1] [dataset overrides]
+    python -m distill.review simulate RUN_OR_RECORDS --n 200 [--strategy strata] [--noise 0.1] [config overrides]
 
 RUN_OR_RECORDS is a run folder (its ``teacher_records.jsonl``) or a records file; labels live in
-``review.sqlite`` beside the records. ``simulate`` labels with the synthetic world's exact oracle, through
-the same store (pass the run's ``dataset.*`` overrides so that its problems can be rebuilt).
+``review.sqlite`` beside the records. ``--strategy`` orders the queue (``distill.review.strategies``: uniform,
+strata, disputed, unstable); ``unstable`` re-asks the run's answerer, rebuilt from the config overrides (the run's
+``world=`` and ``seed=``). ``simulate`` labels with the synthetic world's exact oracle, through the same store
+(pass the run's overrides so that its problems can be rebuilt).
 """
 
 from __future__ import annotations
@@ -15,17 +18,20 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import random
 import secrets
 import sys
 from pathlib import Path
 
 from distill.core.errors import OneLineParser, UsageError, add_debug_flag, fraction, one_line_errors, positive_int
 from distill.core.records import read_records, write_json
-from distill.review.queue import QueueItem, build_queue
+from distill.review.queue import QueueItem
 from distill.review.store import STORE_FILE, LabelStore, store_file
+from distill.review.strategies import STRATEGIES, review_queue
 
 COMMANDS = ("export", "stats", "simulate")
+# a reviewer's seconds per record where no timing of real use exists: reading a problem of 3 to 6 facts and 2 to
+# 5 sub-questions and marking each (an assumption, stated in docs/review.md)
+SECONDS_PER_RECORD = 30.0
 
 
 def open_run(path: str) -> tuple[Path, list, LabelStore]:
@@ -46,7 +52,7 @@ def serve(args: argparse.Namespace) -> None:
         token = secrets.token_urlsafe(16)  # never open to a network without one
     state = ReviewApp(
         records,
-        build_queue(records, args.random_share, seed=args.seed),
+        ordered(records, args),
         store,
         args.reviewer,
         token,
@@ -117,25 +123,43 @@ def stats(args: argparse.Namespace) -> None:
     print(f"labels of {records_path} ({store.path}); written to {out}")
 
 
-def simulate(args: argparse.Namespace) -> None:
+def run_parts(overrides: list[str]) -> tuple[dict, object]:
+    """The training problems (by id) and the answerer of the run the overrides describe."""
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    return {p.problem_id: p for p in instantiate(cfg.dataset).load("train")}, instantiate(cfg.answerer)
+
+
+def ordered(records: list, args: argparse.Namespace) -> list[QueueItem]:
+    """The queue in ``--strategy``'s order (its re-asks, if any, said)."""
+    problems, answerer = run_parts(args.overrides) if args.strategy == "unstable" else (None, None)
+    items, calls = review_queue(
+        records, args.strategy, random_share=args.random_share, seed=args.seed, problems=problems,
+        answerer=answerer, reasks=args.reasks,
+    )  # fmt: skip
+    if calls:
+        print(f"strategy {args.strategy}: {calls} answerer calls ({args.reasks} re-asks of each record)")
+    return items
+
+
+def simulate(args: argparse.Namespace) -> None:
     from distill.review.oracle import simulate_review
 
     records_path, records, store = open_run(args.run)
     if args.n > len(records):
         raise UsageError(f"--n {args.n}: {records_path} has {len(records)} records")
-    conf = Path(__file__).resolve().parents[2] / "conf"
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=args.overrides)
-    problems = {p.problem_id: p for p in instantiate(cfg.dataset).load("train")}
-    if args.order == "queue":
-        items = build_queue(records, args.random_share, seed=args.seed)[: args.n]
-    else:
-        items = [QueueItem(i, "random") for i in random.Random(args.seed).sample(range(len(records)), args.n)]
+    problems, _ = run_parts(args.overrides)
+    items = ordered(records, args)[: args.n]
     n = simulate_review(store, records, items, problems, args.reviewer, args.noise, args.seed)
-    print(f"{args.reviewer} labelled {n} records ({args.order} order, noise {args.noise}) into {store.path}")
+    hours = n * args.seconds_per_record / 3600
+    print(
+        f"{args.reviewer} labelled {n} records ({args.strategy} order, noise {args.noise}) into {store.path}: "
+        f"{hours:.2f} reviewer hours at {args.seconds_per_record:g} s a record"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,7 +173,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--random-share", type=fraction, default=0.2, help="share of the queue drawn uniformly, in [0, 1] (default 0.2)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the queue's random stratum")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the queue's random order and stratum")
+    if command in ("serve", "simulate"):
+        parser.add_argument(
+            "--strategy", choices=STRATEGIES, default="strata", help="the queue's order (distill.review.strategies)"
+        )
+        parser.add_argument("--reasks", type=positive_int, default=4, help="unstable: re-asks of each record")
+        parser.add_argument("overrides", nargs="*", help="config overrides that rebuild the run (world=, seed=, ...)")
     if command == "serve":
         parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; others need a token)")
         parser.add_argument("--port", type=int, default=8765)
@@ -166,12 +196,16 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument("--out", default=None, help="JSONL file (default review_labels.jsonl beside the records)")
     elif command == "simulate":
         parser.add_argument("--n", type=positive_int, required=True, help="records to label")
-        parser.add_argument("--order", choices=("queue", "random"), default="queue")
         parser.add_argument("--noise", type=fraction, default=0.0, help="probability that a label flips, in [0, 1]")
         parser.add_argument("--reviewer", default="oracle")
-        parser.add_argument("overrides", nargs="*", help="config overrides that rebuild the run's data set (dataset.*)")
+        parser.add_argument(
+            "--seconds-per-record",
+            type=float,
+            default=SECONDS_PER_RECORD,
+            help=f"a reviewer's time per record, for the hours it cost (default {SECONDS_PER_RECORD:g}, assumed)",
+        )
     add_debug_flag(parser)
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # config overrides after the options, as the docstring shows
     with one_line_errors(args.debug):
         {"serve": serve, "export": export, "stats": stats, "simulate": simulate}[command](args)
 

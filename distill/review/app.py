@@ -205,6 +205,7 @@ reviewers and the AI judge.</p></body></html>"""
 <body data-pos="{pos}" data-total="{len(self.queue)}"><div id="banner" role="alert"></div>
 <h2>Record {pos + 1} of {len(self.queue)} <small>stratum: <b id="stratum">{esc(item.stratum)}</b> · {esc(self.keys[pos])}
  · teacher {esc(record.teacher)} · reviewer {esc(self.reviewer)}</small></h2>
+<p>Why this record is here: <span id="reason">{esc(item.reason or "—")}</span></p>
 <table>{"".join(bars)}</table>
 <h3>Problem</h3><p id="problem">{esc(record.problem)}</p>
 <p>True answer <b>{esc(record.true_answer)}</b> · predicted <b>{esc(predicted)}</b> ·

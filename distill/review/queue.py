@@ -29,6 +29,7 @@ _FLAGS = ("unparsed_decomposition", "no_final_answer", "truncated", "call_error"
 class QueueItem:
     index: int  # into the run's records
     stratum: str
+    reason: str = ""  # why the record is in the queue where it is: what the reviewer reads before labelling
 
 
 def error_patterns(record: Record) -> list[str]:
@@ -72,6 +73,21 @@ def build_queue(
     rng.shuffle(strata["rest"])
     queue: list[QueueItem] = []
     leading = STRATA[:-1]
+    item = lambda i, s: QueueItem(i, s, stratum_reason(records[i], s, frequent))  # noqa: E731
     for turn in range(max(len(strata[s]) for s in leading)):
-        queue += [QueueItem(strata[s][turn], s) for s in leading if turn < len(strata[s])]
-    return queue + [QueueItem(i, "rest") for i in strata["rest"]]
+        queue += [item(strata[s][turn], s) for s in leading if turn < len(strata[s])]
+    return queue + [item(i, "rest") for i in strata["rest"]]
+
+
+def stratum_reason(record: Record, stratum: str, frequent: set[str]) -> str:
+    """Why a record is in its stratum, in a sentence a reviewer reads."""
+    if stratum == "random":
+        return "drawn at random: its label estimates the run's error rates without bias"
+    if stratum == "split_votes":
+        return f"the AI judge's votes split (evenness {vote_split(record):.2f}; 1 is a 50/50 split)"
+    if stratum == "liked_but_wrong":
+        return "the AI judge found nothing to doubt, but the answer came out wrong"
+    if stratum == "frequent_errors":
+        shown = ", ".join(sorted(frequent & set(error_patterns(record))))
+        return f"shows one of the teacher's most frequent errors: {shown}"
+    return "nothing flagged it"

@@ -42,24 +42,20 @@ def solve(
     misread: float = 0.0,
     slip: float = 0.0,
     guess: float = 0.0,
-    rng: random.Random | None = None,
-    streams: Callable[[str], random.Random] | None = None,
+    stream: Callable[[str], random.Random] | None = None,
 ) -> str:
-    """The answerer's transcript in the paper's format ("A1: ...\\n\\nFinal answer: N"). Its draws come from
-    ``rng`` in order; or, given ``streams``, each sub-question's from ``streams("<text>#<times asked before>")``
-    and the final step's from ``streams("final")``."""
-    rng = rng or random.Random(0)
-    single = rng
-    stream = streams or (lambda key: single)
-    asked: dict[str, int] = {}
+    """The answerer's transcript in the paper's format ("A1: ...\\n\\nFinal answer: N"). Each sub-question
+    draws from ``stream("<text>#<times asked before>")``, the final step from ``stream("final")`` (by default one
+    stream for all, seeded 0)."""
+    stream = stream or (lambda key, one=random.Random(0): one)
     relevant = world.ancestors(world.target) | {world.target}
     held = {i: world.quantities[i].value for i in world.given_indices()}  # the values it holds, right or not
     carried: int | None = None  # a value it will wrongly use in its next computation
     lines = []
+    rng = stream("final")  # (each sub-question's below, then the final step's again)
 
     def compute(index: int) -> int:
-        """The value it works out for ``index`` from what it holds (wrong if an input was, if it carries a
-        distractor's value, or if it slips on an operation beyond the first)."""
+        """Its value for ``index``: wrong if an input was, if it carries a value, or if it slips beyond one op."""
         nonlocal carried
         value = world.quantities[index].value
         inputs_right = all(held[d] == world.quantities[d].value for d in world.ancestors(index) if d in held)
@@ -70,16 +66,12 @@ def solve(
         return value
 
     for i, question in enumerate(subquestions, 1):
-        rng = stream(f"{question}#{asked.get(question, 0)}")
-        asked[question] = asked.get(question, 0) + 1
+        rng = stream(f"{question}#{subquestions[: i - 1].count(question)}")
         index = world.match(question)
-        if index is None:
-            if rng.random() < misread:  # it answers for some other entity of the problem, and carries that on
-                other = world.quantities[rng.randrange(len(world.quantities))]
-                carried = other.value
-                lines.append(f"A{i}: {other.person} has {other.value} {other.item}.")
-            else:
-                lines.append(f"A{i}: unknown")
+        if index is None:  # misread: it answers for some other entity of the problem, and carries that on
+            other = world.quantities[rng.randrange(len(world.quantities))] if rng.random() < misread else None
+            carried = other.value if other else carried
+            lines.append(f"A{i}: {other.person} has {other.value} {other.item}." if other else f"A{i}: unknown")
             continue
         repeated = index in held and not world.quantities[index].given
         if index not in held:
@@ -140,13 +132,15 @@ class SyntheticAnswerer:
     def answer(self, problems: list[Problem], decompositions: list[list[str]]) -> list[Answer]:
         rates = (self.distraction, self.misread, self.slip, self.guess)
         return [
-            Answer(solve(world_of(p), d, self.k, *rates, random.Random(f"{self.seed}|{p.problem_id}|{'|'.join(d)}"))
-                   if self.noise == "decomposition" else solve(world_of(p), d, self.k, *rates, streams=self.streams(p)))
-            for p, d in zip(problems, decompositions)
-        ]  # fmt: skip
+            Answer(solve(world_of(p), d, self.k, *rates, self.stream(p, d))) for p, d in zip(problems, decompositions)
+        ]
 
-    def streams(self, problem: Problem) -> Callable[[str], random.Random]:
-        """``noise="question"``: one random stream per key of one answer (each made on first use, then continued)."""
+    def stream(self, problem: Problem, questions: list[str]) -> Callable[[str], random.Random]:
+        """The random stream of each step of one answer: one for the whole answer, seeded by the problem and its
+        sub-questions; or (``noise="question"``) one per step, seeded by the problem and the step's key."""
+        if self.noise == "decomposition":
+            one = random.Random(f"{self.seed}|{problem.problem_id}|{'|'.join(questions)}")
+            return lambda key: one
         made: dict[str, random.Random] = {}
         return lambda key: made.setdefault(key, random.Random(f"{self.seed}|{problem.problem_id}|{key}"))
 

@@ -21,8 +21,9 @@ condition() {  # condition seed
   mkdir -p "$dir" "$keep"
   local reward=full
   if [ "$cond" != none ]; then
+    local strategy=uniform; [ "$cond" = queue ] && strategy=strata  # (the queue's strata; a uniform sample)
     [ -f "$dir/records.jsonl" ] || cp "$OUT/teacher_run/records.jsonl" "$dir/records.jsonl"
-    [ -f "$dir/review.sqlite" ] || $PY -m distill.review simulate "$dir" --n 200 --order "$cond" --seed "$seed" $WORLD \
+    [ -f "$dir/review.sqlite" ] || $PY -m distill.review simulate "$dir" --n 200 --strategy "$strategy" --seed "$seed" $WORLD \
         > "$dir/simulate.log"
     $PY -m distill.review stats "$dir/records.jsonl" > "$dir/stats.log"
     cp "$dir/review_stats.json" "$keep/review_stats.json"

@@ -5,6 +5,9 @@
 # Results: runs/<world>_<objective>_seed<N>/results.json.
 # Usage: WORLDS="v1" SEEDS="0 1 2" [STEP_CREDIT=1] [CONTROL=1] bash experiments/online_rl/run.sh (STEP_CREDIT:
 # GRPO with step_credit=0.5 too; CONTROL: Filtered BC continued from the stage, 3,000 steps)
+#        WORLDS="window1" SEEDS="0 1 2" [VARIANTS="refill=algorithm.module.refill_rounds=4 ..."] [VARIANTS_ONLY=1]
+#        bash experiments/online_rl/run.sh: a world of conf/world, GRPO and DPO from one shared first stage, and GRPO
+#        variants named NAME=override,override (VARIANTS_ONLY: the variants alone)
 #        WORLDS="v2k2" SEEDS="0 1 2" bash experiments/online_rl/run.sh: world v2 with the k = 2 answerer, the small
 #        world-v2 recipe's stage (recipe=small_v2), GRPO and DPO for 1,000 steps each, GRPO with no
 #        per-sub-question cost, and GRPO trained only on problems the answerer cannot solve alone
@@ -33,8 +36,10 @@ for world in ${WORLDS:-v1}; do
             continue
         fi
         if [ "$world" != v1 ]; then  # a world of conf/world: one first stage for both (validated every 250 steps)
-            run "$world" "$seed" grpo synthetic_grpo
-            run "$world" "$seed" dpo synthetic_dpo
+            if [ -z "${VARIANTS_ONLY:-}" ]; then
+                run "$world" "$seed" grpo synthetic_grpo
+                run "$world" "$seed" dpo synthetic_dpo
+            fi
             for variant in ${VARIANTS:-}; do  # NAME=override,override...: GRPO with settings of its own
                 # shellcheck disable=SC2046
                 run "$world" "$seed" "grpo_${variant%%=*}" synthetic_grpo $(tr , ' ' <<< "${variant#*=}")

@@ -58,7 +58,9 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1, help="draws of the answerer the credit is averaged over")
     args = parser.parse_args()
     print(f"world {args.world}, answerer noise {args.noise}, credit over {args.draws} draw(s)\n")
-    print(f"| seed | sub-questions | share necessary | {' | '.join(COLUMNS)} | extra answerer calls per decomposition |")
+    print(
+        f"| seed | sub-questions | share necessary | {' | '.join(COLUMNS)} | extra answerer calls per decomposition |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     aucs = []
     for seed in args.seeds:
