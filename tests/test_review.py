@@ -54,7 +54,14 @@ def test_reviews_merge_reviewers(tmp_path):
     store.add("q/0", "ann", "decision", "accept")
     store.add("q/0", "bob", "decision", "reject")  # a tie rejects
     store.add("q/0", "bob", "edit", ["first", "second"])
+    for reviewer, outcome in [("ann", "right"), ("bob", "wrong"), ("cy", "right")]:
+        store.add("p/0", reviewer, "outcome", outcome)
+    store.add("q/0", "ann", "outcome", "right")
+    store.add("q/0", "bob", "outcome", "wrong")  # a tie on the outcome leaves the answerer's
+    with pytest.raises(ValueError, match="an outcome is one of right, wrong"):
+        store.add("q/0", "bob", "outcome", "maybe")
     reviews = store.reviews()
+    assert reviews["p/0"].outcome == "right" and reviews["q/0"].outcome is None
     assert reviews["p/0"].useful == {1: pytest.approx(2 / 3)} and reviews["p/0"].decision == "accept"
     assert reviews["q/0"].decision == "reject" and reviews["q/0"].edit == ["first", "second"]
     assert sorted(reviews["p/0"].reviewers) == ["ann", "bob", "cy"]
@@ -107,10 +114,12 @@ def test_apply_reviews_rejects_edits_and_human_usefulness():
     kept_one = rec("k", [1.0, 1.0], 1.0)
     dropped = rec("d", [1.0], 1.0)
     unreviewed = rec("u", [0.5], 1.0)
-    records = [original, kept_one, dropped, unreviewed]
-    key = dict(zip(("original", "kept_one", "dropped"), record_keys(records)))
+    slipped = rec("s", [1.0], 0.0)  # the answerer got it wrong; a person says a faithful one gets it right
+    records = [original, kept_one, dropped, unreviewed, slipped]
+    key = dict(zip(("original", "kept_one", "dropped", "unreviewed", "slipped"), record_keys(records)))
     store_reviews = {
-        key["kept_one"]: _review(useful={1: 0.0}),
+        key["slipped"]: _review(outcome="right"),
+        key["kept_one"]: _review(useful={1: 0.0}, outcome="right"),
         key["dropped"]: _review(decision="reject"),
         key["original"]: _review(
             edit=[
@@ -121,7 +130,12 @@ def test_apply_reviews_rejects_edits_and_human_usefulness():
         ),
     }
     out, counts = apply_reviews(records, store_reviews, {"x": problem}, NEVER_WRONG, None, human_usefulness=True)
-    assert counts == {"reviewed": 3, "rejected": 1, "edited": 1, "human_usefulness_labels": 1, "left_unreviewed": 0}
+    assert counts == {
+        "reviewed": 4, "rejected": 1, "edited": 1, "human_usefulness_labels": 1, "left_unreviewed": 0,
+        "outcome_labels": 2, "outcomes_changed": 1,
+    }  # fmt: skip
+    fixed = next(r for r in out if r.problem_id == "s")  # the person's outcome replaces the answerer's
+    assert fixed.answer_correctness == 1.0 and fixed.meta["answerer_correctness"] == 0.0
     ids = [r.problem_id for r in out]
     assert "d" not in ids and ids.count("x") == 1
     edited = next(r for r in out if r.problem_id == "x")
@@ -135,10 +149,10 @@ def test_apply_reviews_rejects_edits_and_human_usefulness():
     ]
 
 
-def _review(useful=None, decision=None, edit=None):
+def _review(useful=None, decision=None, edit=None, outcome=None):
     from distill.review.store import Review
 
-    return Review(useful=useful or {}, decision=decision, edit=edit, reviewers=["ann"])
+    return Review(useful=useful or {}, decision=decision, edit=edit, outcome=outcome, reviewers=["ann"])
 
 
 def test_kappa_and_wilson_worked_by_hand():
@@ -179,6 +193,25 @@ def test_oracle_labels_are_the_worlds_verdict():
     habit = Record("x", w.text, ["How many apples does Tom have?", "How many apples does Anna have?"], 9.0, 0.0, None)
     assert oracle_labels(problem, good) == ([1, 1], "accept")
     assert oracle_labels(problem, habit) == ([0, 1], "reject")
+
+
+def test_the_oracles_outcome_is_a_faithful_answerers_whatever_the_record_says(tmp_path):
+    """A record the answerer got wrong by luck is labelled right; one that stops short is wrong; noise 1 flips."""
+    from distill.review.oracle import faithful_outcomes, simulate_review
+    from distill.review.queue import QueueItem
+
+    w = chain_problem()
+    problem = SyntheticProblem("x", w.text, 9.0, w)
+    complete = ["How many apples does Anna have?", "How many apples does Ben have?"]
+    unlucky = Record("x", w.text, complete, 9.0, 0.0, None)  # as a distracted answerer might have scored it
+    short = Record("x", w.text, complete[:1], 9.0, 0.0, None, sample_index=1)
+    assert faithful_outcomes([problem, problem], [unlucky, short], k=1) == [True, False]
+    assert faithful_outcomes([problem], [short], k=2) == [True]  # a k = 2 answerer resolves the skipped step
+    for noise, expected in [(0.0, {"x/0": "right", "x/1": "wrong"}), (1.0, {"x/0": "wrong", "x/1": "right"})]:
+        store = LabelStore(tmp_path / f"noise{noise}.sqlite")
+        items = [QueueItem(0, "random"), QueueItem(1, "random")]
+        simulate_review(store, [unlucky, short], items, {"x": problem}, noise=noise)
+        assert {key: review.outcome for key, review in store.reviews().items()} == expected
 
 
 @pytest.fixture

@@ -63,7 +63,8 @@ def server(tmp_path):
 
 
 def test_each_page_says_why_its_record_is_queued_in_the_strategys_order(tmp_path):
-    """The queue ordered by the 'disputed' strategy: page k shows the k-th most disputed record, and its reason."""
+    """The queue ordered by the 'disputed' strategy: page k shows the k-th most disputed record, and its reason;
+    the outcome key labels the record's outcome."""
     from playwright.sync_api import expect, sync_playwright
 
     from distill.review.strategies import contradiction, review_queue
@@ -76,6 +77,9 @@ def test_each_page_says_why_its_record_is_queued_in_the_strategys_order(tmp_path
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page()
         page.goto(f"{url}/item/0")
+        expect(page.locator("#outcome")).to_have_text("as the answerer got it")
+        page.keyboard.press("w")  # the outcome counts as wrong, whatever the answerer got
+        expect(page.locator("#outcome")).to_have_text("wrong")
         for pos in range(3):
             expect(page.locator("#reason")).to_have_text(queue[pos].reason)
             expect(page.locator("#problem")).to_have_text(records[queue[pos].index].problem)
@@ -83,6 +87,7 @@ def test_each_page_says_why_its_record_is_queued_in_the_strategys_order(tmp_path
             page.keyboard.press("a")  # accept: on to the next record of the queue
             page.wait_for_url(f"{url}/item/{pos + 1}")
         browser.close()
+    assert LabelStore(tmp_path / "review.sqlite").reviews()[state.keys[0]].outcome == "wrong"
     scores = [contradiction(records[item.index]) for item in queue]
     assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
 

@@ -152,9 +152,10 @@ def simulate(args: argparse.Namespace) -> None:
     records_path, records, store = open_run(args.run)
     if args.n > len(records):
         raise UsageError(f"--n {args.n}: {records_path} has {len(records)} records")
-    problems, _ = run_parts(args.overrides)
+    problems, answerer = run_parts(args.overrides)
     items = ordered(records, args)[: args.n]
-    n = simulate_review(store, records, items, problems, args.reviewer, args.noise, args.seed)
+    k = getattr(answerer, "k", 1)  # the oracle's faithful answerer is as strong as the run's
+    n = simulate_review(store, records, items, problems, args.reviewer, args.noise, args.seed, k)
     hours = n * args.seconds_per_record / 3600
     print(
         f"{args.reviewer} labelled {n} records ({args.strategy} order, noise {args.noise}) into {store.path}: "

@@ -34,6 +34,7 @@ KEYS = [
     ("Shift+1-9", "sub-question N not useful"),
     ("a", "accept"),
     ("r", "reject"),
+    ("y / w", "the outcome counts as right / wrong (a faithful answerer would / would not get it)"),
     ("e", "edit the sub-questions"),
     ("Ctrl+Enter", "save the edit"),
     ("u", "undo"),
@@ -86,6 +87,7 @@ document.addEventListener('keydown', (e) => {
   const digit = /^Digit([1-9])$/.exec(e.code);
   if (digit) { e.preventDefault(); label('useful', e.shiftKey ? 0 : 1, Number(digit[1]) - 1); return; }
   const actions = {a: () => label('decision', 'accept'), r: () => label('decision', 'reject'), e: edit, u: undo,
+                   y: () => label('outcome', 'right'), w: () => label('outcome', 'wrong'),
                    n: () => go(pos + 1), ArrowRight: () => go(pos + 1), p: () => go(pos - 1), ArrowLeft: () => go(pos - 1),
                    g: () => location.href = '/'};
   if (actions[e.key]) { e.preventDefault(); actions[e.key](); }
@@ -214,6 +216,9 @@ reviewers and the AI judge.</p></body></html>"""
 <h3>Sub-questions</h3>
 <table><tr><th>#</th><th>sub-question</th><th>AI votes useful</th><th>you</th><th></th></tr>{"".join(rows)}</table>
 {f'<p>Your edit: <span id="edit">{esc(" | ".join(edit))}</span></p>' if edit else ""}
+<p>Outcome: <span id="outcome">{esc(label.get("outcome") or "as the answerer got it")}</span>
+<button onclick="label('outcome','right')">counts as right (y)</button>
+<button onclick="label('outcome','wrong')">counts as wrong (w)</button></p>
 <p>{decided} <button onclick="label('decision','accept')">accept (a)</button>
 <button onclick="label('decision','reject')">reject (r)</button> <button onclick="edit()">edit (e)</button>
 <button onclick="undo()">undo (u)</button> <button onclick="go({pos - 1})">← prev</button>

@@ -1,9 +1,10 @@
 """People have the final say on what a student learns from: reviews applied to a run's records.
 
 A rejected record is left out; an edited one is replaced by the edit, answered and judged as a new record
-of teacher ``human``; with ``human_usefulness`` (``reward=human``) a sub-question's usefulness is the
-reviewers' label where there is one and the AI judge's votes elsewhere; with ``human_only`` only reviewed
-records are kept.
+of teacher ``human``; a record whose outcome people labelled (right: a faithful answerer gets the answer from
+these sub-questions; wrong: it does not) takes that label as its correctness, whatever the answerer got; with
+``human_usefulness`` (``reward=human``) a sub-question's usefulness is the reviewers' label where there is one and
+the AI judge's votes elsewhere; with ``human_only`` only reviewed records are kept.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def apply_reviews(
 ) -> tuple[list[Record], dict[str, int]]:
     """The records to train on after the reviews, and counts of what the reviews changed."""
     kept, edits = [], []
-    counts = {"reviewed": 0, "rejected": 0, "edited": 0, "human_usefulness_labels": 0, "left_unreviewed": 0}
+    counts = {"reviewed": 0, "rejected": 0, "edited": 0, "human_usefulness_labels": 0, "left_unreviewed": 0,
+              "outcome_labels": 0, "outcomes_changed": 0}  # fmt: skip
     for r, key in zip(records, record_keys(records)):
         review = reviews.get(key)
         if review is None:
@@ -65,6 +67,13 @@ def apply_reviews(
                 labels = {i: u for i, u in review.useful.items() if i < len(r.usefulness)}
                 counts["human_usefulness_labels"] += len(labels)
                 r = replace(r, usefulness=[labels.get(i, u) for i, u in enumerate(r.usefulness)])
+            if review.outcome is not None:
+                counts["outcome_labels"] += 1
+                correctness = 1.0 if review.outcome == "right" else 0.0
+                counts["outcomes_changed"] += correctness != r.answer_correctness
+                r = replace(
+                    r, answer_correctness=correctness, meta={**r.meta, "answerer_correctness": r.answer_correctness}
+                )
             kept.append(r)
     if edits:
         originals = [r for r, _, _ in edits]
@@ -118,7 +127,10 @@ def human_review(
     plain = [
         human_usefulness,
         human_only,
-        {k: [sorted(v.useful.items()), v.decision, v.edit] for k, v in sorted(reviews.items())},
+        {
+            k: [sorted(v.useful.items()), v.decision, v.edit, *([v.outcome] if v.outcome else [])]
+            for k, v in sorted(reviews.items())
+        },
     ]
     digest = hashlib.sha256(json.dumps(plain).encode()).hexdigest()[:16]
     return records, {"store": str(path), "digest": digest, **counts}

@@ -18,8 +18,11 @@ from typing import Any
 
 from distill.core.records import Record
 
-KINDS = ("useful", "decision", "edit")
+KINDS = ("useful", "decision", "edit", "outcome")
 DECISIONS = ("accept", "reject")
+# a person's verdict on the outcome: would a faithful answerer get the answer right from these sub-questions (the
+# automatic label is what one, maybe fallible, answerer got); it replaces the record's correctness in training
+OUTCOMES = ("right", "wrong")
 STORE_FILE = "review.sqlite"
 
 _SCHEMA = """
@@ -27,9 +30,10 @@ CREATE TABLE IF NOT EXISTS actions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     record_key TEXT NOT NULL,
     reviewer TEXT NOT NULL,
-    kind TEXT NOT NULL,          -- useful | decision | edit
+    kind TEXT NOT NULL,          -- useful | decision | edit | outcome
     position INTEGER,            -- the sub-question, for kind = useful
-    value TEXT NOT NULL,         -- JSON: 0 or 1 (useful), "accept" or "reject" (decision), [sub-questions] (edit)
+    value TEXT NOT NULL,         -- JSON: 0 or 1 (useful), "accept" or "reject" (decision), [sub-questions] (edit),
+                                 --       "right" or "wrong" (outcome)
     stratum TEXT,                -- the review queue's stratum the record was shown from
     created REAL NOT NULL,       -- seconds since the epoch
     undone INTEGER NOT NULL DEFAULT 0
@@ -69,6 +73,7 @@ class Review:
     useful: dict[int, float] = field(default_factory=dict)  # sub-question -> share of reviewers saying useful
     decision: str | None = None  # reject when at least half of the reviewers who decided rejected
     edit: list[str] | None = None  # the latest edit by anyone
+    outcome: str | None = None  # the majority of the reviewers who gave one (none on a tie)
     reviewers: list[str] = field(default_factory=list)
 
 
@@ -94,6 +99,8 @@ class LabelStore:
             raise ValueError(f"a usefulness label is 0 or 1 for a sub-question position, got {value!r} at {position!r}")
         if kind == "decision" and value not in DECISIONS:
             raise ValueError(f"a decision is one of {', '.join(DECISIONS)}, got {value!r}")
+        if kind == "outcome" and value not in OUTCOMES:
+            raise ValueError(f"an outcome is one of {', '.join(OUTCOMES)}, got {value!r}")
         if kind == "edit" and (not isinstance(value, list) or not all(isinstance(q, str) and q.strip() for q in value)):
             raise ValueError("an edit is a list of non-empty sub-questions")
         if not reviewer:
@@ -137,7 +144,7 @@ class LabelStore:
         for a in self.actions():
             label = current.setdefault(
                 (a["record_key"], a["reviewer"]),
-                {"useful": {}, "decision": None, "edit": None, "stratum": a["stratum"]},
+                {"useful": {}, "decision": None, "edit": None, "outcome": None, "stratum": a["stratum"]},
             )
             if a["kind"] == "useful":
                 label["useful"][a["position"]] = a["value"]
@@ -152,6 +159,7 @@ class LabelStore:
         votes: dict[str, list[str]] = {}
         useful: dict[str, dict[int, list[int]]] = {}
         edited: dict[str, tuple[float, list[str]]] = {}
+        outcomes: dict[str, list[str]] = {}
         for (key, reviewer), label in self.labels().items():
             review = merged.setdefault(key, Review())
             review.reviewers.append(reviewer)
@@ -159,6 +167,8 @@ class LabelStore:
                 useful.setdefault(key, {}).setdefault(position, []).append(value)
             if label["decision"]:
                 votes.setdefault(key, []).append(label["decision"])
+            if label.get("outcome"):
+                outcomes.setdefault(key, []).append(label["outcome"])
             if label["edit"] and (key not in edited or label["updated"] > edited[key][0]):
                 edited[key] = (label["updated"], label["edit"])
         for key, review in merged.items():
@@ -166,4 +176,7 @@ class LabelStore:
             if votes.get(key):
                 review.decision = "reject" if 2 * votes[key].count("reject") >= len(votes[key]) else "accept"
             review.edit = edited[key][1] if key in edited else None
+            said = outcomes.get(key, [])
+            if said.count("right") != said.count("wrong"):
+                review.outcome = max(OUTCOMES, key=said.count)
         return merged
