@@ -109,3 +109,40 @@ def test_simulate_labels_the_strategys_first_records_and_says_the_reviewer_hours
     queue, _ = review_queue(records, "unstable", problems=problems, answerer=answerer, reasks=3)
     labelled = {k for k, _ in LabelStore(tmp_path / "review.sqlite").labels()}
     assert labelled == {record_keys(records)[item.index] for item in queue[:6]}
+
+
+def test_reask_relabels_by_the_majority_of_the_original_and_the_new_draws(tmp_path):
+    """Gold decompositions are answered right by every draw of a k = 1 answerer, decompositions that stop one
+    step short by none: whatever label a record carries, four re-asks outvote it."""
+    from distill.review.queue import QueueItem
+    from distill.review.reask import reask_review
+    from distill.review.store import LabelStore, record_keys
+
+    problems = [p for p in generate_split("train", 40, 0, GraphWorldConfig()) if p.world.n_steps >= 3][:6]
+    answerer = SyntheticAnswerer(k=1, distraction=0.5, misread=0.5, slip=0.0, guess=0.3, seed=0)
+    records = [
+        Record(p.problem_id, p.text, gold_steps(p)[: None if n % 2 else -2], p.true_answer, float(n % 3 == 0))
+        for n, p in enumerate(problems)
+    ]  # odd n: gold (right on every draw); even n: two steps short (wrong on every draw); labels regardless
+    store = LabelStore(tmp_path / "review.sqlite")
+    items = [QueueItem(i, "random") for i in range(len(records))]
+    calls = reask_review(store, records, items, {p.problem_id: p for p in problems}, answerer, reasks=4)
+    assert calls == 24
+    outcomes = {key: review.outcome for key, review in store.reviews().items()}
+    assert [outcomes[key] for key in record_keys(records)] == ["wrong", "right"] * 3
+    assert {reviewer for review in store.reviews().values() for reviewer in review.reviewers} == {"ask-4"}
+
+
+def test_a_reasked_answer_is_priced_as_claude_would_bill_it():
+    from distill.llm.client import Prices
+    from distill.llm.prompts import answer_request
+    from distill.review.reask import call_usd, claude_prices
+
+    record = Record("p", "Ann has 3 apples. Ben has 2 more than Ann. How many has Ben?", ["How many has Ann?"], 5.0)
+    record.answerer_output = "A1: Ann has 3 apples.\n\nFinal answer: 5"
+    request = answer_request(record.problem, record.subquestions, max_tokens=512)
+    prices = Prices(input=1.0, output=5.0, cache_read=0.1)
+    tokens = (len(request.system) // 4, len(request.user) // 4, len(record.answerer_output) // 4)
+    assert call_usd(record, prices) == pytest.approx((0.1 * tokens[0] + tokens[1] + 5 * tokens[2]) / 1e6)
+    model, configured = claude_prices()
+    assert model.startswith("claude") and configured.output > configured.input > configured.cache_read > 0

@@ -5,12 +5,14 @@
     python -m distill.review export RUN_OR_RECORDS [--out labels.jsonl]
     python -m distill.review stats RUN_OR_RECORDS
     python -m distill.review simulate RUN_OR_RECORDS --n 200 [--strategy strata] [--noise 0.1] [config overrides]
+    python -m distill.review reask RUN_OR_RECORDS --n 200 [--strategy strata] [--reasks 4] [config overrides]
 
 RUN_OR_RECORDS is a run folder (its ``teacher_records.jsonl``) or a records file; labels live in
 ``review.sqlite`` beside the records. ``--strategy`` orders the queue (``distill.review.strategies``: uniform,
 strata, disputed, unstable); ``unstable`` re-asks the run's answerer, rebuilt from the config overrides (the run's
 ``world=`` and ``seed=``). ``simulate`` labels with the synthetic world's exact oracle, through the same store
-(pass the run's overrides so that its problems can be rebuilt).
+(pass the run's overrides so that its problems can be rebuilt); ``reask`` labels outcomes by re-asking the run's
+answerer instead (``distill.review.reask``), priced at Claude's rates.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from distill.review.queue import QueueItem
 from distill.review.store import STORE_FILE, LabelStore, store_file
 from distill.review.strategies import STRATEGIES, review_queue
 
-COMMANDS = ("export", "stats", "simulate")
+COMMANDS = ("export", "stats", "simulate", "reask")
 # a reviewer's seconds per record where no timing of real use exists: reading a problem of 3 to 6 facts and 2 to
 # 5 sub-questions and marking each (an assumption, stated in docs/review.md)
 SECONDS_PER_RECORD = 30.0
+HOURLY_USD = 30.0  # a reviewer's cost per hour (an assumption, stated in docs/review.md)
 
 
 def open_run(path: str) -> tuple[Path, list, LabelStore]:
@@ -52,7 +55,7 @@ def serve(args: argparse.Namespace) -> None:
         token = secrets.token_urlsafe(16)  # never open to a network without one
     state = ReviewApp(
         records,
-        ordered(records, args),
+        ordered(records, args)[0],
         store,
         args.reviewer,
         token,
@@ -134,16 +137,23 @@ def run_parts(overrides: list[str]) -> tuple[dict, object]:
     return {p.problem_id: p for p in instantiate(cfg.dataset).load("train")}, instantiate(cfg.answerer)
 
 
-def ordered(records: list, args: argparse.Namespace) -> list[QueueItem]:
-    """The queue in ``--strategy``'s order (its re-asks, if any, said)."""
+def ordered(records: list, args: argparse.Namespace) -> tuple[list[QueueItem], int, float]:
+    """The queue in ``--strategy``'s order; the answerer calls the order took (``unstable``'s re-asks, said) and
+    their price had Claude answered them (``distill.review.reask``)."""
     problems, answerer = run_parts(args.overrides) if args.strategy == "unstable" else (None, None)
     items, calls = review_queue(
         records, args.strategy, random_share=args.random_share, seed=args.seed, problems=problems,
         answerer=answerer, reasks=args.reasks,
     )  # fmt: skip
+    usd = 0.0
     if calls:
-        print(f"strategy {args.strategy}: {calls} answerer calls ({args.reasks} re-asks of each record)")
-    return items
+        from distill.review.reask import call_usd, claude_prices
+
+        model, prices = claude_prices()
+        usd = args.reasks * sum(call_usd(r, prices) for r in records)
+        print(f"strategy {args.strategy}: {calls} answerer calls ({args.reasks} re-asks of each record), ${usd:.4f} "
+              f"had {model} answered them")  # fmt: skip
+    return items, calls, usd
 
 
 def simulate(args: argparse.Namespace) -> None:
@@ -153,13 +163,44 @@ def simulate(args: argparse.Namespace) -> None:
     if args.n > len(records):
         raise UsageError(f"--n {args.n}: {records_path} has {len(records)} records")
     problems, answerer = run_parts(args.overrides)
-    items = ordered(records, args)[: args.n]
+    items, calls, usd = ordered(records, args)
+    items = items[: args.n]
     k = getattr(answerer, "k", 1)  # the oracle's faithful answerer is as strong as the run's
     n = simulate_review(store, records, items, problems, args.reviewer, args.noise, args.seed, k)
     hours = n * args.seconds_per_record / 3600
+    cost = {"labelled": n, "reviewer_hours": hours, "reviewer_usd": hours * args.hourly_usd, "answerer_calls": calls,
+            "llm_usd": usd}  # fmt: skip
+    write_summary(args, cost)
     print(
         f"{args.reviewer} labelled {n} records ({args.strategy} order, noise {args.noise}) into {store.path}: "
-        f"{hours:.2f} reviewer hours at {args.seconds_per_record:g} s a record"
+        f"{hours:.2f} reviewer hours at {args.seconds_per_record:g} s a record, ${hours * args.hourly_usd:.2f} at "
+        f"${args.hourly_usd:g} an hour"
+    )
+
+
+def write_summary(args: argparse.Namespace, cost: dict) -> None:
+    """``--summary``: what the labelling did and cost, as JSON (the label-budget study reads it)."""
+    if args.summary:
+        write_json(Path(args.summary), {"strategy": args.strategy, **cost})
+
+
+def reask(args: argparse.Namespace) -> None:
+    from distill.review.reask import call_usd, claude_prices, reask_review
+
+    records_path, records, store = open_run(args.run)
+    if args.n > len(records):
+        raise UsageError(f"--n {args.n}: {records_path} has {len(records)} records")
+    problems, answerer = run_parts(args.overrides)
+    items, order_calls, order_usd = ordered(records, args)
+    items = items[: args.n]
+    calls = reask_review(store, records, items, problems, answerer, args.reasks)
+    model, prices = claude_prices()
+    usd = args.reasks * sum(call_usd(records[item.index], prices) for item in items)
+    write_summary(args, {"labelled": len(items), "reviewer_hours": 0.0, "reviewer_usd": 0.0,
+                         "answerer_calls": order_calls + calls, "llm_usd": order_usd + usd})  # fmt: skip
+    print(
+        f"ask-{args.reasks} labelled {len(items)} records ({args.strategy} order) into {store.path}: {calls} "
+        f"answerer calls, ${usd:.4f} had {model} answered them"
     )
 
 
@@ -175,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         "--random-share", type=fraction, default=0.2, help="share of the queue drawn uniformly, in [0, 1] (default 0.2)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the queue's random order and stratum")
-    if command in ("serve", "simulate"):
+    if command in ("serve", "simulate", "reask"):
         parser.add_argument(
             "--strategy", choices=STRATEGIES, default="strata", help="the queue's order (distill.review.strategies)"
         )
@@ -195,8 +236,10 @@ def main(argv: list[str] | None = None) -> None:
         )
     elif command == "export":
         parser.add_argument("--out", default=None, help="JSONL file (default review_labels.jsonl beside the records)")
-    elif command == "simulate":
+    if command in ("simulate", "reask"):
         parser.add_argument("--n", type=positive_int, required=True, help="records to label")
+        parser.add_argument("--summary", default=None, help="a JSON file for what the labels cost")
+    if command == "simulate":
         parser.add_argument("--noise", type=fraction, default=0.0, help="probability that a label flips, in [0, 1]")
         parser.add_argument("--reviewer", default="oracle")
         parser.add_argument(
@@ -205,10 +248,13 @@ def main(argv: list[str] | None = None) -> None:
             default=SECONDS_PER_RECORD,
             help=f"a reviewer's time per record, for the hours it cost (default {SECONDS_PER_RECORD:g}, assumed)",
         )
+        parser.add_argument(
+            "--hourly-usd", type=float, default=HOURLY_USD, help=f"a reviewer's cost per hour (default {HOURLY_USD:g})"
+        )
     add_debug_flag(parser)
     args = parser.parse_intermixed_args(argv)  # config overrides after the options, as the docstring shows
     with one_line_errors(args.debug):
-        {"serve": serve, "export": export, "stats": stats, "simulate": simulate}[command](args)
+        {"serve": serve, "export": export, "stats": stats, "simulate": simulate, "reask": reask}[command](args)
 
 
 if __name__ == "__main__":
