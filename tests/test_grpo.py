@@ -617,11 +617,13 @@ class ContainsAnswerer:
         ]
 
 
-def test_step_credit_adds_each_subquestions_removal_credit_to_its_tokens():
+@pytest.mark.parametrize("draws", [1, 3])
+def test_step_credit_adds_each_subquestions_removal_credit_to_its_tokens(draws):
     """Two samples of one problem: ["ask Zed", "ask <person>"] (right) and ["ask Zed"] (wrong); dr_grpo outcome
     advantages +0.5 and -0.5. Removal credits: in the right one "ask Zed" 0 (the answer stays right without it)
     and "ask <person>" 1; in the wrong one "ask Zed" 0. With step_credit 0.5 the tokens (terminators included)
-    get 0.5 and 1.0, and -0.5; three extra answerer calls, one per sub-question."""
+    get 0.5 and 1.0, and -0.5; three extra answerer calls, one per sub-question, and with ``credit_draws`` each
+    further draw as many again plus one per sample."""
     from conftest import objective
 
     records, student, problems = small_bandit()
@@ -638,8 +640,14 @@ def test_step_credit_adds_each_subquestions_removal_credit_to_its_tokens():
         max_new_tokens=8,
         seed=0,
         step_credit=0.5,
+        credit_draws=draws,
     )
-    answerer = ContainsAnswerer()
+
+    class Redrawable(ContainsAnswerer):
+        def redrawn(self, m):  # a deterministic answerer: every draw alike, so the mean credit is the same
+            return self
+
+    answerer = Redrawable()
     grpo.bind(student, answerer, problems)
     delim, eos = student.encode(student.delimiter), [student.eos_id]
     actions = [
@@ -654,4 +662,4 @@ def test_step_credit_adds_each_subquestions_removal_credit_to_its_tokens():
     zed, right = len(student.encode("ask Zed")) + len(delim), len(student.encode(right_question)) + 1
     assert ready["advantages"][0][mask[0]].tolist() == pytest.approx([0.5] * zed + [1.0] * right)
     assert ready["advantages"][1][mask[1]].tolist() == pytest.approx([-0.5] * (zed - len(delim) + 1))
-    assert stats["credit_calls"].item() == 3
+    assert stats["credit_calls"].item() == 3 + (draws - 1) * (3 + 2)  # each later draw: 3 removals, 2 whole answers
