@@ -23,6 +23,7 @@ import json
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 from distill.core.errors import OneLineParser, UsageError, add_debug_flag, fraction, one_line_errors, positive_int
 from distill.core.records import read_records, write_json
@@ -137,10 +138,16 @@ def run_parts(overrides: list[str]) -> tuple[dict, object]:
     return {p.problem_id: p for p in instantiate(cfg.dataset).load("train")}, instantiate(cfg.answerer)
 
 
-def ordered(records: list, args: argparse.Namespace) -> tuple[list[QueueItem], int, float]:
+def ordered(
+    records: list, args: argparse.Namespace, parts: tuple[dict, object] | None = None
+) -> tuple[list[QueueItem], int, float]:
     """The queue in ``--strategy``'s order; the answerer calls the order took (``unstable``'s re-asks, said) and
-    their price had Claude answered them (``distill.review.reask``)."""
-    problems, answerer = run_parts(args.overrides) if args.strategy == "unstable" else (None, None)
+    their price had Claude answered them (``distill.review.reask``). ``parts``: the run's problems and answerer,
+    where the caller has them."""
+    if args.strategy == "unstable":
+        problems, answerer = parts or run_parts(args.overrides)
+    else:
+        problems, answerer = None, None
     items, calls = review_queue(
         records, args.strategy, random_share=args.random_share, seed=args.seed, problems=problems,
         answerer=answerer, reasks=args.reasks,
@@ -156,15 +163,21 @@ def ordered(records: list, args: argparse.Namespace) -> tuple[list[QueueItem], i
     return items, calls, usd
 
 
-def simulate(args: argparse.Namespace) -> None:
-    from distill.review.oracle import simulate_review
-
+def to_label(args: argparse.Namespace) -> tuple[list, LabelStore, dict, Any, list[QueueItem], int, float]:
+    """What ``simulate`` and ``reask`` label: the run's records and store, its problems and answerer, the first
+    ``--n`` records of the strategy's queue, and the answerer calls and dollars the order took."""
     records_path, records, store = open_run(args.run)
     if args.n > len(records):
         raise UsageError(f"--n {args.n}: {records_path} has {len(records)} records")
     problems, answerer = run_parts(args.overrides)
-    items, calls, usd = ordered(records, args)
-    items = items[: args.n]
+    items, calls, usd = ordered(records, args, (problems, answerer))
+    return records, store, problems, answerer, items[: args.n], calls, usd
+
+
+def simulate(args: argparse.Namespace) -> None:
+    from distill.review.oracle import simulate_review
+
+    records, store, problems, answerer, items, calls, usd = to_label(args)
     k = getattr(answerer, "k", 1)  # the oracle's faithful answerer is as strong as the run's
     n = simulate_review(store, records, items, problems, args.reviewer, args.noise, args.seed, k)
     hours = n * args.seconds_per_record / 3600
@@ -187,12 +200,7 @@ def write_summary(args: argparse.Namespace, cost: dict) -> None:
 def reask(args: argparse.Namespace) -> None:
     from distill.review.reask import call_usd, claude_prices, reask_review
 
-    records_path, records, store = open_run(args.run)
-    if args.n > len(records):
-        raise UsageError(f"--n {args.n}: {records_path} has {len(records)} records")
-    problems, answerer = run_parts(args.overrides)
-    items, order_calls, order_usd = ordered(records, args)
-    items = items[: args.n]
+    records, store, problems, answerer, items, order_calls, order_usd = to_label(args)
     calls = reask_review(store, records, items, problems, answerer, args.reasks)
     model, prices = claude_prices()
     usd = args.reasks * sum(call_usd(records[item.index], prices) for item in items)
