@@ -155,6 +155,17 @@ def _review(useful=None, decision=None, edit=None, outcome=None):
     return Review(useful=useful or {}, decision=decision, edit=edit, outcome=outcome, reviewers=["ann"])
 
 
+def test_seconds_per_record_is_the_median_gap_between_decisions_without_pauses():
+    from distill.review.agreement import seconds_per_record
+
+    def decision(reviewer, created):
+        return {"kind": "decision", "reviewer": reviewer, "created": created}
+
+    actions = [decision("ann", t) for t in (0, 20, 50, 2000, 2030)] + [decision("bob", 5)]
+    actions.append({"kind": "useful", "reviewer": "bob", "created": 9})  # only decisions count
+    assert seconds_per_record(actions) == {"ann": 30, "bob": None}  # gaps 20, 30, (1950: a pause), 30
+
+
 def test_kappa_and_wilson_worked_by_hand():
     # observed 0.75; p_a = p_b = 0.5: expected 0.5; kappa = 0.25 / 0.5
     assert cohens_kappa([True, True, False, False], [True, False, False, False]) == pytest.approx(0.5)

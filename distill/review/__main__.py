@@ -124,6 +124,9 @@ def stats(args: argparse.Namespace) -> None:
         f"random stratum ({r['n']} records): wrong or useless {fmt(r['wrong_or_useless_share'])}"
         + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
     )
+    timed = {name: round(t, 1) for name, t in result["seconds_per_record"].items() if t is not None}
+    if timed:
+        print(f"seconds per record (median between decisions, pauses over 10 minutes left out): {timed}")
     print(f"labels of {records_path} ({store.path}); written to {out}")
 
 

@@ -11,6 +11,7 @@ over all of them (any number of reviewers per item), on usefulness labels and on
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter
 from collections.abc import Hashable
 from itertools import combinations
@@ -137,4 +138,22 @@ def review_stats(records: list[Record], store: LabelStore) -> dict[str, Any]:
             "rejected_ci95": wilson_interval(sum(rejected), len(sampled)),
         },
         "between_reviewers": between_reviewers(labels),
+        "seconds_per_record": seconds_per_record(store.actions()),
     }
+
+
+BREAK_SECONDS = 600.0  # a gap longer than this between two decisions is a pause, not time spent on a record
+
+
+def seconds_per_record(actions: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Each reviewer's median seconds between consecutive decisions, pauses left out: the app's own timing of a
+    record's review (None for fewer than two decisions)."""
+    times: dict[str, list[float]] = {}
+    for a in actions:
+        if a["kind"] == "decision":
+            times.setdefault(a["reviewer"], []).append(a["created"])
+    out: dict[str, float | None] = {}
+    for reviewer, when in sorted(times.items()):
+        gaps = [b - a for a, b in zip(sorted(when), sorted(when)[1:]) if 0 < b - a <= BREAK_SECONDS]
+        out[reviewer] = statistics.median(gaps) if gaps else None
+    return out
