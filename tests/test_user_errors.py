@@ -100,6 +100,18 @@ def test_a_bad_setting_is_one_line_before_any_work(tmp_path, args, message):
         ),
         (
             "train",
+            ["algorithm=grpo", "algorithm.module.refill_rounds=2", "algorithm.module.dynamic_sampling=false"],
+            "algorithm.module.refill_rounds refills the groups dynamic sampling drops",
+        ),
+        (
+            "train",
+            ["algorithm=grpo", "algorithm.module.step_credit=0.5", "algorithm.module.loss_type=rloo"],
+            "algorithm.module.step_credit gives each token its own advantage: loss_type=rloo has one per sequence",
+        ),
+        ("train", ["answerer.noise=per_word"], "answerer.noise must be one of decomposition, question"),
+        ("train", ["algorithm=grpo", "algorithm.module.credit_draws=0"], "algorithm.module.credit_draws must be a"),
+        (
+            "train",
             ["algorithm=dpo", "algorithm.module.loss_type=grpo"],
             "algorithm.module.loss_type must be one of sigmoid, ipo; got 'grpo'",
         ),

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
@@ -101,16 +102,10 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
             raise ValueError(f"algorithm.module.loss_type={loss_type!r}; valid: {', '.join(LOSS_TYPES)}")
         if num_iterations < 1:
             raise ValueError(f"algorithm.module.num_iterations must be at least 1, got {num_iterations}")
-        if refill_rounds and not dynamic_sampling:
-            raise ValueError("algorithm.module.refill_rounds refills the groups dynamic sampling drops: set "
-                             "algorithm.module.dynamic_sampling=true, or refill_rounds=0")  # fmt: skip
         if group_size < 2:
             raise ValueError(f"algorithm.module.group_size must be at least 2 (a group to compare), got {group_size}")
-        if step_credit and loss_type in SEQUENCE_LEVEL:
-            raise ValueError(
-                f"algorithm.module.step_credit gives each token its own advantage: loss_type={loss_type} "
-                "has one per sequence (use grpo, dr_grpo or grpo_loo)"
-            )
+        if clashes := self.clashes(locals()):
+            raise ValueError(clashes[0])
         self.model = model
         # the frozen reference: the student as this stage starts (kept in checkpoints, so a resumed run has it)
         self.reference = frozen_copy(model) if beta else None
@@ -122,6 +117,21 @@ class GRPOModule(FrozenReference, PolicyObjective, pl.LightningModule):
         self.ready: dict[str, torch.Tensor] | None = None  # the rollouts the next updates use (rollout_batch)
         self.dropped_in_a_row = 0  # rollout batches whose groups were all dropped, in a row
         self.no_update_steps = 0  # training steps that took no optimiser step (every group dropped)
+
+    @staticmethod
+    def clashes(settings: Mapping[str, Any]) -> list[str]:
+        """Settings that contradict one another: refused when the config is composed (``config_checks`` calls
+        this), so a run does not stop at the start of this stage, after its teacher run and first stage."""
+        found = []
+        if settings.get("refill_rounds") and not settings.get("dynamic_sampling"):
+            found.append("algorithm.module.refill_rounds refills the groups dynamic sampling drops: set "
+                         "algorithm.module.dynamic_sampling=true, or refill_rounds=0")  # fmt: skip
+        if settings.get("step_credit") and settings.get("loss_type") in SEQUENCE_LEVEL:
+            found.append(
+                f"algorithm.module.step_credit gives each token its own advantage: loss_type={settings['loss_type']} "
+                "has one per sequence (use grpo, dr_grpo or grpo_loo)"
+            )
+        return found
 
     def bind(
         self, student: Student, answerer: Answerer, problems: list[Problem], dataset: Dataset | None = None

@@ -310,6 +310,17 @@ def _class_rule_problems(node: DictConfig, prefix: str, checks: dict[str, Rule])
     return problems
 
 
+def _clash_problems(node: DictConfig, clashes: Any) -> list[str]:
+    """Settings a class finds contradict one another (its ``clashes(settings)``), where every value resolves."""
+    if clashes is None:
+        return []
+    try:
+        settings = {str(k): node[k] for k in node.keys() if not str(k).startswith("_")}
+    except (MissingMandatoryValue, InterpolationResolutionError):
+        return []  # reported by the leaf pass
+    return clashes(settings)
+
+
 def _signature_problems(node: DictConfig, prefix: str) -> list[str]:
     target = node._target_
     try:
@@ -323,6 +334,7 @@ def _signature_problems(node: DictConfig, prefix: str) -> list[str]:
         return []  # a callable we cannot read: nothing to check against
     parameters = signature.parameters
     problems = _class_rule_problems(node, prefix, getattr(function, "CHECKS", {}))
+    problems += _clash_problems(node, getattr(function, "clashes", None))
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     for key in map(str, node.keys()):
         if key.startswith("_") and key.endswith("_"):
