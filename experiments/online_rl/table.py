@@ -32,9 +32,9 @@ groups = defaultdict(list)
 for path in sorted(RUNS.glob("*/results.json")):
     name, seed = path.parent.name.rsplit("_seed", 1)
     groups[name].append(json.loads(path.read_text()))
-print("\n| world_objective | seeds | test accuracy, mean [95% CI] | teacher@1 | teacher best-of-4 | garbled share | "
-      "ood: student / teacher@1 | train seconds |")  # fmt: skip
-print("|---|---|---|---|---|---|---|---|")
+print("\n| world_objective | seeds | validation accuracy, best, mean | test accuracy, mean [95% CI] | teacher@1 | "
+      "teacher best-of-4 | garbled share | ood: student / teacher@1 | train seconds |")  # fmt: skip
+print("|---|---|---|---|---|---|---|---|---|")
 mean = lambda values: sum(values) / len(values)  # noqa: E731
 for name, runs in sorted(groups.items()):
     if len(runs) < 2:
@@ -45,7 +45,7 @@ for name, runs in sorted(groups.items()):
     oods = [r["splits"]["ood"] for r in runs if "ood" in r.get("splits", {})]
     ood = f"{mean([o['student']['accuracy'] for o in oods]):.3f} / {mean([o['teacher']['accuracy'] for o in oods]):.3f}"
     print(
-        f"| {name} | {len(runs)} | {m.text()} | {teacher:.3f} | {mean(best_of_4):.3f} | "
+        f"| {name} | {len(runs)} | {mean([r['train']['best_val_accuracy'] for r in runs]):.3f} | {m.text()} | {teacher:.3f} | {mean(best_of_4):.3f} | "
         f"{mean([r['student']['garbled_rate'] for r in runs]):.3f} | {ood if oods else 'n/a'} | "
         f"{mean([r['train']['seconds'] for r in runs]):.0f} |"
     )
