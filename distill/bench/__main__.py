@@ -42,6 +42,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="a saved student or run folder to decode and train (default: train a small one first)",
     )
+    parser.add_argument(
+        "--student-steps",
+        type=positive_int,
+        default=1000,
+        help="without --student: Filtered BC steps of the student trained here (1000; the RL race: 3000, the main "
+        "job's, so that the race starts where online RL does)",
+    )
     parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--problems", type=positive_int, default=200, help="test problems decoded per setting")
     parser.add_argument("--repeats", type=positive_int, default=2, help="timed runs per contender (the best counts)")
@@ -86,7 +93,7 @@ def rows_of(args: argparse.Namespace) -> Iterable[dict]:
     quick, repeats = args.quick, 1 if args.quick else args.repeats
     if {"decode", "train", "rl"} & set(args.only):
         inputs = bench_inputs(
-            args.student, 200 if quick else 2000, 32 if quick else args.problems, 0 if quick else 1000
+            args.student, 200 if quick else 2000, 32 if quick else args.problems, 0 if quick else args.student_steps
         )
     if "decode" in args.only:
         yield from decoding_rows(
