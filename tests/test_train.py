@@ -254,6 +254,27 @@ def test_filtered_bc_drops_exactly_the_failed_decompositions():
     both = select_records(records, min_correctness=1.0, min_usefulness=0.9)
     assert all(sum(r.usefulness) / len(r.usefulness) >= 0.9 and r.answer_correctness == 1.0 for r in both)
     assert len(both) < len(kept)
+
+
+def test_question_usefulness_filter_drops_records_with_any_useless_subquestion(compose_cfg):
+    from distill.core.errors import UsageError
+    from distill.core.records import Record
+    from distill.training.spec import AlgorithmSpec
+
+    scores = [[1.0, 1.0], [1.0, 0.0], [1 / 3, 2 / 3], [0.0, 1.0, 1.0], [], [2 / 3]]
+    records = [Record(f"p{i}", "P?", ["q"] * len(u), 1.0, 1.0, u) for i, u in enumerate(scores)]
+    kept = select_records(records, None, None, min_question_usefulness=0.3)
+    assert [r.problem_id for r in kept] == ["p0", "p2", "p5"]  # [1, 0] has mean 0.5 but one useless question
+    # the mean rule at the same threshold keeps the records the question rule drops
+    assert [r.problem_id for r in select_records(records, None, 0.3)] == ["p0", "p1", "p2", "p3", "p5"]
+    spec = AlgorithmSpec.from_config(
+        compose_cfg("train", ["algorithm=filtered_bc", "algorithm.min_question_usefulness=0.34"]).algorithm
+    )
+    assert spec.min_question_usefulness == 0.34 and "min_question_usefulness" in spec.stage_key(10)
+    with pytest.raises(UsageError, match="min_question_usefulness"):
+        AlgorithmSpec.from_config(
+            compose_cfg("train", ["algorithm=filtered_bc", "algorithm.min_question_usefulness=2"]).algorithm
+        )
     assert select_records(records, None, None) == records
 
 

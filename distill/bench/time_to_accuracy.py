@@ -84,7 +84,9 @@ def first_stage_inputs(overrides: list[str]) -> tuple[Any, Any, list, list]:
         parts.dataset.load(TRAIN), parts.teacher, parts.answerer, parts.judge, cfg.data.samples_per_problem
     )
     stage = cfg.algorithm.pretrain
-    selected = select_records(records, stage.min_correctness, stage.min_usefulness)
+    selected = select_records(
+        records, stage.min_correctness, stage.min_usefulness, min_question_usefulness=stage.min_question_usefulness
+    )
     return cfg, parts, records, selected
 
 

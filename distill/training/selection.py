@@ -39,7 +39,9 @@ def training_data(cfg: DictConfig, parts: Parts, spec: AlgorithmSpec, teacher_ru
             f"reward={cfg.reward.name}: usefulness from removal credit, {calls} extra answerer calls "
             f"({calls / max(len(records), 1):.2f} per record)"
         )
-    selected = select_records(records, spec.min_correctness, spec.min_usefulness, cfg.data.keep_truncated)
+    selected = select_records(
+        records, spec.min_correctness, spec.min_usefulness, cfg.data.keep_truncated, spec.min_question_usefulness
+    )
     if not selected:
         raise UsageError(f"algorithm={spec.name} kept none of {len(records)} records: loosen its filter")
     return TrainingData(records, selected, review)
@@ -68,9 +70,14 @@ def training_records(
 
 
 def select_records(
-    records: list[Record], min_correctness: float | None, min_usefulness: float | None, keep_truncated: bool = False
+    records: list[Record],
+    min_correctness: float | None,
+    min_usefulness: float | None,
+    keep_truncated: bool = False,
+    min_question_usefulness: float | None = None,
 ) -> list[Record]:
-    """The records an objective trains on: all (BC), or those passing its filter (Filtered BC); a
+    """The records an objective trains on: all (BC), or those passing its filter (Filtered BC): answer
+    correctness, the mean of the judge's usefulness scores, and the least useful sub-question's score; a
     decomposition cut at the teacher's max_tokens (``meta.truncated``) is left out unless ``keep_truncated``."""
     kept = []
     for r in records:
@@ -82,6 +89,8 @@ def select_records(
             scores = r.usefulness or []
             if not scores or sum(scores) / len(scores) < min_usefulness:
                 continue
+        if min_question_usefulness is not None and (not r.usefulness or min(r.usefulness) < min_question_usefulness):
+            continue
         kept.append(r)
     return kept
 

@@ -32,6 +32,7 @@ class AlgorithmSpec:
     batch_size: int | None = None  # the objective's own batch (DPO's pairs); None: the student size's recipe
     val_check_interval: int | None = None  # a first stage's validation interval; None: the run's trainer's
     key: str = "algorithm"  # where the config came from, for error messages
+    min_question_usefulness: float | None = None  # ... whose every sub-question's usefulness >= this (None: all)
 
     def __post_init__(self) -> None:
         def fail(field: str, what: str) -> None:
@@ -39,7 +40,7 @@ class AlgorithmSpec:
 
         if not isinstance(self.name, str) or not self.name:
             fail("name", f"must be a non-empty name, got {self.name!r}")
-        for field in ("min_correctness", "min_usefulness"):
+        for field in ("min_correctness", "min_usefulness", "min_question_usefulness"):
             value = getattr(self, field)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0
@@ -95,6 +96,8 @@ class AlgorithmSpec:
             "module": OmegaConf.to_container(self.module, resolve=True),
             "steps": steps,
         }
+        if self.min_question_usefulness is not None:  # only when set: the cache keys of earlier stages stand
+            key["min_question_usefulness"] = self.min_question_usefulness
         if self.init_from == FIRST_STAGE and self.pretrain is not None and self.pretrain.steps is not None:
             key["pretrain"] = self.pretrain.stage_key(self.pretrain.steps)
         return key
@@ -107,6 +110,7 @@ class AlgorithmSpec:
             "module",
             "min_correctness",
             "min_usefulness",
+            "min_question_usefulness",
             "init_from",
             "pretrain",
             "steps",
@@ -125,6 +129,7 @@ class AlgorithmSpec:
             module=cfg.module,
             min_correctness=cfg.get("min_correctness"),
             min_usefulness=cfg.get("min_usefulness"),
+            min_question_usefulness=cfg.get("min_question_usefulness"),
             init_from=cfg.get("init_from"),
             pretrain=cls.from_config(pretrain, f"{key}.pretrain") if pretrain is not None else None,
             steps=cfg.get("steps"),

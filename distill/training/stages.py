@@ -135,7 +135,9 @@ def train_first_stage(
 
     def train_stage() -> tuple[Student, dict[str, Any]]:
         student = fresh_student(student_cfg, records)
-        stage_records = select_records(records, stage.min_correctness, stage.min_usefulness, settings.keep_truncated)
+        stage_records = select_records(
+            records, stage.min_correctness, stage.min_usefulness, settings.keep_truncated, stage.min_question_usefulness
+        )
         # no logger for this stage: its step counter restarts, which W&B would reject; results.json has it
         folder = out_dir / "stage"
         _, info = fit(stage.module, stage_steps, student, stage_records, settings, folder, False)
