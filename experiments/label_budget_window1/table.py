@@ -1,6 +1,7 @@
 """The label-budget curves from the committed runs: python experiments/label_budget_window1/table.py
 
-Writes budget.csv (one row per run: strategy, budget, seed, test accuracy, and what the labels cost) and budget.png
+Writes budget.csv (one row per run: strategy, budget, seed, test accuracy, the records Filtered BC trained on, and
+what the labels cost) and budget.png
 (test accuracy against spend in dollars, a line per strategy through the no-label and the label-everything runs,
 the mean over seeds with its 95% t-interval), and prints the mean per strategy and budget."""
 
@@ -17,8 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from distill.measurement.metrics import mean_interval  # noqa: E402
 
 HERE = Path(__file__).parent
-COLUMNS = ("strategy", "budget", "seed", "accuracy", "labelled", "reviewer_hours", "reviewer_usd", "answerer_calls",
-           "llm_usd")  # fmt: skip
+COLUMNS = ("strategy", "budget", "seed", "accuracy", "train_records", "labelled", "reviewer_hours", "reviewer_usd",
+           "answerer_calls", "llm_usd")  # fmt: skip
 
 
 def rows() -> list[dict]:
@@ -28,9 +29,9 @@ def rows() -> list[dict]:
         strategy, budget = name.rsplit("_", 1)
         labels = path.parent / "labels.json"
         cost = json.loads(labels.read_text()) if labels.exists() else {}
-        accuracy = json.loads(path.read_text())["student"]["accuracy"]
-        out.append({"strategy": strategy, "budget": budget, "seed": int(seed), "accuracy": accuracy,
-                    **{k: cost.get(k, 0) for k in COLUMNS[4:]}})  # fmt: skip
+        result = json.loads(path.read_text())
+        out.append({"strategy": strategy, "budget": budget, "seed": int(seed), "accuracy": result["student"]["accuracy"],
+                    "train_records": result["train"]["train_records"], **{k: cost.get(k, 0) for k in COLUMNS[5:]}})  # fmt: skip
     return out
 
 
@@ -43,13 +44,14 @@ def main() -> None:
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in found:
         groups[r["strategy"], r["budget"]].append(r)
-    print("| strategy | budget | seeds | test accuracy, mean [95% CI] | spend, mean USD |")
-    print("|---|---|---|---|---|")
+    print("| strategy | budget | seeds | test accuracy, mean [95% CI] | records trained on, mean | spend, mean USD |")
+    print("|---|---|---|---|---|---|")
     points: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
     for (strategy, budget), runs in sorted(groups.items(), key=lambda g: (g[0][0], budget_order(g[0][1]))):
         m = mean_interval([r["accuracy"] for r in runs])
         spend = sum(r["reviewer_usd"] + r["llm_usd"] for r in runs) / len(runs)
-        print(f"| {strategy} | {budget} | {len(runs)} | {m.text()} | {spend:.2f} |")
+        kept = sum(r["train_records"] for r in runs) / len(runs)
+        print(f"| {strategy} | {budget} | {len(runs)} | {m.text()} | {kept:.0f} | {spend:.2f} |")
         lines = [strategy] if strategy not in ("none", "person") else []
         if strategy == "none":  # no labels: every line starts there
             lines = [s for s, _ in groups if s not in ("none", "person")]
