@@ -53,10 +53,10 @@ def main() -> None:
         kept = sum(r["train_records"] for r in runs) / len(runs)
         print(f"| {strategy} | {budget} | {len(runs)} | {m.text()} | {kept:.0f} | {spend:.2f} |")
         lines = [strategy] if strategy not in ("none", "person") else []
-        if strategy == "none":  # no labels: every line starts there
-            lines = [s for s, _ in groups if s not in ("none", "person")]
+        if strategy == "none":  # no labels: every labelling line starts there (judge: a point of its own, no labels)
+            lines = [s for s, _ in groups if s not in ("none", "person", "judge")]
         if strategy == "person":  # every record labelled by a person: every person strategy ends there
-            lines = [s for s, _ in groups if s not in ("none", "person", "ask")]
+            lines = [s for s, _ in groups if s not in ("none", "person", "ask", "judge")]
         for line in lines:
             points[line].append((spend, m.mean, m.mean - (m.low or m.mean), (m.high or m.mean) - m.mean))
     fig, ax = plt.subplots(figsize=(7, 4.5))
