@@ -32,7 +32,7 @@ class AlgorithmSpec:
     batch_size: int | None = None  # the objective's own batch (DPO's pairs); None: the student size's recipe
     val_check_interval: int | None = None  # a first stage's validation interval; None: the run's trainer's
     key: str = "algorithm"  # where the config came from, for error messages
-    min_question_usefulness: float | None = None  # ... whose every sub-question's usefulness >= this (None: all)
+    min_question_usefulness: float | None = None  # train on records whose every sub-question scores >= this (None: all)
 
     def __post_init__(self) -> None:
         def fail(field: str, what: str) -> None:
