@@ -254,6 +254,7 @@ def test_filtered_bc_drops_exactly_the_failed_decompositions():
     both = select_records(records, min_correctness=1.0, min_usefulness=0.9)
     assert all(sum(r.usefulness) / len(r.usefulness) >= 0.9 and r.answer_correctness == 1.0 for r in both)
     assert len(both) < len(kept)
+    assert select_records(records, None, None) == records
 
 
 def test_question_usefulness_filter_drops_records_with_any_useless_subquestion(compose_cfg):
@@ -275,7 +276,6 @@ def test_question_usefulness_filter_drops_records_with_any_useless_subquestion(c
         AlgorithmSpec.from_config(
             compose_cfg("train", ["algorithm=filtered_bc", "algorithm.min_question_usefulness=2"]).algorithm
         )
-    assert select_records(records, None, None) == records
 
 
 def test_held_out_problems_keep_all_their_samples():
