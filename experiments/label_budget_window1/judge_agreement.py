@@ -7,27 +7,22 @@ threshold, how many right records each keeps, and its precision and recall again
 
 FOLDER: a run.sh labelling folder whose store holds a label for every record (`person_all`)."""
 
-import json
-import sqlite3
 import sys
 from pathlib import Path
 
 from distill.core.records import read_records
-from distill.review.store import record_keys
+from distill.review.store import STORE_FILE, LabelStore, record_keys
 
 
 def main(folder: Path) -> None:
     records = read_records(folder / "records.jsonl")
-    with sqlite3.connect(folder / "review.sqlite") as db:
-        labels = {
-            (key, kind): json.loads(value)
-            for key, kind, value in db.execute("SELECT record_key, kind, value FROM actions WHERE undone = 0")
-        }
-    keys = record_keys(records)
-    labelled = sum((k, "decision") in labels for k in keys)
-    if labelled < len(records):
-        sys.exit(f"{folder}: {labelled} of {len(records)} records have a person's decision; label them all first")
-    person = [labels[k, "decision"] == "accept" and labels.get((k, "outcome")) != "wrong" for k in keys]
+    store = LabelStore(folder / STORE_FILE)
+    reviews = store.reviews()  # the labels merged over reviewers, as training applies them
+    store.close()
+    decided = [reviews[k] for k in record_keys(records) if k in reviews and reviews[k].decision]
+    if len(decided) < len(records):
+        sys.exit(f"{folder}: {len(decided)} of {len(records)} records have a person's decision; label them all first")
+    person = [review.decision == "accept" and review.outcome != "wrong" for review in decided]
     right = [(r, p) for r, p in zip(records, person) if r.answer_correctness == 1.0]
     wanted = sum(person)
     print(f"{len(records)} records, {len(right)} right, the person keeps {wanted}\n")
