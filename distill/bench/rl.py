@@ -78,6 +78,7 @@ def ours(student: Student, problems: list[Problem], answerer: Answerer, steps: i
         enable_model_summary=False,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
         accelerator="gpu" if s["device"] == "cuda" else "cpu",
+        precision="32-true",  # as TRL's side (bf16=False)
     )
     student.model.train()
     data = EpisodeDataModule(items, items, student.pad_id, batch_size=s["problems_per_step"], seed=s["seed"])
@@ -188,8 +189,8 @@ def rl_rows(
     setting = (
         f"{steps} steps of {s['problems_per_step']} problems x {s['group_size']} samples, "
         f"{s['max_new_tokens']} new tokens at most, {s['loss_type']} loss, beta {s['beta']}, lr {s['lr']}; both on "
-        f"{s['device']}, AdamW betas (0.9, 0.95), cosine to 10% of lr, no warm-up, gradient checkpointing off, "
-        f"grad clip 1.0; the same batches in the same order (ours length-bucketed, seed {s['seed']}); "
+        f"{s['device']} in float32, AdamW betas (0.9, 0.95), cosine to 10% of lr, no warm-up, gradient checkpointing "
+        f"off, grad clip 1.0; the same batches in the same order (ours length-bucketed, seed {s['seed']}); "
         f"student {mine.name} at {start_accuracy:.3f} greedy test accuracy before"
     )
     ours_accuracy = greedy_accuracy(mine, test_problems, answerer)
